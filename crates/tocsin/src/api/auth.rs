@@ -1,0 +1,68 @@
+//! Tokens. `server.api_token` (when set) guards every /api/ call;
+//! `server.ingest_token` (when set) is accepted on the ingest paths only, as
+//! a Bearer token or `?token=` for producers that can only be given a URL.
+//! When either token is set, ingest needs one of them.
+
+use super::ApiError;
+use crate::server::App;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+fn same(a: &str, b: &str) -> bool {
+    !b.is_empty() && a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn query_token(req: &Request) -> Option<String> {
+    let q = req.uri().query()?;
+    url::form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+}
+
+pub async fn require_token(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let snap = app.config();
+    let api = snap.config.server.api_token.as_str();
+    let ingest = snap.config.server.ingest_token.as_str();
+    let is_ingest = req.method() == Method::POST && req.uri().path().starts_with("/events");
+    let ok = if is_ingest {
+        if api.is_empty() && ingest.is_empty() {
+            true
+        } else {
+            let presented: Vec<String> = bearer(&req)
+                .map(str::to_string)
+                .into_iter()
+                .chain(query_token(&req))
+                .collect();
+            presented.iter().any(|t| same(t, api) || same(t, ingest))
+        }
+    } else {
+        api.is_empty() || bearer(&req).is_some_and(|t| same(t, api))
+    };
+    if ok {
+        next.run(req).await
+    } else {
+        let mut resp = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong token: send Authorization: Bearer <token>",
+        )
+        .into_response();
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        resp
+    }
+}

@@ -1,0 +1,80 @@
+//! `POST /api/v1/events` (native) and `POST /api/v1/events/aliyun`.
+
+use super::ApiError;
+use crate::event::Format;
+use crate::server::{App, IngestError};
+use crate::store::StoreError;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::sync::Arc;
+
+pub async fn native(State(app): State<Arc<App>>, req: Request) -> Response {
+    handle(app, Format::Native, req).await
+}
+
+pub async fn aliyun(State(app): State<Arc<App>>, req: Request) -> Response {
+    handle(app, Format::Aliyun, req).await
+}
+
+async fn handle(app: Arc<App>, format: Format, req: Request) -> Response {
+    let resp = match read_body(&app, req).await {
+        Ok(body) => match app.ingest(format, &body).await {
+            Ok(answer) => (StatusCode::ACCEPTED, axum::Json(answer)).into_response(),
+            Err(IngestError::Invalid(e)) => ApiError {
+                status: StatusCode::BAD_REQUEST,
+                body: json!({"error": e.message, "index": e.index, "field": e.field}),
+            }
+            .into_response(),
+            Err(IngestError::Store(e)) => {
+                tracing::error!(error = %e, "ingest refused: the store is unavailable");
+                let msg = match e {
+                    StoreError::Unavailable(_) => {
+                        "the store is unavailable; nothing was stored, try again"
+                    }
+                    _ => "the store failed; nothing was stored, try again",
+                };
+                let mut r = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+                r
+            }
+        },
+        Err(e) => e.into_response(),
+    };
+    app.metrics.ingest_request(resp.status().as_u16());
+    resp
+}
+
+async fn read_body(app: &App, req: Request) -> Result<axum::body::Bytes, ApiError> {
+    let limit = app.config().config.server.max_body as usize;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than server.max_body ({limit} bytes)"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let body: Body = req.into_body();
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let length_limit = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if length_limit || e.to_string().contains("length limit") {
+            too_large()
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("could not read the body: {e}"),
+            )
+        }
+    })
+}

@@ -1,0 +1,85 @@
+//! The HTTP API: ingest, history, the configured objects, metrics and health.
+//! Every error is JSON `{"error": ...}` with the right status.
+
+mod auth;
+mod error;
+mod history;
+mod ingest;
+pub mod objects;
+
+use crate::server::App;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+pub use error::ApiError;
+use std::sync::Arc;
+
+pub fn router(app: Arc<App>) -> Router {
+    let api = Router::new()
+        .route("/events", post(ingest::native).get(history::list))
+        .route("/events/aliyun", post(ingest::aliyun))
+        .route("/events/{id}", get(history::detail))
+        .route("/contacts", get(objects::contacts))
+        .route("/contact-groups", get(objects::contact_groups))
+        .route(
+            "/notification-policies",
+            get(objects::notification_policies),
+        )
+        .route("/subscriptions", get(objects::subscriptions))
+        .route("/sources", get(objects::sources))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such path")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this path",
+    )
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn healthz() -> Response {
+    axum::Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => axum::Json(serde_json::json!({
+            "status": "ready",
+            "config_version": app.config().version,
+        }))
+        .into_response(),
+        Err(e) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store not reachable: {e}"),
+        )
+        .into_response(),
+    }
+}

@@ -1,0 +1,154 @@
+//! The configured objects, as the API shows them: secrets, tokens and header
+//! values are never shown; webhook URLs keep scheme and host only (their
+//! paths and queries carry the bot's key).
+
+use crate::config::Config;
+use crate::server::App;
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub const MASK: &str = "***";
+
+/// `https://open.feishu.cn/***`: scheme, host and port, the rest masked.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or("");
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{}://{host}{port}/{MASK}", u.scheme())
+        }
+        Err(_) => MASK.to_string(),
+    }
+}
+
+pub fn contacts_json(c: &Config) -> Value {
+    Value::Array(
+        c.contacts
+            .iter()
+            .map(|x| {
+                let headers: serde_json::Map<String, Value> =
+                    x.headers.iter().map(|(k, _)| (k.clone(), json!(MASK))).collect();
+                json!({
+                    "name": x.name,
+                    "channel": x.channel.as_str(),
+                    "webhook": redact_url(&x.webhook),
+                    "headers": headers,
+                    "secret": if x.secret.is_empty() { Value::Null } else { json!(MASK) },
+                    "concurrency": x.concurrency,
+                    "rate_limit": x.rate_limit.iter().map(|r| format!("{}/{}", r.count, crate::notify::http::humanize(r.per))).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+pub fn contact_groups_json(c: &Config) -> Value {
+    json!(
+        c.contact_groups
+            .iter()
+            .map(|g| json!({"name": g.name, "contacts": g.contacts}))
+            .collect::<Vec<_>>()
+    )
+}
+
+pub fn policies_json(c: &Config) -> Value {
+    json!(
+        c.notification_policies
+            .iter()
+            .map(|p| json!({"name": p.name, "contact_groups": p.contact_groups}))
+            .collect::<Vec<_>>()
+    )
+}
+
+pub fn subscriptions_json(c: &Config) -> Value {
+    json!(
+        c.subscriptions
+            .iter()
+            .map(|s| json!({
+                "name": s.name,
+                "products": s.products,
+                "event_types": s.event_types,
+                "event_names": s.event_names,
+                "levels": s.levels.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
+                "deny_list": s.deny_list,
+                "groups": s.groups,
+                "resources": s.resources,
+                "content_keywords": s.content_keywords,
+                "notification_policy": s.notification_policy,
+            }))
+            .collect::<Vec<_>>()
+    )
+}
+
+pub fn sources_json(c: &Config) -> Value {
+    json!(
+        c.sources
+            .iter()
+            .flatten()
+            .map(|s| {
+                let items: serde_json::Map<String, Value> = crate::config::Item::ALL
+                    .iter()
+                    .map(|i| {
+                        let sw = s.items.get(i);
+                        (
+                            i.key().to_string(),
+                            json!({
+                                "details": sw.is_none_or(|w| w.details),
+                                "overview": sw.is_none_or(|w| w.overview),
+                            }),
+                        )
+                    })
+                    .collect();
+                json!({"name": s.name, "product": s.product, "items": items})
+            })
+            .collect::<Vec<_>>()
+    )
+}
+
+/// The whole config, redacted: what the store keeps for each config version.
+pub fn redacted_config(c: &Config) -> Value {
+    json!({
+        "contacts": contacts_json(c),
+        "contact_groups": contact_groups_json(c),
+        "notification_policies": policies_json(c),
+        "subscriptions": subscriptions_json(c),
+        "sources": sources_json(c),
+        "has_sources": c.sources.is_some(),
+    })
+}
+
+pub async fn contacts(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(json!({"contacts": contacts_json(&app.config().config)}))
+}
+pub async fn contact_groups(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(json!({"contact_groups": contact_groups_json(&app.config().config)}))
+}
+pub async fn notification_policies(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(json!({"notification_policies": policies_json(&app.config().config)}))
+}
+pub async fn subscriptions(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(json!({"subscriptions": subscriptions_json(&app.config().config)}))
+}
+pub async fn sources(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(json!({"sources": sources_json(&app.config().config)}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_keep_scheme_and_host_only() {
+        assert_eq!(
+            redact_url("https://open.feishu.cn/open-apis/bot/v2/hook/SECRET?x=KEY"),
+            "https://open.feishu.cn/***"
+        );
+        assert_eq!(
+            redact_url("http://127.0.0.1:9000/hook"),
+            "http://127.0.0.1:9000/***"
+        );
+        assert_eq!(redact_url("not a url SECRET"), "***");
+    }
+}

@@ -1,0 +1,83 @@
+//! The `tocsin` command line.
+
+mod check;
+mod send;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9750";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tocsin",
+    version,
+    about = "A self-hosted security-alert router",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (without --config: the embedded defaults).
+    Serve(ServeArgs),
+    /// Validate a config file; every problem is printed as FILE:LINE: PATH: message.
+    Check(CheckArgs),
+    /// Post events from a file or stdin to a running server.
+    Send(SendArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The YAML config file; SIGHUP re-reads it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Listen address, overriding server.listen (e.g. 127.0.0.1:9750).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Data directory, overriding server.data_dir.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// The YAML config file to validate.
+    #[arg(long)]
+    pub config: PathBuf,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendFormat {
+    Native,
+    Aliyun,
+    Auto,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SendArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = DEFAULT_SERVER)]
+    pub server: String,
+    /// API or ingest token (default: $TOCSIN_API_TOKEN).
+    #[arg(long, env = "TOCSIN_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The wire format of the events; auto detects it.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: SendFormat,
+    /// A JSON file with one event or an array of events; - or nothing for stdin.
+    pub file: Option<PathBuf>,
+}
+
+/// Runs a parsed command and returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Serve(a) => serve::run(a).await,
+        Command::Check(a) => check::run(a),
+        Command::Send(a) => send::run(a).await,
+    }
+}

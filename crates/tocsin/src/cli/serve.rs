@@ -1,0 +1,58 @@
+use super::ServeArgs;
+use crate::server::{ServeOptions, Server};
+
+pub async fn run(args: ServeArgs) -> i32 {
+    let options = ServeOptions {
+        config_path: args.config,
+        listen: args.listen,
+        data_dir: args.data,
+    };
+    let server = match Server::start(options).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tocsin serve: {e:#}");
+            return 1;
+        }
+    };
+    eprintln!(
+        "tocsin: listening on {} (history: {}/api/v1/events)",
+        server.addr,
+        server.base_url()
+    );
+    wait_for_signals(&server).await;
+    tracing::info!("shutting down: no new requests; in-flight sends get 5 s");
+    server.shutdown().await;
+    0
+}
+
+#[cfg(unix)]
+async fn wait_for_signals(server: &Server) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = int.recv() => return,
+            _ = hup.recv() => match server.app.reload().await {
+                Ok(v) => tracing::info!(version = %&v[..12.min(v.len())], "SIGHUP: configuration reloaded"),
+                Err(errors) => {
+                    for e in errors {
+                        tracing::error!("SIGHUP: reload refused, keeping the running configuration: {e}");
+                    }
+                }
+            },
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signals(_server: &Server) {
+    let _ = tokio::signal::ctrl_c().await;
+}

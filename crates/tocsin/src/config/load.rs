@@ -1,0 +1,1142 @@
+//! Loading: YAML tree → `${ENV}` interpolation → typed config, validated in
+//! one pass that reports every problem with its line and path.
+
+use super::model::*;
+use super::units::{Cidr, parse_duration, parse_size};
+use super::yaml::{self, Key, Node, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One problem in a config file. Displayed as `FILE:LINE: PATH: message`
+/// (warnings prefixed with `warning: `).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: usize,
+    pub path: String,
+    pub message: String,
+    pub warning: bool,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.warning {
+            write!(f, "warning: ")?;
+        }
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file, self.line, self.path, self.message
+        )
+    }
+}
+
+/// The result of loading: `config` is Some exactly when there is no error.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Option<Config>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+pub fn load_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Loaded {
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str(&text, &path.display().to_string(), env),
+        Err(e) => Loaded {
+            config: None,
+            diagnostics: vec![Diagnostic {
+                file: path.display().to_string(),
+                line: 0,
+                path: "(file)".into(),
+                message: format!("cannot read the file: {e}"),
+                warning: false,
+            }],
+        },
+    }
+}
+
+pub fn load_str(text: &str, file_name: &str, env: &dyn Fn(&str) -> Option<String>) -> Loaded {
+    let mut cx = Cx {
+        file: file_name.to_string(),
+        env,
+        diags: Vec::new(),
+        refs: Vec::new(),
+    };
+    let root = match yaml::parse(text) {
+        Ok(n) => n,
+        Err(e) => {
+            cx.error(
+                e.line,
+                "(file)",
+                format!("YAML syntax error: {}", e.message),
+            );
+            return Loaded {
+                config: None,
+                diagnostics: cx.diags,
+            };
+        }
+    };
+    let config = cx.config(&root);
+    let has_error = cx.diags.iter().any(|d| !d.warning);
+    Loaded {
+        config: if has_error { None } else { Some(config) },
+        diagnostics: cx.diags,
+    }
+}
+
+/// Keys of later issues, by where they go: recognized and refused with a
+/// clear message (elsewhere they are plain unknown keys).
+fn not_yet(path: &str, key: &str) -> bool {
+    let object = |kind: &str| {
+        path.strip_prefix(kind)
+            .and_then(|r| r.strip_prefix('['))
+            .and_then(|r| r.strip_suffix(']'))
+            .is_some_and(|i| i.chars().all(|c| c.is_ascii_digit()))
+    };
+    let keys: &[&str] = if object("subscriptions") {
+        &["merge_window", "merge_by", "min_occurrences", "silence", "digest"]
+    } else if object("contacts") {
+        &["keywords", "mentions", "lang", "timezone", "template"]
+    } else if object("notification_policies") {
+        &["active_hours", "outside_hours"]
+    } else if path == "delivery" {
+        &["on_failure"]
+    } else {
+        &[]
+    };
+    keys.contains(&key)
+}
+
+struct Cx<'a> {
+    file: String,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    diags: Vec<Diagnostic>,
+    /// References to check once every object is known.
+    refs: Vec<Ref>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RefKind {
+    Contact,
+    Group,
+    Policy,
+}
+
+struct Ref {
+    kind: RefKind,
+    name: String,
+    line: usize,
+    path: String,
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() || path == "(root)" {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+impl Cx<'_> {
+    fn error(&mut self, line: usize, path: &str, message: impl Into<String>) {
+        self.diags.push(Diagnostic {
+            file: self.file.clone(),
+            line,
+            path: path.to_string(),
+            message: message.into(),
+            warning: false,
+        });
+    }
+
+    fn warn(&mut self, line: usize, path: &str, message: impl Into<String>) {
+        self.diags.push(Diagnostic {
+            file: self.file.clone(),
+            line,
+            path: path.to_string(),
+            message: message.into(),
+            warning: true,
+        });
+    }
+
+    /// The entries of a map node, after checking its keys. Null = empty.
+    fn map<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        allowed: &[&str],
+    ) -> Option<Vec<(&'n Key, &'n Node)>> {
+        match &node.value {
+            Value::Null => Some(Vec::new()),
+            Value::Map(entries) => {
+                let mut seen: HashMap<&str, usize> = HashMap::new();
+                let mut out = Vec::new();
+                for (k, v) in entries {
+                    let p = join(path, &k.text);
+                    if let Some(first) = seen.insert(k.text.as_str(), k.line) {
+                        self.error(k.line, &p, format!("duplicate key (first at line {first})"));
+                        continue;
+                    }
+                    if allowed.contains(&k.text.as_str()) {
+                        // `null` / `~` for an optional key = absent.
+                        if v.value != Value::Null {
+                            out.push((k, v));
+                        }
+                    } else if not_yet(path, &k.text) {
+                        self.error(
+                            k.line,
+                            &p,
+                            format!("`{}` is not supported by this build yet", k.text),
+                        );
+                    } else {
+                        self.error(
+                            k.line,
+                            &p,
+                            format!(
+                                "unknown key `{}` (expected one of: {})",
+                                k.text,
+                                allowed.join(", ")
+                            ),
+                        );
+                    }
+                }
+                Some(out)
+            }
+            _ => {
+                self.error(
+                    node.line,
+                    path,
+                    format!("expected a map, found {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    fn interpolate(&mut self, raw: &str, line: usize, path: &str) -> Option<String> {
+        let mut out = String::with_capacity(raw.len());
+        let mut rest = raw;
+        while let Some(pos) = rest.find('$') {
+            out.push_str(&rest[..pos]);
+            rest = &rest[pos..];
+            if let Some(r) = rest.strip_prefix("$$") {
+                out.push('$');
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("${") {
+                let Some(end) = r.find('}') else {
+                    self.error(
+                        line,
+                        path,
+                        "unterminated `${` (write `$$` for a literal `$`)",
+                    );
+                    return None;
+                };
+                let inner = &r[..end];
+                let (name, default) = match inner.split_once(":-") {
+                    Some((n, d)) => (n, Some(d)),
+                    None => (inner, None),
+                };
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    self.error(
+                        line,
+                        path,
+                        format!("`${{{name}}}` is not a valid variable name"),
+                    );
+                    return None;
+                }
+                match ((self.env)(name), default) {
+                    (Some(v), Some(d)) if v.is_empty() => out.push_str(d),
+                    (Some(v), _) => out.push_str(&v),
+                    (None, Some(d)) => out.push_str(d),
+                    (None, None) => {
+                        self.error(
+                            line,
+                            path,
+                            format!("environment variable `{name}` is not set (use ${{{name}:-default}} for a default)"),
+                        );
+                        return None;
+                    }
+                }
+                rest = &r[end + 1..];
+            } else {
+                out.push('$');
+                rest = &rest[1..];
+            }
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+
+    /// A string value (interpolated). Plain YAML numbers are taken as their text.
+    fn string(&mut self, node: &Node, path: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => self.interpolate(s, node.line, path),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            _ => {
+                self.error(
+                    node.line,
+                    path,
+                    format!("expected a string, found {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    fn opt_string(&mut self, node: &Node, path: &str) -> Option<String> {
+        if node.value == Value::Null {
+            Some(String::new())
+        } else {
+            self.string(node, path)
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
+        match &node.value {
+            Value::Bool(b) => Some(*b),
+            Value::Str(s) => {
+                let s = self.interpolate(s, node.line, path)?;
+                match s.as_str() {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ => {
+                        self.error(node.line, path, "expected true or false");
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.error(
+                    node.line,
+                    path,
+                    format!("expected true or false, found {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
+        let s = self.string(node, path)?;
+        match parse_duration(&s) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(node.line, path, format!("bad duration: {e}"));
+                None
+            }
+        }
+    }
+
+    fn nonzero_duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
+        let d = self.duration(node, path)?;
+        if d.is_zero() {
+            self.error(node.line, path, "must be longer than 0");
+            return None;
+        }
+        Some(d)
+    }
+
+    /// A list of strings (each interpolated). Null or absent = empty.
+    fn strings(&mut self, node: &Node, path: &str) -> Vec<(String, usize)> {
+        match &node.value {
+            Value::Null => Vec::new(),
+            Value::Seq(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| {
+                    let p = format!("{path}[{i}]");
+                    let s = self.string(item, &p)?;
+                    if s.trim().is_empty() {
+                        self.error(item.line, &p, "must not be empty");
+                        return None;
+                    }
+                    Some((s, item.line))
+                })
+                .collect(),
+            _ => {
+                self.error(
+                    node.line,
+                    path,
+                    format!("expected a list, found {}", node.kind()),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn list_items<'n>(&mut self, node: &'n Node, path: &str) -> Vec<&'n Node> {
+        match &node.value {
+            Value::Null => Vec::new(),
+            Value::Seq(items) => items.iter().collect(),
+            _ => {
+                self.error(
+                    node.line,
+                    path,
+                    format!("expected a list, found {}", node.kind()),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn name(&mut self, entries: &[(&Key, &Node)], line: usize, path: &str) -> String {
+        match entries.iter().find(|(k, _)| k.text == "name") {
+            None => {
+                self.error(line, path, "`name` is required");
+                String::new()
+            }
+            Some((_, v)) => {
+                let p = join(path, "name");
+                match self.string(v, &p) {
+                    Some(s) if s.trim().is_empty() => {
+                        self.error(v.line, &p, "must not be empty");
+                        String::new()
+                    }
+                    Some(s) => s,
+                    None => String::new(),
+                }
+            }
+        }
+    }
+
+    fn config(&mut self, root: &Node) -> Config {
+        let mut c = Config::embedded_default();
+        let top = [
+            "server",
+            "store",
+            "delivery",
+            "catalog",
+            "sources",
+            "contacts",
+            "contact_groups",
+            "notification_policies",
+            "subscriptions",
+        ];
+        let Some(entries) = self.map(root, "(root)", &top) else {
+            return c;
+        };
+        for (k, v) in entries {
+            match k.text.as_str() {
+                "server" => self.server(v, &mut c.server),
+                "store" => self.store(v, &mut c.store),
+                "delivery" => self.delivery(v, &mut c.delivery),
+                "catalog" => self.catalog(v, &mut c.catalog),
+                "sources" => c.sources = Some(self.sources(v)),
+                "contacts" => c.contacts = self.contacts(v),
+                "contact_groups" => c.contact_groups = self.groups(v),
+                "notification_policies" => c.notification_policies = self.policies(v),
+                "subscriptions" => c.subscriptions = self.subscriptions(v),
+                _ => {}
+            }
+        }
+        self.references(&c);
+        c
+    }
+
+    fn server(&mut self, node: &Node, s: &mut ServerConfig) {
+        let keys = [
+            "listen",
+            "data_dir",
+            "api_token",
+            "ingest_token",
+            "max_body",
+            "public_url",
+        ];
+        let Some(entries) = self.map(node, "server", &keys) else {
+            return;
+        };
+        for (k, v) in entries {
+            let p = join("server", &k.text);
+            match k.text.as_str() {
+                "listen" => {
+                    if let Some(l) = self.string(v, &p) {
+                        if valid_listen(&l) {
+                            s.listen = l;
+                        } else {
+                            self.error(
+                                v.line,
+                                &p,
+                                format!("`{l}` is not host:port (e.g. 127.0.0.1:9750)"),
+                            );
+                        }
+                    }
+                }
+                "data_dir" => {
+                    if let Some(d) = self.string(v, &p) {
+                        if d.trim().is_empty() {
+                            self.error(v.line, &p, "must not be empty");
+                        } else {
+                            s.data_dir = PathBuf::from(d);
+                        }
+                    }
+                }
+                "api_token" => s.api_token = self.opt_string(v, &p).unwrap_or_default(),
+                "ingest_token" => s.ingest_token = self.opt_string(v, &p).unwrap_or_default(),
+                "max_body" => {
+                    if let Some(t) = self.string(v, &p) {
+                        match parse_size(&t) {
+                            Ok(0) => self.error(v.line, &p, "must be larger than 0"),
+                            Ok(n) => s.max_body = n,
+                            Err(e) => self.error(v.line, &p, format!("bad size: {e}")),
+                        }
+                    }
+                }
+                "public_url" => {
+                    if let Some(u) = self.opt_string(v, &p) {
+                        if u.is_empty() {
+                            s.public_url = None;
+                        } else if http_url(&u).is_some() {
+                            s.public_url = Some(u.trim_end_matches('/').to_string());
+                        } else {
+                            self.error(v.line, &p, "must be an http:// or https:// URL");
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn store(&mut self, node: &Node, s: &mut StoreConfig) {
+        let Some(entries) = self.map(node, "store", &["retention"]) else {
+            return;
+        };
+        for (_, v) in entries {
+            if let Some(d) = self.nonzero_duration(v, "store.retention") {
+                s.retention = d;
+            }
+        }
+    }
+
+    fn delivery(&mut self, node: &Node, d: &mut DeliveryConfig) {
+        let keys = [
+            "timeout",
+            "backoff",
+            "retry_horizon",
+            "allow_private_networks",
+            "deny_cidrs",
+            "proxy",
+        ];
+        let Some(entries) = self.map(node, "delivery", &keys) else {
+            return;
+        };
+        for (k, v) in entries {
+            let p = join("delivery", &k.text);
+            match k.text.as_str() {
+                "timeout" => {
+                    if let Some(t) = self.nonzero_duration(v, &p) {
+                        d.timeout = t;
+                    }
+                }
+                "retry_horizon" => {
+                    if let Some(t) = self.nonzero_duration(v, &p) {
+                        d.retry_horizon = t;
+                    }
+                }
+                "allow_private_networks" => {
+                    if let Some(b) = self.boolean(v, &p) {
+                        d.allow_private_networks = b;
+                    }
+                }
+                "deny_cidrs" => {
+                    d.deny_cidrs = Vec::new();
+                    for (i, (s, line)) in self.strings(v, &p).into_iter().enumerate() {
+                        match Cidr::parse(&s) {
+                            Ok(c) => d.deny_cidrs.push(c),
+                            Err(e) => self.error(line, &format!("{p}[{i}]"), e),
+                        }
+                    }
+                }
+                "proxy" => {
+                    if let Some(u) = self.opt_string(v, &p) {
+                        let ok = u.is_empty()
+                            || url::Url::parse(&u).is_ok_and(|x| {
+                                matches!(x.scheme(), "http" | "https" | "socks5" | "socks5h")
+                                    && x.host().is_some()
+                            });
+                        if ok {
+                            d.proxy = u;
+                        } else {
+                            self.error(v.line, &p, "must be an http://, https:// or socks5:// URL");
+                        }
+                    }
+                }
+                "backoff" => {
+                    let Some(entries) = self.map(v, &p, &["initial", "max"]) else {
+                        continue;
+                    };
+                    for (bk, bv) in entries {
+                        let bp = join(&p, &bk.text);
+                        if let Some(t) = self.nonzero_duration(bv, &bp) {
+                            if bk.text == "initial" {
+                                d.backoff.initial = t;
+                            } else {
+                                d.backoff.max = t;
+                            }
+                        }
+                    }
+                    if d.backoff.initial > d.backoff.max {
+                        self.error(v.line, &p, "backoff.initial is longer than backoff.max");
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn catalog(&mut self, node: &Node, c: &mut CatalogConfig) {
+        let Some(entries) = self.map(node, "catalog", &["severity_map"]) else {
+            return;
+        };
+        for (_, v) in entries {
+            let Value::Map(pairs) = &v.value else {
+                self.error(
+                    v.line,
+                    "catalog.severity_map",
+                    format!("expected a map, found {}", v.kind()),
+                );
+                continue;
+            };
+            for (k, lv) in pairs {
+                let p = format!("catalog.severity_map.{}", k.text);
+                if let Some(s) = self.string(lv, &p) {
+                    match Level::parse(&s) {
+                        Some(l) => {
+                            c.severity_map.insert(k.text.to_ascii_lowercase(), l);
+                        }
+                        None => self.error(
+                            lv.line,
+                            &p,
+                            format!("`{s}` is not a level (critical, warn, info)"),
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks names are unique within a kind.
+    fn unique(&mut self, kind: &str, names: &[(String, usize, String)]) {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (name, line, path) in names {
+            if name.is_empty() {
+                continue;
+            }
+            if let Some(first) = seen.insert(name.as_str(), *line) {
+                self.error(
+                    *line,
+                    &format!("{path}.name"),
+                    format!("duplicate {kind} name `{name}` (first at line {first})"),
+                );
+            }
+        }
+    }
+
+    fn sources(&mut self, node: &Node) -> Vec<Source> {
+        let mut out: Vec<Source> = Vec::new();
+        let mut names = Vec::new();
+        for (i, item) in self.list_items(node, "sources").into_iter().enumerate() {
+            let p = format!("sources[{i}]");
+            let Some(entries) = self.map(item, &p, &["name", "product", "items"]) else {
+                continue;
+            };
+            let name = self.name(&entries, item.line, &p);
+            names.push((name.clone(), item.line, p.clone()));
+            let mut src = Source {
+                name,
+                product: "Sas".into(),
+                items: BTreeMap::new(),
+                line: item.line,
+            };
+            for (k, v) in entries {
+                let kp = join(&p, &k.text);
+                match k.text.as_str() {
+                    "product" => {
+                        if let Some(s) = self.string(v, &kp) {
+                            src.product = s;
+                        }
+                    }
+                    "items" => {
+                        let Value::Map(pairs) = &v.value else {
+                            if v.value != Value::Null {
+                                self.error(
+                                    v.line,
+                                    &kp,
+                                    format!("expected a map, found {}", v.kind()),
+                                );
+                            }
+                            continue;
+                        };
+                        for (ik, iv) in pairs {
+                            let ip = join(&kp, &ik.text);
+                            let Some(it) = Item::from_key(&ik.text) else {
+                                let valid: Vec<&str> = Item::ALL.iter().map(|i| i.key()).collect();
+                                self.error(
+                                    ik.line,
+                                    &ip,
+                                    format!(
+                                        "unknown item `{}` (items: {})",
+                                        ik.text,
+                                        valid.join(", ")
+                                    ),
+                                );
+                                continue;
+                            };
+                            let mut sw = ItemSwitch {
+                                details: true,
+                                overview: true,
+                            };
+                            if let Some(switches) = self.map(iv, &ip, &["details", "overview"]) {
+                                for (sk, sv) in switches {
+                                    if let Some(b) = self.boolean(sv, &join(&ip, &sk.text)) {
+                                        if sk.text == "details" {
+                                            sw.details = b;
+                                        } else {
+                                            sw.overview = b;
+                                        }
+                                    }
+                                }
+                            }
+                            src.items.insert(it, sw);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(first) = out
+                .iter()
+                .find(|s| crate::catalog::same_product(&s.product, &src.product))
+            {
+                self.error(
+                    item.line,
+                    &join(&p, "product"),
+                    format!(
+                        "product `{}` already has a source (`{}`)",
+                        src.product, first.name
+                    ),
+                );
+            }
+            out.push(src);
+        }
+        self.unique("source", &names);
+        out
+    }
+
+    fn contacts(&mut self, node: &Node) -> Vec<Contact> {
+        let mut out = Vec::new();
+        let mut names = Vec::new();
+        let keys = [
+            "name",
+            "channel",
+            "webhook",
+            "headers",
+            "secret",
+            "concurrency",
+            "rate_limit",
+        ];
+        for (i, item) in self.list_items(node, "contacts").into_iter().enumerate() {
+            let p = format!("contacts[{i}]");
+            let Some(entries) = self.map(item, &p, &keys) else {
+                continue;
+            };
+            let name = self.name(&entries, item.line, &p);
+            names.push((name.clone(), item.line, p.clone()));
+            let mut c = Contact {
+                name,
+                channel: Channel::Webhook,
+                webhook: String::new(),
+                headers: Vec::new(),
+                secret: String::new(),
+                concurrency: 4,
+                rate_limit: Vec::new(),
+                line: item.line,
+            };
+            let mut has_channel = false;
+            let mut has_webhook = false;
+            for (k, v) in &entries {
+                let kp = join(&p, &k.text);
+                match k.text.as_str() {
+                    "channel" => {
+                        has_channel = true;
+                        if let Some(ch) = self.string(v, &kp) {
+                            match ch.as_str() {
+                                "webhook" => c.channel = Channel::Webhook,
+                                "lark" | "wecom" | "dingtalk" | "slack" => self.error(
+                                    v.line,
+                                    &kp,
+                                    format!("channel `{ch}` is not available in this build yet (arrives with chat-platform support); use `webhook`"),
+                                ),
+                                other => self.error(
+                                    v.line,
+                                    &kp,
+                                    format!("unknown channel `{other}`; expected one of webhook, lark, wecom, dingtalk, slack"),
+                                ),
+                            }
+                        }
+                    }
+                    "webhook" => {
+                        has_webhook = true;
+                        if let Some(u) = self.string(v, &kp) {
+                            match http_url(&u) {
+                                Some(_) => c.webhook = u,
+                                None => self.error(
+                                    v.line,
+                                    &kp,
+                                    "must be an http:// or https:// URL with a host",
+                                ),
+                            }
+                        }
+                    }
+                    "secret" => c.secret = self.opt_string(v, &kp).unwrap_or_default(),
+                    "headers" => {
+                        let Value::Map(pairs) = &v.value else {
+                            if v.value != Value::Null {
+                                self.error(
+                                    v.line,
+                                    &kp,
+                                    format!("expected a map, found {}", v.kind()),
+                                );
+                            }
+                            continue;
+                        };
+                        for (hk, hv) in pairs {
+                            let hp = join(&kp, &hk.text);
+                            let Some(val) = self.string(hv, &hp) else {
+                                continue;
+                            };
+                            let lower = hk.text.to_ascii_lowercase();
+                            if reqwest::header::HeaderName::from_bytes(hk.text.as_bytes()).is_err()
+                            {
+                                self.error(hk.line, &hp, "not a valid header name");
+                            } else if ["content-type", "content-length", "host"]
+                                .contains(&lower.as_str())
+                                || lower.starts_with("x-tocsin-")
+                            {
+                                self.error(hk.line, &hp, "Tocsin sets this header itself");
+                            } else if reqwest::header::HeaderValue::from_str(&val).is_err() {
+                                self.error(
+                                    hv.line,
+                                    &hp,
+                                    "not a valid header value (control characters?)",
+                                );
+                            } else {
+                                c.headers.push((hk.text.clone(), val));
+                            }
+                        }
+                    }
+                    "concurrency" => match &v.value {
+                        Value::Int(n) if (1..=256).contains(n) => c.concurrency = *n as usize,
+                        _ => self.error(v.line, &kp, "must be a whole number from 1 to 256"),
+                    },
+                    "rate_limit" => {
+                        for (j, (s, line)) in self.strings(v, &kp).into_iter().enumerate() {
+                            match parse_rate(&s) {
+                                Ok(r) => c.rate_limit.push(r),
+                                Err(e) => self.error(line, &format!("{kp}[{j}]"), e),
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if !has_channel {
+                self.error(
+                    item.line,
+                    &p,
+                    "`channel` is required (webhook, lark, wecom, dingtalk, slack)",
+                );
+            }
+            if !has_webhook {
+                self.error(item.line, &p, "`webhook` is required");
+            }
+            out.push(c);
+        }
+        self.unique("contact", &names);
+        out
+    }
+
+    fn groups(&mut self, node: &Node) -> Vec<ContactGroup> {
+        let mut out = Vec::new();
+        let mut names = Vec::new();
+        for (i, item) in self
+            .list_items(node, "contact_groups")
+            .into_iter()
+            .enumerate()
+        {
+            let p = format!("contact_groups[{i}]");
+            let Some(entries) = self.map(item, &p, &["name", "contacts"]) else {
+                continue;
+            };
+            let name = self.name(&entries, item.line, &p);
+            names.push((name.clone(), item.line, p.clone()));
+            let contacts = entries
+                .iter()
+                .find(|(k, _)| k.text == "contacts")
+                .map(|(_, v)| self.strings(v, &join(&p, "contacts")))
+                .unwrap_or_default();
+            out.push((
+                ContactGroup {
+                    name,
+                    contacts: contacts.iter().map(|c| c.0.clone()).collect(),
+                    line: item.line,
+                },
+                contacts,
+            ));
+        }
+        self.unique("contact group", &names);
+        self.refs.extend(
+            out.iter()
+                .enumerate()
+                .flat_map(|(i, (_, refs))| {
+                    refs.iter().enumerate().map(move |(j, (name, line))| Ref {
+                        kind: RefKind::Contact,
+                        name: name.clone(),
+                        line: *line,
+                        path: format!("contact_groups[{i}].contacts[{j}]"),
+                    })
+                })
+                .collect::<Vec<_>>(),
+        );
+        out.into_iter().map(|(g, _)| g).collect()
+    }
+
+    fn policies(&mut self, node: &Node) -> Vec<NotificationPolicy> {
+        let mut out = Vec::new();
+        let mut names = Vec::new();
+        for (i, item) in self
+            .list_items(node, "notification_policies")
+            .into_iter()
+            .enumerate()
+        {
+            let p = format!("notification_policies[{i}]");
+            let Some(entries) = self.map(item, &p, &["name", "contact_groups"]) else {
+                continue;
+            };
+            let name = self.name(&entries, item.line, &p);
+            names.push((name.clone(), item.line, p.clone()));
+            let groups = entries
+                .iter()
+                .find(|(k, _)| k.text == "contact_groups")
+                .map(|(_, v)| self.strings(v, &join(&p, "contact_groups")))
+                .unwrap_or_default();
+            for (j, (g, line)) in groups.iter().enumerate() {
+                self.refs.push(Ref {
+                    kind: RefKind::Group,
+                    name: g.clone(),
+                    line: *line,
+                    path: format!("{p}.contact_groups[{j}]"),
+                });
+            }
+            out.push(NotificationPolicy {
+                name,
+                contact_groups: groups.into_iter().map(|g| g.0).collect(),
+                line: item.line,
+            });
+        }
+        self.unique("notification policy", &names);
+        out
+    }
+
+    fn subscriptions(&mut self, node: &Node) -> Vec<Subscription> {
+        let mut out = Vec::new();
+        let mut names = Vec::new();
+        let keys = [
+            "name",
+            "products",
+            "event_types",
+            "event_names",
+            "levels",
+            "deny_list",
+            "groups",
+            "resources",
+            "content_keywords",
+            "notification_policy",
+        ];
+        for (i, item) in self
+            .list_items(node, "subscriptions")
+            .into_iter()
+            .enumerate()
+        {
+            let p = format!("subscriptions[{i}]");
+            let Some(entries) = self.map(item, &p, &keys) else {
+                continue;
+            };
+            let name = self.name(&entries, item.line, &p);
+            names.push((name.clone(), item.line, p.clone()));
+            let mut s = Subscription {
+                name,
+                products: Vec::new(),
+                event_types: Vec::new(),
+                event_names: Vec::new(),
+                levels: Vec::new(),
+                deny_list: false,
+                groups: Vec::new(),
+                resources: Vec::new(),
+                content_keywords: Vec::new(),
+                notification_policy: String::new(),
+                line: item.line,
+            };
+            let mut policy_seen = false;
+            for (k, v) in &entries {
+                let kp = join(&p, &k.text);
+                let list = |cx: &mut Self| {
+                    cx.strings(v, &kp)
+                        .into_iter()
+                        .map(|x| x.0)
+                        .collect::<Vec<_>>()
+                };
+                match k.text.as_str() {
+                    "products" => s.products = list(self),
+                    "event_types" => s.event_types = list(self),
+                    "event_names" => s.event_names = list(self),
+                    "groups" => s.groups = list(self),
+                    "resources" => s.resources = list(self),
+                    "content_keywords" => s.content_keywords = list(self),
+                    "levels" => {
+                        for (j, (l, line)) in self.strings(v, &kp).into_iter().enumerate() {
+                            match Level::parse(&l) {
+                                Some(level) if !s.levels.contains(&level) => s.levels.push(level),
+                                Some(_) => {}
+                                None => self.error(
+                                    line,
+                                    &format!("{kp}[{j}]"),
+                                    format!("`{l}` is not a level (critical, warn, info)"),
+                                ),
+                            }
+                        }
+                    }
+                    "deny_list" => s.deny_list = self.boolean(v, &kp).unwrap_or(false),
+                    "notification_policy" => {
+                        policy_seen = true;
+                        if let Some(name) = self.string(v, &kp) {
+                            self.refs.push(Ref {
+                                kind: RefKind::Policy,
+                                name: name.clone(),
+                                line: v.line,
+                                path: kp.clone(),
+                            });
+                            s.notification_policy = name;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if !policy_seen {
+                self.error(item.line, &p, "`notification_policy` is required");
+            }
+            if s.deny_list && s.event_names.is_empty() && s.levels.is_empty() {
+                self.error(
+                    item.line,
+                    &p,
+                    "a deny list needs event_names or levels to deny",
+                );
+            }
+            out.push(s);
+        }
+        self.unique("subscription", &names);
+        out
+    }
+
+    /// Dangling references are errors; unused objects are warnings.
+    fn references(&mut self, c: &Config) {
+        let refs = std::mem::take(&mut self.refs);
+        for r in &refs {
+            let (exists, what) = match r.kind {
+                RefKind::Contact => (c.contacts.iter().any(|x| x.name == r.name), "contact"),
+                RefKind::Group => (
+                    c.contact_groups.iter().any(|x| x.name == r.name),
+                    "contact group",
+                ),
+                RefKind::Policy => (
+                    c.notification_policies.iter().any(|x| x.name == r.name),
+                    "notification policy",
+                ),
+            };
+            if !exists {
+                self.error(r.line, &r.path, format!("no {what} named `{}`", r.name));
+            }
+        }
+        let used =
+            |kind: RefKind, name: &str| refs.iter().any(|r| r.kind == kind && r.name == name);
+        for (i, x) in c.contacts.iter().enumerate() {
+            if !used(RefKind::Contact, &x.name) {
+                self.warn(
+                    x.line,
+                    &format!("contacts[{i}]"),
+                    format!("contact `{}` is in no contact group", x.name),
+                );
+            }
+        }
+        for (i, x) in c.contact_groups.iter().enumerate() {
+            if !used(RefKind::Group, &x.name) {
+                self.warn(
+                    x.line,
+                    &format!("contact_groups[{i}]"),
+                    format!(
+                        "contact group `{}` is used by no notification policy",
+                        x.name
+                    ),
+                );
+            }
+        }
+        for (i, x) in c.notification_policies.iter().enumerate() {
+            if !used(RefKind::Policy, &x.name) {
+                self.warn(
+                    x.line,
+                    &format!("notification_policies[{i}]"),
+                    format!(
+                        "notification policy `{}` is used by no subscription",
+                        x.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn valid_listen(s: &str) -> bool {
+    if s.parse::<std::net::SocketAddr>().is_ok() {
+        return true;
+    }
+    match s.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && port.parse::<u16>().is_ok()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        }
+        None => false,
+    }
+}
+
+fn http_url(s: &str) -> Option<url::Url> {
+    url::Url::parse(s.trim()).ok().filter(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    })
+}
+
+/// `100/1m`, `5/1s`.
+fn parse_rate(s: &str) -> Result<RateLimit, String> {
+    let (count, per) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not COUNT/DURATION (e.g. 20/1m)"))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .ok()
+        .filter(|c| *c >= 1)
+        .ok_or_else(|| format!("`{s}`: the count must be a whole number of at least 1"))?;
+    let per = parse_duration(per.trim()).map_err(|e| format!("`{s}`: {e}"))?;
+    if per.is_zero() {
+        return Err(format!("`{s}`: the window must be longer than 0"));
+    }
+    Ok(RateLimit { count, per })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,284 @@
+//! The validated configuration. Everything here has passed validation:
+//! references resolve, durations and sizes are parsed, names are unique.
+
+use super::units::Cidr;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub delivery: DeliveryConfig,
+    pub catalog: CatalogConfig,
+    /// None when the file has no `sources` key: every event is forwarded.
+    pub sources: Option<Vec<Source>>,
+    pub contacts: Vec<Contact>,
+    pub contact_groups: Vec<ContactGroup>,
+    pub notification_policies: Vec<NotificationPolicy>,
+    pub subscriptions: Vec<Subscription>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// "" = none.
+    pub api_token: String,
+    /// "" = none.
+    pub ingest_token: String,
+    pub max_body: u64,
+    pub public_url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreConfig {
+    pub retention: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryConfig {
+    pub timeout: Duration,
+    pub backoff: Backoff,
+    pub retry_horizon: Duration,
+    pub allow_private_networks: bool,
+    pub deny_cidrs: Vec<Cidr>,
+    /// "" = none (HTTPS_PROXY / HTTP_PROXY from the environment apply).
+    pub proxy: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CatalogConfig {
+    /// Lowercased product severity → level.
+    pub severity_map: BTreeMap<String, Level>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Level {
+    Info,
+    Warn,
+    Critical,
+}
+
+impl Level {
+    /// Case-insensitive: critical, warn, warning, info.
+    pub fn parse(s: &str) -> Option<Level> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "critical" => Some(Level::Critical),
+            "warn" | "warning" => Some(Level::Warn),
+            "info" => Some(Level::Info),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Critical => "critical",
+            Level::Warn => "warn",
+            Level::Info => "info",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Source {
+    pub name: String,
+    pub product: String,
+    pub items: BTreeMap<Item, ItemSwitch>,
+    pub line: usize,
+}
+
+/// The security product's notification items.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Item {
+    Incident,
+    Alert,
+    Baseline,
+    Cspm,
+    Agentless,
+    MaliciousFile,
+    Vulnerability,
+    Rasp,
+}
+
+impl Item {
+    pub const ALL: [Item; 8] = [
+        Item::Incident,
+        Item::Alert,
+        Item::Baseline,
+        Item::Cspm,
+        Item::Agentless,
+        Item::MaliciousFile,
+        Item::Vulnerability,
+        Item::Rasp,
+    ];
+    pub fn key(self) -> &'static str {
+        match self {
+            Item::Incident => "incident",
+            Item::Alert => "alert",
+            Item::Baseline => "baseline",
+            Item::Cspm => "cspm",
+            Item::Agentless => "agentless",
+            Item::MaliciousFile => "malicious_file",
+            Item::Vulnerability => "vulnerability",
+            Item::Rasp => "rasp",
+        }
+    }
+    pub fn from_key(s: &str) -> Option<Item> {
+        Item::ALL.into_iter().find(|i| i.key() == s)
+    }
+}
+
+/// An absent key is true.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ItemSwitch {
+    pub details: bool,
+    pub overview: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contact {
+    pub name: String,
+    pub channel: Channel,
+    pub webhook: String,
+    pub headers: Vec<(String, String)>,
+    /// "" = unsigned.
+    pub secret: String,
+    pub concurrency: usize,
+    pub rate_limit: Vec<RateLimit>,
+    pub line: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Channel {
+    Webhook,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Webhook => "webhook",
+        }
+    }
+}
+
+/// At most `count` messages per `per`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub count: u32,
+    pub per: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContactGroup {
+    pub name: String,
+    pub contacts: Vec<String>,
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NotificationPolicy {
+    pub name: String,
+    pub contact_groups: Vec<String>,
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Subscription {
+    pub name: String,
+    pub products: Vec<String>,
+    pub event_types: Vec<String>,
+    pub event_names: Vec<String>,
+    pub levels: Vec<Level>,
+    pub deny_list: bool,
+    pub groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub content_keywords: Vec<String>,
+    pub notification_policy: String,
+    pub line: usize,
+}
+
+pub fn default_severity_map() -> BTreeMap<String, Level> {
+    [
+        ("serious", Level::Critical),
+        ("asap", Level::Critical),
+        ("high", Level::Critical),
+        ("suspicious", Level::Warn),
+        ("later", Level::Warn),
+        ("medium", Level::Warn),
+        ("remind", Level::Info),
+        ("nntf", Level::Info),
+        ("low", Level::Info),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+impl Config {
+    /// `tocsin serve` without `--config`.
+    pub fn embedded_default() -> Config {
+        Config {
+            server: ServerConfig {
+                listen: "127.0.0.1:9750".into(),
+                data_dir: PathBuf::from("./tocsin-data"),
+                api_token: String::new(),
+                ingest_token: String::new(),
+                max_body: 4 << 20,
+                public_url: None,
+            },
+            store: StoreConfig {
+                retention: Duration::from_secs(30 * 86_400),
+            },
+            delivery: DeliveryConfig {
+                timeout: Duration::from_secs(10),
+                backoff: Backoff {
+                    initial: Duration::from_secs(1),
+                    max: Duration::from_secs(300),
+                },
+                retry_horizon: Duration::from_secs(86_400),
+                allow_private_networks: false,
+                deny_cidrs: Vec::new(),
+                proxy: String::new(),
+            },
+            catalog: CatalogConfig {
+                severity_map: default_severity_map(),
+            },
+            sources: None,
+            contacts: Vec::new(),
+            contact_groups: Vec::new(),
+            notification_policies: Vec::new(),
+            subscriptions: Vec::new(),
+        }
+    }
+
+    /// A stable hash of the whole config (every field, secrets included, so
+    /// a rotated secret is a new version; only the hash is shown).
+    pub fn version(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut copy = self.clone();
+        // Line numbers are not part of what the config means.
+        for c in &mut copy.contacts {
+            c.line = 0;
+        }
+        for g in &mut copy.contact_groups {
+            g.line = 0;
+        }
+        for p in &mut copy.notification_policies {
+            p.line = 0;
+        }
+        for s in &mut copy.subscriptions {
+            s.line = 0;
+        }
+        for s in copy.sources.iter_mut().flatten() {
+            s.line = 0;
+        }
+        hex::encode(Sha256::digest(format!("{copy:?}").as_bytes()))
+    }
+}

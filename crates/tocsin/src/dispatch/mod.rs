@@ -1,0 +1,214 @@
+//! Dispatch: one worker per contact drains that contact's outbox. Workers are
+//! woken by a channel when ingest commits new messages (no polling); on start
+//! they are fed every pending message from the store. Each attempt is
+//! recorded before the worker decides what comes next.
+
+pub mod backoff;
+pub mod budget;
+mod worker;
+
+use crate::event::Event;
+use crate::metrics::Metrics;
+use crate::notify::http::HttpContext;
+use crate::route::Snapshot;
+use crate::store::{MessageKind, PendingMessage, Store};
+use arc_swap::ArcSwap;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// Why pending messages of a removed contact end.
+pub const CONTACT_REMOVED: &str = "contact removed from the configuration";
+
+/// A message in a worker's hands.
+#[derive(Clone, Debug)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub contact: String,
+    pub kind: MessageKind,
+    pub subscriptions: Vec<String>,
+    pub events: Vec<Arc<Event>>,
+    pub created_ms: i64,
+    pub next_attempt_ms: i64,
+    /// Attempts made so far.
+    pub attempts: u32,
+}
+
+impl From<PendingMessage> for OutboxMessage {
+    fn from(p: PendingMessage) -> Self {
+        OutboxMessage {
+            id: p.id,
+            contact: p.contact,
+            kind: p.kind,
+            subscriptions: p.subscriptions,
+            events: p.events.into_iter().map(Arc::new).collect(),
+            created_ms: p.created_ms,
+            next_attempt_ms: p.next_attempt_ms,
+            attempts: p.attempts,
+        }
+    }
+}
+
+/// What the workers share.
+pub(crate) struct Shared {
+    pub store: Arc<dyn Store>,
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub http: ArcSwap<HttpContext>,
+    pub metrics: Arc<Metrics>,
+    pub budgets: budget::Budgets,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+struct WorkerHandle {
+    tx: mpsc::UnboundedSender<OutboxMessage>,
+    join: JoinHandle<()>,
+}
+
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+    workers: Mutex<HashMap<String, WorkerHandle>>,
+    stop: watch::Sender<bool>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Dispatcher, String> {
+        let http = HttpContext::new(&snapshot.load().config.delivery)?;
+        let (stop, shutdown) = watch::channel(false);
+        Ok(Dispatcher {
+            shared: Arc::new(Shared {
+                store,
+                snapshot,
+                http: ArcSwap::from_pointee(http),
+                metrics,
+                budgets: budget::Budgets::default(),
+                shutdown,
+            }),
+            workers: Mutex::new(HashMap::new()),
+            stop,
+        })
+    }
+
+    /// Loads every pending message from the store and hands it to its worker.
+    /// Messages of contacts that no longer exist end `failed`.
+    pub async fn resume(&self) -> Result<usize, crate::store::StoreError> {
+        let pending = self.shared.store.pending_messages().await?;
+        let n = pending.len();
+        self.shared.metrics.set_pending(n as i64);
+        let snapshot = self.shared.snapshot.load_full();
+        let mut orphans: Vec<String> = Vec::new();
+        let mut live = Vec::new();
+        for p in pending {
+            if snapshot.contact(&p.contact).is_some() {
+                live.push(OutboxMessage::from(p));
+            } else if !orphans.contains(&p.contact) {
+                orphans.push(p.contact);
+            }
+        }
+        for contact in orphans {
+            self.fail_contact(&contact).await;
+        }
+        self.enqueue(live);
+        Ok(n)
+    }
+
+    /// Hands freshly committed messages to their workers.
+    pub fn enqueue(&self, messages: Vec<OutboxMessage>) {
+        if messages.is_empty() {
+            return;
+        }
+        let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+        for m in messages {
+            let handle = workers.entry(m.contact.clone()).or_insert_with(|| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let join = tokio::spawn(worker::run(self.shared.clone(), m.contact.clone(), rx));
+                WorkerHandle { tx, join }
+            });
+            // A worker only stops at shutdown; then the message stays pending in the store.
+            let _ = handle.tx.send(m);
+        }
+    }
+
+    /// Applies a new snapshot: rebuilds the HTTP client when the delivery
+    /// settings changed, and ends the pending messages of removed contacts.
+    pub async fn reconcile(&self, old: &Snapshot) -> Result<(), String> {
+        let snapshot = self.shared.snapshot.load_full();
+        if snapshot.config.delivery != old.config.delivery {
+            self.shared
+                .http
+                .store(Arc::new(HttpContext::new(&snapshot.config.delivery)?));
+        }
+        let removed: Vec<String> = old
+            .config
+            .contacts
+            .iter()
+            .filter(|c| snapshot.contact(&c.name).is_none())
+            .map(|c| c.name.clone())
+            .collect();
+        for contact in removed {
+            let handle = self
+                .workers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&contact);
+            if let Some(h) = handle {
+                drop(h.tx);
+                h.join.abort();
+            }
+            self.fail_contact(&contact).await;
+        }
+        Ok(())
+    }
+
+    async fn fail_contact(&self, contact: &str) {
+        match self
+            .shared
+            .store
+            .fail_pending(contact, CONTACT_REMOVED, crate::now_ms())
+            .await
+        {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::warn!(
+                        contact,
+                        messages = n,
+                        "pending messages failed: {CONTACT_REMOVED}"
+                    );
+                    self.shared.metrics.add_pending(-(n as i64));
+                    for _ in 0..n {
+                        self.shared.metrics.message_finished("removed", "failed");
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(contact, error = %e, "could not fail the pending messages of a removed contact")
+            }
+        }
+    }
+
+    /// Stops the workers: no new sends; in-flight sends get `grace` to finish,
+    /// the rest stay pending in the store.
+    pub async fn shutdown(&self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let handles: Vec<WorkerHandle> = self
+            .workers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .map(|(_, h)| h)
+            .collect();
+        let deadline = tokio::time::Instant::now() + grace + Duration::from_millis(200);
+        for h in handles {
+            drop(h.tx);
+            let mut join = h.join;
+            if tokio::time::timeout_at(deadline, &mut join).await.is_err() {
+                join.abort();
+            }
+        }
+    }
+}

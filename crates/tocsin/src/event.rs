@@ -1,0 +1,91 @@
+//! The normalized event every wire format decodes into.
+
+use crate::config::Level;
+use serde_json::{Map, Value, json};
+
+/// The wire format an event arrived in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    Native,
+    Aliyun,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Native => "native",
+            Format::Aliyun => "aliyun",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "native" => Some(Format::Native),
+            "aliyun" => Some(Format::Aliyun),
+            _ => None,
+        }
+    }
+}
+
+/// One accepted security event, normalized. `raw` keeps the object exactly as
+/// the producer sent it (unknown fields included).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub product: String,
+    pub event_type: String,
+    pub name: String,
+    pub level: Level,
+    /// The product's own severity (`serious`, `asap`, `high`...), when known.
+    pub severity: Option<String>,
+    pub status: Option<String>,
+    pub resource: Option<String>,
+    pub instance: Option<String>,
+    pub region: Option<String>,
+    /// Application group(s); comma-separated when several.
+    pub group: Option<String>,
+    pub time_ms: i64,
+    pub received_ms: i64,
+    pub content: Value,
+    pub format: Format,
+    pub raw: Value,
+}
+
+impl Event {
+    /// The event in Tocsin's native JSON form (what webhooks and the API show).
+    pub fn to_native_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), json!(self.id));
+        m.insert("product".into(), json!(self.product));
+        m.insert("event_type".into(), json!(self.event_type));
+        m.insert("name".into(), json!(self.name));
+        m.insert("level".into(), json!(self.level.as_str()));
+        let opt = |m: &mut Map<String, Value>, k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                m.insert(k.into(), json!(v));
+            }
+        };
+        opt(&mut m, "severity", &self.severity);
+        opt(&mut m, "status", &self.status);
+        opt(&mut m, "resource", &self.resource);
+        opt(&mut m, "instance", &self.instance);
+        opt(&mut m, "region", &self.region);
+        opt(&mut m, "group", &self.group);
+        m.insert("time".into(), json!(crate::timefmt::rfc3339(self.time_ms)));
+        m.insert(
+            "received_at".into(),
+            json!(crate::timefmt::rfc3339(self.received_ms)),
+        );
+        m.insert("content".into(), self.content.clone());
+        Value::Object(m)
+    }
+
+    /// The groups of the event, split on commas and trimmed.
+    pub fn groups(&self) -> impl Iterator<Item = &str> {
+        self.group
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+    }
+}

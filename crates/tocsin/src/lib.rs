@@ -1,0 +1,42 @@
+//! Tocsin: a self-hosted security-alert router.
+//!
+//! The modules follow the journey of an alert:
+//! [`ingest`] (wire formats in) → [`route`] (push switches, subscriptions) →
+//! [`dispatch`] (per-contact outbox workers, retries, rate budgets) →
+//! [`notify`] (one module per channel behind the [`notify::Notifier`] trait),
+//! with [`store`] (history and outbox) beside them and [`api`] / [`cli`] on top.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod dispatch;
+pub mod event;
+pub mod ingest;
+pub mod metrics;
+pub mod notify;
+pub mod route;
+pub mod server;
+pub mod store;
+pub mod timefmt;
+
+/// Installs the process-wide TLS crypto provider (ring). Must run before any
+/// TLS client is built; calling it twice is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Milliseconds since the Unix epoch, from the system clock. Pure code takes
+/// `now` as a parameter instead of calling this.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// How long in-flight sends get at shutdown.
+pub fn dispatch_grace() -> std::time::Duration {
+    std::time::Duration::from_secs(5)
+}

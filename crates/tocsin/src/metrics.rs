@@ -1,0 +1,129 @@
+//! Prometheus metrics, on an explicit registry held in the app state.
+//! Labels are bounded (format, outcome, channel): never per-event values.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+pub struct Metrics {
+    registry: Registry,
+    events_received: Family<Labels, Counter>,
+    messages: Family<Labels, Counter>,
+    attempts: Family<Labels, Counter>,
+    pending: Gauge,
+    latency: Family<Labels, Histogram>,
+    ingest_requests: Family<Labels, Counter>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+        300.0,
+    ])
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("tocsin");
+        let events_received = Family::<Labels, Counter>::default();
+        registry.register(
+            "events_received",
+            "Events accepted, by wire format and routing outcome",
+            events_received.clone(),
+        );
+        let messages = Family::<Labels, Counter>::default();
+        registry.register(
+            "messages",
+            "Messages that reached a final state, by channel and outcome",
+            messages.clone(),
+        );
+        let attempts = Family::<Labels, Counter>::default();
+        registry.register(
+            "attempts",
+            "Delivery attempts, by channel and outcome",
+            attempts.clone(),
+        );
+        let pending = Gauge::default();
+        registry.register(
+            "pending_messages",
+            "Messages waiting in the outbox",
+            pending.clone(),
+        );
+        let latency = Family::<Labels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "delivery_latency_seconds",
+            "From an event's arrival to the platform accepting the message that carried it",
+            latency.clone(),
+        );
+        let ingest_requests = Family::<Labels, Counter>::default();
+        registry.register(
+            "ingest_requests",
+            "Ingest requests, by HTTP status",
+            ingest_requests.clone(),
+        );
+        Metrics {
+            registry,
+            events_received,
+            messages,
+            attempts,
+            pending,
+            latency,
+            ingest_requests,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn event_received(&self, format: &str, outcome: &str) {
+        self.events_received
+            .get_or_create(&vec![
+                ("format", format.to_string()),
+                ("outcome", outcome.to_string()),
+            ])
+            .inc();
+    }
+    pub fn ingest_request(&self, status: u16) {
+        self.ingest_requests
+            .get_or_create(&vec![("status", status.to_string())])
+            .inc();
+    }
+    pub fn attempt(&self, channel: &str, outcome: &str) {
+        self.attempts
+            .get_or_create(&vec![
+                ("channel", channel.to_string()),
+                ("outcome", outcome.to_string()),
+            ])
+            .inc();
+    }
+    pub fn message_finished(&self, channel: &str, outcome: &str) {
+        self.messages
+            .get_or_create(&vec![
+                ("channel", channel.to_string()),
+                ("outcome", outcome.to_string()),
+            ])
+            .inc();
+    }
+    pub fn delivered_after(&self, channel: &str, seconds: f64) {
+        self.latency
+            .get_or_create(&vec![("channel", channel.to_string())])
+            .observe(seconds);
+    }
+    pub fn set_pending(&self, n: i64) {
+        self.pending.set(n);
+    }
+    pub fn add_pending(&self, n: i64) {
+        self.pending.inc_by(n);
+    }
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,151 @@
+//! The generic webhook: Tocsin's own JSON message, signed with HMAC-SHA256
+//! when the contact has a `secret`. Success is any 2xx.
+//!
+//! Body: `{"version": 1, "message_id", "kind", "contact", "subscriptions",
+//! "events": [...native form...]}`. Headers: `X-Tocsin-Message-Id` (stable
+//! across retries), and with a secret `X-Tocsin-Timestamp` (Unix seconds) and
+//! `X-Tocsin-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`.
+
+use super::{Disposition, MessageView, Notifier, Outgoing, RenderError, Verdict};
+use crate::config::Channel;
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+
+pub struct WebhookNotifier;
+
+/// `sha256=<hex>` of HMAC-SHA256(secret, timestamp + "." + body).
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+impl Notifier for WebhookNotifier {
+    fn channel(&self) -> Channel {
+        Channel::Webhook
+    }
+
+    fn render(&self, msg: &MessageView<'_>, now_ms: i64) -> Result<Outgoing, RenderError> {
+        let events: Vec<serde_json::Value> =
+            msg.events.iter().map(|e| e.to_native_json()).collect();
+        let body = json!({
+            "version": 1,
+            "message_id": msg.id,
+            "kind": msg.kind.as_str(),
+            "contact": msg.contact.name,
+            "subscriptions": msg.subscriptions,
+            "events": events,
+        });
+        let body = serde_json::to_vec(&body).map_err(|e| RenderError(e.to_string()))?;
+        let mut headers: Vec<(String, String)> = msg.contact.headers.clone();
+        headers.push(("Content-Type".into(), "application/json".into()));
+        headers.push(("X-Tocsin-Message-Id".into(), msg.id.to_string()));
+        if !msg.contact.secret.is_empty() {
+            let ts = now_ms.div_euclid(1000);
+            headers.push(("X-Tocsin-Timestamp".into(), ts.to_string()));
+            headers.push((
+                "X-Tocsin-Signature".into(),
+                signature(&msg.contact.secret, ts, &body),
+            ));
+        }
+        Ok(Outgoing {
+            url: msg.contact.webhook.clone(),
+            headers,
+            body,
+        })
+    }
+
+    fn classify(&self, status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> Verdict {
+        let text = reqwest::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .map(|r| format!("HTTP {status} {r}"))
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        let (disposition, reason) = match status {
+            200..=299 => (Disposition::Delivered, format!("delivered ({text})")),
+            429 => {
+                let after = super::retry_after(headers, crate::now_ms());
+                let wait = after
+                    .map(|d| format!(" (Retry-After: {})", super::http::humanize(d)))
+                    .unwrap_or_default();
+                (
+                    Disposition::Retry { retry_after: after },
+                    format!("the receiver is rate limiting: {text}{wait}; will retry"),
+                )
+            }
+            408 | 425 | 500..=599 => (
+                Disposition::Retry {
+                    retry_after: super::retry_after(headers, crate::now_ms()),
+                },
+                format!("the receiver answered {text}; will retry"),
+            ),
+            300..=399 => (
+                Disposition::Permanent,
+                format!(
+                    "the receiver answered {text} (a redirect; Tocsin does not follow redirects: fix the webhook URL)"
+                ),
+            ),
+            _ => (
+                Disposition::Permanent,
+                format!(
+                    "the receiver refused the message: {text}; check the webhook URL, headers and secret"
+                ),
+            ),
+        };
+        Verdict {
+            disposition,
+            http_status: Some(status),
+            platform_code: None,
+            platform_message: if (200..300).contains(&status) {
+                None
+            } else {
+                super::body_excerpt(body)
+            },
+            reason,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn signature_vector() {
+        // Computed independently:
+        // printf '%s' '1700000000.{"a":1}' | openssl dgst -sha256 -hmac s3cret
+        assert_eq!(
+            signature("s3cret", 1_700_000_000, br#"{"a":1}"#),
+            "sha256=1698a50bc74d1ff1db85c4e0a5297c2ad9fdba245d5737cdb789e4cc6e098940"
+        );
+    }
+
+    #[test]
+    fn classification() {
+        let n = WebhookNotifier;
+        let h = HeaderMap::new();
+        assert_eq!(n.classify(204, &h, b"").disposition, Disposition::Delivered);
+        assert_eq!(
+            n.classify(503, &h, b"busy").disposition,
+            Disposition::Retry { retry_after: None }
+        );
+        assert_eq!(n.classify(404, &h, b"").disposition, Disposition::Permanent);
+        assert_eq!(n.classify(302, &h, b"").disposition, Disposition::Permanent);
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        let v = n.classify(429, &h, b"slow down");
+        assert_eq!(
+            v.disposition,
+            Disposition::Retry {
+                retry_after: Some(std::time::Duration::from_secs(7))
+            }
+        );
+        assert_eq!(v.platform_message.as_deref(), Some("slow down"));
+        assert!(v.reason.contains("Retry-After: 7s"), "{}", v.reason);
+    }
+}

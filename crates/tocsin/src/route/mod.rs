@@ -1,0 +1,444 @@
+//! Routing, decided purely: push switch → the subscriptions whose product and
+//! event-type scope covers the event → their filters → policy → contact groups
+//! → contacts. Every covering subscription's verdict is recorded ("matched" or
+//! the first filter that failed) so that the history can say why.
+//!
+//! Subscriptions are compiled once per config snapshot and indexed by
+//! (product, event type), so an event costs a few hash lookups however many
+//! subscriptions there are.
+
+pub mod glob;
+
+use crate::catalog::{self, SwitchStop};
+use crate::config::{Config, Level, Subscription};
+use crate::event::Event;
+use glob::Pattern;
+use std::collections::{BTreeMap, HashMap};
+
+/// What became of an event at routing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Routed,
+    Unmatched,
+    StoppedBySwitch,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Routed => "routed",
+            Outcome::Unmatched => "unmatched",
+            Outcome::StoppedBySwitch => "stopped_by_switch",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Outcome> {
+        match s {
+            "routed" => Some(Outcome::Routed),
+            "unmatched" => Some(Outcome::Unmatched),
+            "stopped_by_switch" => Some(Outcome::StoppedBySwitch),
+            _ => None,
+        }
+    }
+}
+
+/// The verdict of one covering subscription on one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub subscription: String,
+    pub matched: bool,
+    /// Machine-readable: `matched`, `name_not_matched`, `level_not_matched`,
+    /// `group_not_matched`, `resource_not_matched`, `content_keyword_missing`,
+    /// `denied_by_name`, `denied_by_level`, `denied`.
+    pub code: &'static str,
+    /// A sentence for people.
+    pub detail: String,
+}
+
+/// One contact an event goes to, with every subscription that led there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoticePlan {
+    pub contact: String,
+    pub subscriptions: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteResult {
+    pub outcome: Outcome,
+    pub switch: Option<SwitchStop>,
+    pub decisions: Vec<Decision>,
+    pub notices: Vec<NoticePlan>,
+}
+
+struct CompiledSubscription {
+    name: String,
+    deny_list: bool,
+    names: Vec<Pattern>,
+    levels: Vec<Level>,
+    groups: Vec<String>,
+    resources: Vec<Pattern>,
+    content_keywords: Vec<String>,
+    /// Contacts reached through the policy, in config order, deduplicated.
+    contacts: Vec<u32>,
+}
+
+/// The compiled routing table of one config snapshot.
+pub struct RoutingTable {
+    subscriptions: Vec<CompiledSubscription>,
+    contacts: Vec<String>,
+    /// lowercased product ("" = any) → lowercased event type ("" = any) → subscription indexes.
+    index: HashMap<String, HashMap<String, Vec<u32>>>,
+}
+
+impl RoutingTable {
+    pub fn compile(config: &Config) -> RoutingTable {
+        let contacts: Vec<String> = config.contacts.iter().map(|c| c.name.clone()).collect();
+        let contact_idx: HashMap<&str, u32> = contacts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i as u32))
+            .collect();
+        let groups: HashMap<&str, Vec<u32>> = config
+            .contact_groups
+            .iter()
+            .map(|g| {
+                let members = g
+                    .contacts
+                    .iter()
+                    .filter_map(|c| contact_idx.get(c.as_str()).copied())
+                    .collect();
+                (g.name.as_str(), members)
+            })
+            .collect();
+        let policies: HashMap<&str, Vec<u32>> = config
+            .notification_policies
+            .iter()
+            .map(|p| {
+                let mut members: Vec<u32> = Vec::new();
+                for g in &p.contact_groups {
+                    for c in groups.get(g.as_str()).into_iter().flatten() {
+                        if !members.contains(c) {
+                            members.push(*c);
+                        }
+                    }
+                }
+                (p.name.as_str(), members)
+            })
+            .collect();
+
+        let mut index: HashMap<String, HashMap<String, Vec<u32>>> = HashMap::new();
+        let mut subscriptions = Vec::with_capacity(config.subscriptions.len());
+        for (i, s) in config.subscriptions.iter().enumerate() {
+            let products: Vec<String> = if s.products.is_empty() {
+                vec![String::new()]
+            } else {
+                s.products.iter().map(|p| canonical_key(p)).collect()
+            };
+            let types: Vec<String> = if s.event_types.is_empty() {
+                vec![String::new()]
+            } else {
+                s.event_types.iter().map(|t| t.to_lowercase()).collect()
+            };
+            for p in &products {
+                for t in &types {
+                    let slot = index
+                        .entry(p.clone())
+                        .or_default()
+                        .entry(t.clone())
+                        .or_default();
+                    if slot.last() != Some(&(i as u32)) {
+                        slot.push(i as u32);
+                    }
+                }
+            }
+            subscriptions.push(compile_subscription(
+                s,
+                policies.get(s.notification_policy.as_str()),
+            ));
+        }
+        RoutingTable {
+            subscriptions,
+            contacts,
+            index,
+        }
+    }
+
+    pub fn subscription_count(&self) -> usize {
+        self.subscriptions.len()
+    }
+
+    /// Indexes of the subscriptions whose product/event-type scope covers the event, in config order.
+    fn covering(&self, event: &Event) -> Vec<u32> {
+        let product = canonical_key(&event.product);
+        let event_type = event.event_type.to_lowercase();
+        let mut out: Vec<u32> = Vec::new();
+        for p in [product.as_str(), ""] {
+            let Some(by_type) = self.index.get(p) else {
+                continue;
+            };
+            for t in [event_type.as_str(), ""] {
+                if let Some(subs) = by_type.get(t) {
+                    out.extend_from_slice(subs);
+                }
+                if event_type.is_empty() {
+                    break;
+                }
+            }
+            if product.is_empty() {
+                break;
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Routes one event. Pure: the result depends only on the event, the
+    /// config and the table.
+    pub fn route(&self, config: &Config, event: &Event) -> RouteResult {
+        if let Some(stop) = catalog::push_switch(config, &event.product, &event.event_type) {
+            return RouteResult {
+                outcome: Outcome::StoppedBySwitch,
+                switch: Some(stop),
+                decisions: Vec::new(),
+                notices: Vec::new(),
+            };
+        }
+        let name = event.name.to_lowercase();
+        let mut decisions = Vec::new();
+        // contact index → subscription names, kept in first-reached order.
+        let mut reached: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+        let mut order: Vec<u32> = Vec::new();
+        for i in self.covering(event) {
+            let sub = &self.subscriptions[i as usize];
+            let decision = evaluate(sub, event, &name);
+            if decision.matched {
+                for c in &sub.contacts {
+                    let subs = reached.entry(*c).or_insert_with(|| {
+                        order.push(*c);
+                        Vec::new()
+                    });
+                    subs.push(sub.name.clone());
+                }
+            }
+            decisions.push(decision);
+        }
+        let notices: Vec<NoticePlan> = order
+            .into_iter()
+            .map(|c| NoticePlan {
+                contact: self.contacts[c as usize].clone(),
+                subscriptions: reached.remove(&c).unwrap_or_default(),
+            })
+            .collect();
+        RouteResult {
+            outcome: if notices.is_empty() {
+                Outcome::Unmatched
+            } else {
+                Outcome::Routed
+            },
+            switch: None,
+            decisions,
+            notices,
+        }
+    }
+}
+
+fn canonical_key(product: &str) -> String {
+    catalog::canonical_product(product).to_lowercase()
+}
+
+fn compile_subscription(s: &Subscription, contacts: Option<&Vec<u32>>) -> CompiledSubscription {
+    CompiledSubscription {
+        name: s.name.clone(),
+        deny_list: s.deny_list,
+        names: s.event_names.iter().map(|n| Pattern::new(n)).collect(),
+        levels: s.levels.clone(),
+        groups: s.groups.iter().map(|g| g.trim().to_lowercase()).collect(),
+        resources: s.resources.iter().map(|r| Pattern::new(r)).collect(),
+        content_keywords: s
+            .content_keywords
+            .iter()
+            .map(|k| k.to_lowercase())
+            .collect(),
+        contacts: contacts.cloned().unwrap_or_default(),
+    }
+}
+
+fn level_list(levels: &[Level]) -> String {
+    levels
+        .iter()
+        .map(|l| l.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn evaluate(sub: &CompiledSubscription, event: &Event, name: &str) -> Decision {
+    let fail = |code: &'static str, detail: String| Decision {
+        subscription: sub.name.clone(),
+        matched: false,
+        code,
+        detail,
+    };
+    // Scope filters, in both modes.
+    if !sub.groups.is_empty()
+        && !event
+            .groups()
+            .any(|g| sub.groups.iter().any(|s| s.eq_ignore_ascii_case(g)))
+    {
+        let shown = event.group.as_deref().unwrap_or("(none)");
+        return fail(
+            "group_not_matched",
+            format!("group {shown} is not among the groups of {}", sub.name),
+        );
+    }
+    if !sub.resources.is_empty() {
+        let candidates = [event.resource.as_deref(), event.instance.as_deref()];
+        let hit = candidates.iter().flatten().any(|r| {
+            let r = r.to_lowercase();
+            sub.resources.iter().any(|p| p.matches(&r))
+        });
+        if !hit {
+            let shown = event
+                .instance
+                .as_deref()
+                .or(event.resource.as_deref())
+                .unwrap_or("(none)");
+            return fail(
+                "resource_not_matched",
+                format!(
+                    "resource {shown} is not among the resources of {}",
+                    sub.name
+                ),
+            );
+        }
+    }
+    if !sub.content_keywords.is_empty() {
+        let text = content_text(&event.content).to_lowercase();
+        if !sub
+            .content_keywords
+            .iter()
+            .any(|k| text.contains(k.as_str()))
+        {
+            return fail(
+                "content_keyword_missing",
+                format!("the content holds none of the keywords of {}", sub.name),
+            );
+        }
+    }
+    let name_hit = sub.names.is_empty() || sub.names.iter().any(|p| p.matches(name));
+    let level_hit = sub.levels.is_empty() || sub.levels.contains(&event.level);
+    if sub.deny_list {
+        if name_hit && level_hit {
+            let (code, detail) = match (sub.names.is_empty(), sub.levels.is_empty()) {
+                (false, true) => (
+                    "denied_by_name",
+                    format!("name {} is on the deny list of {}", event.name, sub.name),
+                ),
+                (true, false) => (
+                    "denied_by_level",
+                    format!(
+                        "level {} is on the deny list of {}",
+                        event.level.as_str(),
+                        sub.name
+                    ),
+                ),
+                _ => (
+                    "denied",
+                    format!(
+                        "name {} at level {} is on the deny list of {}",
+                        event.name,
+                        event.level.as_str(),
+                        sub.name
+                    ),
+                ),
+            };
+            return fail(code, detail);
+        }
+    } else {
+        if !name_hit {
+            return fail(
+                "name_not_matched",
+                format!(
+                    "name {} is not among the event names of {}",
+                    event.name, sub.name
+                ),
+            );
+        }
+        if !level_hit {
+            return fail(
+                "level_not_matched",
+                format!(
+                    "level {} is not among {} in {}",
+                    event.level.as_str(),
+                    level_list(&sub.levels),
+                    sub.name
+                ),
+            );
+        }
+    }
+    Decision {
+        subscription: sub.name.clone(),
+        matched: true,
+        code: "matched",
+        detail: format!("matched {}", sub.name),
+    }
+}
+
+/// The text content keywords are searched in: a string content as is, any
+/// other JSON as its compact serialization.
+fn content_text(content: &serde_json::Value) -> std::borrow::Cow<'_, str> {
+    match content {
+        serde_json::Value::String(s) => std::borrow::Cow::Borrowed(s),
+        other => std::borrow::Cow::Owned(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Every decision code routing can record (the store keeps them as text).
+pub const DECISION_CODES: [&str; 9] = [
+    "matched",
+    "name_not_matched",
+    "level_not_matched",
+    "group_not_matched",
+    "resource_not_matched",
+    "content_keyword_missing",
+    "denied_by_name",
+    "denied_by_level",
+    "denied",
+];
+
+/// The static code for a stored code string (unknown ones read as `denied`
+/// never happens for records this build wrote; older codes map to "unknown").
+pub fn decision_code(code: &str) -> &'static str {
+    DECISION_CODES
+        .iter()
+        .find(|c| **c == code)
+        .copied()
+        .unwrap_or("unknown")
+}
+
+/// One immutable, compiled config: what ingest routes with and what the
+/// dispatchers send with. Reload builds a new one and swaps it in.
+pub struct Snapshot {
+    pub config: Config,
+    pub routing: RoutingTable,
+    /// Hash of the config; stored with every event it routed.
+    pub version: String,
+}
+
+impl Snapshot {
+    pub fn new(config: Config) -> Snapshot {
+        let routing = RoutingTable::compile(&config);
+        let version = config.version();
+        Snapshot {
+            config,
+            routing,
+            version,
+        }
+    }
+
+    pub fn contact(&self, name: &str) -> Option<&crate::config::Contact> {
+        self.config.contacts.iter().find(|c| c.name == name)
+    }
+}

@@ -1,0 +1,327 @@
+//! Wiring: the store, the config snapshot, the dispatcher and the HTTP API
+//! in one running server, with reload (SIGHUP) and graceful shutdown.
+
+use crate::config::{self, Config, Diagnostic};
+use crate::dispatch::{Dispatcher, OutboxMessage};
+use crate::event::Format;
+use crate::ingest::{self, DecodeContext, DecodeError};
+use crate::metrics::Metrics;
+use crate::route::Snapshot;
+use crate::store::{IngestItem, MessageKind, NewMessage, Store, StoreError, sqlite::SqliteStore};
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// How the server was asked to run.
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    /// None: the embedded defaults.
+    pub config_path: Option<PathBuf>,
+    /// Overrides `server.listen` (kept across reloads).
+    pub listen: Option<String>,
+    /// Overrides `server.data_dir` (kept across reloads).
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The answer to an accepted ingest request.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct IngestAnswer {
+    pub accepted: usize,
+    pub ids: Vec<String>,
+    pub duplicates: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Invalid(#[from] DecodeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything a running server shares.
+pub struct App {
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub store: Arc<dyn Store>,
+    pub dispatcher: Dispatcher,
+    pub metrics: Arc<Metrics>,
+    options: ServeOptions,
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+impl App {
+    pub fn config(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Decodes, routes and durably stores one request's events, then hands
+    /// their messages to the dispatcher. Nothing is stored when any event is
+    /// invalid.
+    pub async fn ingest(&self, format: Format, body: &[u8]) -> Result<IngestAnswer, IngestError> {
+        let snap = self.snapshot.load_full();
+        let received_ms = crate::now_ms();
+        let ctx = DecodeContext {
+            severity_map: &snap.config.catalog.severity_map,
+            received_ms,
+        };
+        let events = ingest::decode(format, body, &ctx)?;
+        let mut items = Vec::with_capacity(events.len());
+        for event in events {
+            let route = snap.routing.route(&snap.config, &event);
+            let messages = route
+                .notices
+                .iter()
+                .map(|n| NewMessage {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    contact: n.contact.clone(),
+                    kind: MessageKind::Single,
+                    subscriptions: n.subscriptions.clone(),
+                    event_ids: vec![event.id.clone()],
+                    created_ms: received_ms,
+                })
+                .collect();
+            items.push(IngestItem {
+                event: Arc::new(event),
+                route,
+                config_version: snap.version.clone(),
+                messages,
+            });
+        }
+        // What the dispatcher needs after the commit (cheap: Arc'd events).
+        let plans: Vec<(Arc<crate::event::Event>, &'static str, Vec<NewMessage>)> = items
+            .iter()
+            .map(|i| {
+                (
+                    i.event.clone(),
+                    i.route.outcome.as_str(),
+                    i.messages.clone(),
+                )
+            })
+            .collect();
+        let fresh = self.store.ingest(items).await?;
+        let mut answer = IngestAnswer {
+            accepted: 0,
+            ids: Vec::with_capacity(plans.len()),
+            duplicates: 0,
+        };
+        let mut outbox = Vec::new();
+        for ((event, outcome, messages), is_new) in plans.into_iter().zip(fresh) {
+            answer.ids.push(event.id.clone());
+            if !is_new {
+                answer.duplicates += 1;
+                continue;
+            }
+            answer.accepted += 1;
+            self.metrics.event_received(event.format.as_str(), outcome);
+            for m in messages {
+                outbox.push(OutboxMessage {
+                    id: m.id,
+                    contact: m.contact,
+                    kind: m.kind,
+                    subscriptions: m.subscriptions,
+                    events: vec![event.clone()],
+                    created_ms: m.created_ms,
+                    next_attempt_ms: m.created_ms,
+                    attempts: 0,
+                });
+            }
+        }
+        self.metrics.add_pending(outbox.len() as i64);
+        self.dispatcher.enqueue(outbox);
+        Ok(answer)
+    }
+
+    /// Re-reads the config file. A file with errors is refused and the
+    /// running config kept. Returns the new version.
+    pub async fn reload(&self) -> Result<String, Vec<Diagnostic>> {
+        let _guard = self.reload_lock.lock().await;
+        let Some(path) = &self.options.config_path else {
+            return Ok(self.snapshot.load().version.clone());
+        };
+        let loaded = config::load_file(path, &config::process_env);
+        let Some(mut new) = loaded.config else {
+            return Err(loaded
+                .diagnostics
+                .into_iter()
+                .filter(|d| !d.warning)
+                .collect());
+        };
+        apply_overrides(&mut new, &self.options);
+        let old = self.snapshot.load_full();
+        if new.server.listen != old.config.server.listen
+            || new.server.data_dir != old.config.server.data_dir
+        {
+            tracing::warn!(
+                "server.listen and server.data_dir changes take effect at the next restart"
+            );
+            new.server.listen = old.config.server.listen.clone();
+            new.server.data_dir = old.config.server.data_dir.clone();
+        }
+        let snapshot = Arc::new(Snapshot::new(new));
+        let version = snapshot.version.clone();
+        save_version(self.store.as_ref(), &snapshot).await;
+        self.snapshot.store(snapshot);
+        if let Err(e) = self.dispatcher.reconcile(&old).await {
+            tracing::error!(error = %e, "reload: delivery settings not applied");
+        }
+        tracing::info!(version = %short(&version), "configuration reloaded");
+        Ok(version)
+    }
+}
+
+fn short(version: &str) -> &str {
+    &version[..version.len().min(12)]
+}
+
+fn apply_overrides(config: &mut Config, options: &ServeOptions) {
+    if let Some(l) = &options.listen {
+        config.server.listen = l.clone();
+    }
+    if let Some(d) = &options.data_dir {
+        config.server.data_dir = d.clone();
+    }
+}
+
+async fn save_version(store: &dyn Store, snapshot: &Snapshot) {
+    let summary = crate::api::objects::redacted_config(&snapshot.config).to_string();
+    if let Err(e) = store
+        .save_config_version(&snapshot.version, &summary, crate::now_ms())
+        .await
+    {
+        tracing::error!(error = %e, "could not store the config version");
+    }
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    stop: tokio::sync::watch::Sender<bool>,
+    http: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Loads the config named by `options` (or the embedded defaults) and starts.
+    pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
+        let config = match &options.config_path {
+            None => Config::embedded_default(),
+            Some(path) => {
+                let loaded = config::load_file(path, &config::process_env);
+                for d in loaded.diagnostics.iter().filter(|d| d.warning) {
+                    tracing::warn!("{d}");
+                }
+                match loaded.config {
+                    Some(c) => c,
+                    None => {
+                        let errors: Vec<String> =
+                            loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+                        anyhow::bail!("the configuration has errors:\n{}", errors.join("\n"));
+                    }
+                }
+            }
+        };
+        Server::start_with(config, options).await
+    }
+
+    /// Starts with an already loaded config (tests, the demo).
+    pub async fn start_with(mut config: Config, options: ServeOptions) -> anyhow::Result<Server> {
+        crate::install_crypto_provider();
+        apply_overrides(&mut config, &options);
+        let store = SqliteStore::open(&config.server.data_dir).with_context(|| {
+            format!(
+                "cannot open the store in {}",
+                config.server.data_dir.display()
+            )
+        })?;
+        let store: Arc<dyn Store> = Arc::new(store);
+        let listen = config.server.listen.clone();
+        let snapshot = Arc::new(Snapshot::new(config));
+        save_version(store.as_ref(), &snapshot).await;
+        let snapshot = Arc::new(ArcSwap::new(snapshot));
+        let metrics = Arc::new(Metrics::default());
+        let dispatcher = Dispatcher::new(store.clone(), snapshot.clone(), metrics.clone())
+            .map_err(anyhow::Error::msg)?;
+        let app = Arc::new(App {
+            snapshot,
+            store,
+            dispatcher,
+            metrics,
+            options,
+            reload_lock: tokio::sync::Mutex::new(()),
+        });
+        let resumed = app
+            .dispatcher
+            .resume()
+            .await
+            .context("cannot read the outbox")?;
+        if resumed > 0 {
+            tracing::info!(messages = resumed, "resumed pending messages");
+        }
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let router = crate::api::router(app.clone());
+        let http = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "the HTTP server stopped");
+            }
+        });
+        let background = vec![tokio::spawn(retention_loop(app.clone(), stop.subscribe()))];
+        tracing::info!(%addr, "tocsin is listening");
+        Ok(Server {
+            addr,
+            app,
+            stop,
+            http,
+            background,
+        })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, gives in-flight sends at most 5 s, leaves the rest
+    /// pending in the store.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.http).await;
+        self.app.dispatcher.shutdown(crate::dispatch_grace()).await;
+        for b in self.background {
+            b.abort();
+        }
+    }
+}
+
+/// Prunes records older than `store.retention`, at start and then regularly.
+async fn retention_loop(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let retention = app.snapshot.load().config.store.retention;
+        let before = crate::now_ms() - retention.as_millis() as i64;
+        match app.store.prune(before).await {
+            Ok(n) if n > 0 => {
+                tracing::info!(events = n, "pruned records older than store.retention")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning failed"),
+        }
+        let every = (retention / 10).clamp(Duration::from_secs(60), Duration::from_secs(3600));
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The store: events, route decisions, notices (event × contact), messages
+//! (the outbox unit, carrying one or more events) and delivery attempts.
+//!
+//! [`Store`] is the seam between Tocsin and its database: SQLite now
+//! ([`sqlite::SqliteStore`]), PostgreSQL behind the same trait later. Its SQL
+//! is kept portable (no SQLite-only functions in queries).
+
+pub mod sqlite;
+
+use crate::event::Event;
+use crate::route::{Decision, RouteResult};
+use async_trait::async_trait;
+
+/// Errors of the store. `Unavailable` means "try again later" (ingest answers 503).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the store refused to open: {0}")]
+    Open(String),
+    #[error("corrupt record in the store: {0}")]
+    Corrupt(String),
+}
+
+/// What kind of message a message is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageKind {
+    Single,
+    FollowUp,
+    Digest,
+    Test,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Single => "single",
+            MessageKind::FollowUp => "follow_up",
+            MessageKind::Digest => "digest",
+            MessageKind::Test => "test",
+        }
+    }
+    pub fn parse(s: &str) -> Option<MessageKind> {
+        Some(match s {
+            "single" => MessageKind::Single,
+            "follow_up" => MessageKind::FollowUp,
+            "digest" => MessageKind::Digest,
+            "test" => MessageKind::Test,
+            _ => return None,
+        })
+    }
+}
+
+/// A message to create in the same transaction as the events it carries.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub id: String,
+    pub contact: String,
+    pub kind: MessageKind,
+    pub subscriptions: Vec<String>,
+    /// Ids of the events it carries (each gets a notice pointing here).
+    pub event_ids: Vec<String>,
+    pub created_ms: i64,
+}
+
+/// One accepted event with everything routing decided about it.
+#[derive(Clone, Debug)]
+pub struct IngestItem {
+    pub event: std::sync::Arc<Event>,
+    pub route: RouteResult,
+    pub config_version: String,
+    pub messages: Vec<NewMessage>,
+}
+
+/// How an attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Delivered,
+    /// Failed this time; the message stays pending for another try.
+    Retry,
+    /// Failed for good.
+    Failed,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Delivered => "delivered",
+            AttemptOutcome::Retry => "retry",
+            AttemptOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// One try to send a message, and the message state that follows from it.
+#[derive(Clone, Debug)]
+pub struct AttemptRecord {
+    pub message_id: String,
+    pub at_ms: i64,
+    pub duration_ms: i64,
+    pub http_status: Option<u16>,
+    pub platform_code: Option<String>,
+    pub platform_message: Option<String>,
+    pub reason: String,
+    pub outcome: AttemptOutcome,
+    /// For `Retry`: when to try next.
+    pub next_attempt_ms: Option<i64>,
+}
+
+/// A message that is still to be delivered, with the events it carries.
+#[derive(Clone, Debug)]
+pub struct PendingMessage {
+    pub id: String,
+    pub contact: String,
+    pub kind: MessageKind,
+    pub subscriptions: Vec<String>,
+    pub created_ms: i64,
+    pub next_attempt_ms: i64,
+    pub attempts: u32,
+    pub events: Vec<Event>,
+}
+
+/// Filters of the history list.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub product: Option<String>,
+    pub event_type: Option<String>,
+    pub level: Option<String>,
+    pub outcome: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub limit: usize,
+    /// Continue after this position (exclusive), newest first.
+    pub cursor: Option<i64>,
+}
+
+/// An event as the history shows it.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub event: Event,
+    pub outcome: String,
+    pub switch_item: Option<String>,
+    pub switch_kind: Option<String>,
+    pub switch_source: Option<String>,
+    pub config_version: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct EventSummary {
+    pub stored: StoredEvent,
+    /// status → count over the event's notices.
+    pub deliveries: Vec<(String, u64)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct EventPage {
+    pub events: Vec<EventSummary>,
+    pub next_cursor: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttemptRow {
+    pub at_ms: i64,
+    pub duration_ms: i64,
+    pub http_status: Option<u16>,
+    pub platform_code: Option<String>,
+    pub platform_message: Option<String>,
+    pub reason: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct DeliveryRecord {
+    pub contact: String,
+    pub status: String,
+    pub subscriptions: Vec<String>,
+    pub message_id: Option<String>,
+    pub message_kind: Option<String>,
+    pub reason: Option<String>,
+    pub attempts: Vec<AttemptRow>,
+}
+
+#[derive(Clone, Debug)]
+pub struct EventDetail {
+    pub stored: StoredEvent,
+    pub decisions: Vec<Decision>,
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
+/// The result of an ingest: for each item, in order, whether it was new
+/// (false: its id was already stored, so nothing was written for it).
+pub type IngestResult = Vec<bool>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a batch durably (fsync'd) in one transaction. Items whose id is
+    /// already stored, or repeated earlier in the batch, are skipped.
+    async fn ingest(&self, items: Vec<IngestItem>) -> Result<IngestResult, StoreError>;
+    /// Records an attempt and moves its message (and notices) on. May be
+    /// group-committed with other writes.
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError>;
+    /// Marks every pending message of a contact failed with `reason`.
+    async fn fail_pending(
+        &self,
+        contact: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<u64, StoreError>;
+    /// Remembers a config version (idempotent).
+    async fn save_config_version(
+        &self,
+        version: &str,
+        summary: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Every pending message, oldest first, with its events.
+    async fn pending_messages(&self) -> Result<Vec<PendingMessage>, StoreError>;
+    async fn pending_count(&self) -> Result<u64, StoreError>;
+    async fn list_events(&self, filter: EventFilter) -> Result<EventPage, StoreError>;
+    async fn get_event(&self, id: &str) -> Result<Option<EventDetail>, StoreError>;
+    /// Deletes records older than `before_ms` (pending messages are kept).
+    async fn prune(&self, before_ms: i64) -> Result<u64, StoreError>;
+    /// Readiness: the store answers a trivial query.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

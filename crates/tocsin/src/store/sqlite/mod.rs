@@ -1,0 +1,243 @@
+//! The SQLite store: one file under `server.data_dir`, WAL mode.
+//!
+//! SQLite has one writer, so one writer thread owns the write connection and
+//! commits whatever requests are waiting together in one transaction (group
+//! commit): one fsync serves many concurrent ingest requests. Each request
+//! runs inside its own savepoint, so one bad request fails alone. Batches that
+//! carry ingest commit with `synchronous=FULL`; batches of attempt records only
+//! with `NORMAL` (a later FULL commit makes them durable too).
+//! Reads go through a small pool of read-only connections.
+
+mod read;
+mod write;
+
+use super::*;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+/// The schema this build writes; a store with a newer one is refused.
+pub const SCHEMA_VERSION: i64 = 1;
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const READERS: usize = 4;
+/// Most write requests folded into one transaction.
+const MAX_GROUP: usize = 256;
+
+pub struct SqliteStore {
+    writer: mpsc::UnboundedSender<write::WriteOp>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: Arc<PathBuf>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `DIR/tocsin.db`, runs migrations, starts the writer.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Open(format!(
+                "cannot create data directory {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let path = data_dir.join("tocsin.db");
+        let mut conn = Connection::open(&path)
+            .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
+        configure_writer(&conn).map_err(|e| open_error(&path, e))?;
+        migrate(&mut conn, &path)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| open_error(&path, e))?;
+            r.busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(|e| open_error(&path, e))?;
+            readers.push(r);
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("tocsin-store-writer".into())
+            .spawn(move || write::run(conn, rx))
+            .map_err(|e| StoreError::Open(format!("cannot start the writer thread: {e}")))?;
+        Ok(SqliteStore {
+            writer: tx,
+            readers: Arc::new(Mutex::new(readers)),
+            path: Arc::new(path),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> write::WriteOp,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.writer
+            .send(make(tx))
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.lock().ok().and_then(|mut r| r.pop());
+            let conn = match conn {
+                Some(c) => c,
+                // Pool exhausted: a short-lived extra connection.
+                None => {
+                    Connection::open_with_flags(path.as_path(), OpenFlags::SQLITE_OPEN_READ_ONLY)
+                        .map_err(unavailable)?
+                }
+            };
+            let result = f(&conn).map_err(unavailable);
+            if let Ok(mut r) = readers.lock()
+                && r.len() < READERS
+            {
+                r.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
+    }
+}
+
+fn unavailable(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Open(format!("{}: {e}", path.display()))
+}
+
+fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    // A file that is not a database fails here, with SQLite's own words.
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| {
+            StoreError::Open(format!(
+                "{} is not a usable Tocsin store: {e}",
+                path.display()
+            ))
+        })?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Open(format!(
+            "{} was written by a newer Tocsin (schema {version}; this build knows up to {SCHEMA_VERSION}); \
+             upgrade Tocsin or point --data at another directory",
+            path.display()
+        )));
+    }
+    let check: String = conn
+        .pragma_query_value(None, "quick_check", |r| r.get(0))
+        .map_err(|e| {
+            StoreError::Open(format!(
+                "{} failed its integrity check: {e}",
+                path.display()
+            ))
+        })?;
+    if check != "ok" {
+        return Err(StoreError::Open(format!(
+            "{} failed its integrity check: {check}",
+            path.display()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(|e| open_error(path, e))?;
+        tx.execute_batch(sql).map_err(|e| open_error(path, e))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(|e| open_error(path, e))?;
+        tx.commit().map_err(|e| open_error(path, e))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ingest(&self, items: Vec<IngestItem>) -> Result<IngestResult, StoreError> {
+        self.write(|reply| write::WriteOp::Ingest(items, reply))
+            .await
+    }
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
+        self.write(|reply| write::WriteOp::Attempt(attempt, reply))
+            .await
+    }
+    async fn fail_pending(
+        &self,
+        contact: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let (contact, reason) = (contact.to_string(), reason.to_string());
+        self.write(|reply| write::WriteOp::FailPending {
+            contact,
+            reason,
+            now_ms,
+            reply,
+        })
+        .await
+    }
+    async fn save_config_version(
+        &self,
+        version: &str,
+        summary: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let (version, summary) = (version.to_string(), summary.to_string());
+        self.write(|reply| write::WriteOp::ConfigVersion {
+            version,
+            summary,
+            now_ms,
+            reply,
+        })
+        .await
+    }
+    async fn pending_messages(&self) -> Result<Vec<PendingMessage>, StoreError> {
+        self.read(read::pending_messages).await
+    }
+    async fn pending_count(&self) -> Result<u64, StoreError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM messages WHERE status = 'pending'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+        })
+        .await
+    }
+    async fn list_events(&self, filter: EventFilter) -> Result<EventPage, StoreError> {
+        self.read(move |c| read::list_events(c, &filter)).await
+    }
+    async fn get_event(&self, id: &str) -> Result<Option<EventDetail>, StoreError> {
+        let id = id.to_string();
+        self.read(move |c| read::get_event(c, &id)).await
+    }
+    async fn prune(&self, before_ms: i64) -> Result<u64, StoreError> {
+        self.write(|reply| write::WriteOp::Prune { before_ms, reply })
+            .await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,225 @@
+//! Read queries: the outbox on start, the history API.
+
+use super::super::*;
+use crate::config::Level;
+use crate::event::{Event, Format};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter, types::Value as Sql};
+use std::collections::HashMap;
+
+const EVENT_COLUMNS: &str = "seq, id, format, product, event_type, name, level, severity, status, resource, \
+    instance, region, grp, time_ms, received_ms, content, raw, outcome, switch_source, switch_item, \
+    switch_kind, config_version";
+
+fn parse_json(text: String) -> serde_json::Value {
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+}
+
+fn stored_event(r: &Row) -> rusqlite::Result<StoredEvent> {
+    let level: String = r.get(6)?;
+    let format: String = r.get(2)?;
+    Ok(StoredEvent {
+        seq: r.get(0)?,
+        event: Event {
+            id: r.get(1)?,
+            format: Format::parse(&format).unwrap_or(Format::Native),
+            product: r.get(3)?,
+            event_type: r.get(4)?,
+            name: r.get(5)?,
+            level: Level::parse(&level).unwrap_or(Level::Info),
+            severity: r.get(7)?,
+            status: r.get(8)?,
+            resource: r.get(9)?,
+            instance: r.get(10)?,
+            region: r.get(11)?,
+            group: r.get(12)?,
+            time_ms: r.get(13)?,
+            received_ms: r.get(14)?,
+            content: parse_json(r.get(15)?),
+            raw: parse_json(r.get(16)?),
+        },
+        outcome: r.get(17)?,
+        switch_source: r.get(18)?,
+        switch_item: r.get(19)?,
+        switch_kind: r.get(20)?,
+        config_version: r.get(21)?,
+    })
+}
+
+fn list(text: String) -> Vec<String> {
+    serde_json::from_str(&text).unwrap_or_default()
+}
+
+pub fn pending_messages(c: &Connection) -> rusqlite::Result<Vec<PendingMessage>> {
+    let mut stmt = c.prepare(
+        "SELECT id, contact, kind, subscriptions, created_ms, next_attempt_ms, attempts FROM messages \
+         WHERE status = 'pending' ORDER BY created_ms, id",
+    )?;
+    let mut messages: Vec<PendingMessage> = stmt
+        .query_map([], |r| {
+            let kind: String = r.get(2)?;
+            Ok(PendingMessage {
+                id: r.get(0)?,
+                contact: r.get(1)?,
+                kind: MessageKind::parse(&kind).unwrap_or(MessageKind::Single),
+                subscriptions: list(r.get(3)?),
+                created_ms: r.get(4)?,
+                next_attempt_ms: r.get(5)?,
+                attempts: r.get::<_, i64>(6)? as u32,
+                events: Vec::new(),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut events = c.prepare(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE id IN (SELECT event_id FROM notices WHERE message_id = ?1) \
+         ORDER BY seq"
+    ))?;
+    for m in &mut messages {
+        m.events = events
+            .query_map([&m.id], stored_event)?
+            .map(|s| s.map(|s| s.event))
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(messages)
+}
+
+pub fn list_events(c: &Connection, f: &EventFilter) -> rusqlite::Result<EventPage> {
+    let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1");
+    let mut args: Vec<Sql> = Vec::new();
+    let mut add = |sql: &mut String, clause: &str, v: Sql| {
+        args.push(v);
+        sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+    };
+    if let Some(v) = &f.product {
+        add(&mut sql, "product =", Sql::Text(v.clone()));
+    }
+    if let Some(v) = &f.event_type {
+        add(&mut sql, "event_type =", Sql::Text(v.clone()));
+    }
+    if let Some(v) = &f.level {
+        add(&mut sql, "level =", Sql::Text(v.clone()));
+    }
+    if let Some(v) = &f.outcome {
+        add(&mut sql, "outcome =", Sql::Text(v.clone()));
+    }
+    if let Some(v) = f.since_ms {
+        add(&mut sql, "received_ms >=", Sql::Integer(v));
+    }
+    if let Some(v) = f.until_ms {
+        add(&mut sql, "received_ms <", Sql::Integer(v));
+    }
+    if let Some(v) = f.cursor {
+        add(&mut sql, "seq <", Sql::Integer(v));
+    }
+    sql.push_str(&format!(" ORDER BY seq DESC LIMIT {}", f.limit + 1));
+    let mut stmt = c.prepare(&sql)?;
+    let mut rows: Vec<StoredEvent> = stmt
+        .query_map(params_from_iter(args), stored_event)?
+        .collect::<Result<_, _>>()?;
+    let next_cursor = if rows.len() > f.limit {
+        rows.truncate(f.limit);
+        rows.last().map(|r| r.seq)
+    } else {
+        None
+    };
+    let mut counts: HashMap<String, Vec<(String, u64)>> = HashMap::new();
+    if !rows.is_empty() {
+        let placeholders = (1..=rows.len())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut stmt = c.prepare(&format!(
+            "SELECT event_id, status, COUNT(*) FROM notices WHERE event_id IN ({placeholders}) \
+             GROUP BY event_id, status ORDER BY event_id, status"
+        ))?;
+        let ids = rows.iter().map(|r| r.event.id.clone());
+        let mut q = stmt.query(params_from_iter(ids))?;
+        while let Some(r) = q.next()? {
+            counts
+                .entry(r.get(0)?)
+                .or_default()
+                .push((r.get(1)?, r.get::<_, i64>(2)? as u64));
+        }
+    }
+    let events = rows
+        .into_iter()
+        .map(|stored| {
+            let deliveries = counts.remove(&stored.event.id).unwrap_or_default();
+            EventSummary { stored, deliveries }
+        })
+        .collect();
+    Ok(EventPage {
+        events,
+        next_cursor,
+    })
+}
+
+pub fn get_event(c: &Connection, id: &str) -> rusqlite::Result<Option<EventDetail>> {
+    let Some(stored) = c
+        .query_row(
+            &format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"),
+            [id],
+            stored_event,
+        )
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let decisions = c
+        .prepare_cached(
+            "SELECT subscription, matched, code, detail FROM route_decisions WHERE event_id = ?1 ORDER BY position",
+        )?
+        .query_map([id], |r| {
+            let code: String = r.get(2)?;
+            Ok(crate::route::Decision {
+                subscription: r.get(0)?,
+                matched: r.get(1)?,
+                code: crate::route::decision_code(&code),
+                detail: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut deliveries = c
+        .prepare_cached(
+            "SELECT n.contact, n.status, n.subscriptions, n.message_id, m.kind, COALESCE(n.reason, \
+             CASE WHEN m.status = 'pending' THEN m.last_reason END) \
+             FROM notices n LEFT JOIN messages m ON m.id = n.message_id WHERE n.event_id = ?1 ORDER BY n.rowid",
+        )?
+        .query_map([id], |r| {
+            Ok(DeliveryRecord {
+                contact: r.get(0)?,
+                status: r.get(1)?,
+                subscriptions: list(r.get(2)?),
+                message_id: r.get(3)?,
+                message_kind: r.get(4)?,
+                reason: r.get(5)?,
+                attempts: Vec::new(),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut attempts = c.prepare_cached(
+        "SELECT at_ms, duration_ms, http_status, platform_code, platform_message, reason, outcome \
+         FROM attempts WHERE message_id = ?1 ORDER BY id",
+    )?;
+    for d in &mut deliveries {
+        if let Some(mid) = &d.message_id {
+            d.attempts = attempts
+                .query_map(params![mid], |r| {
+                    Ok(AttemptRow {
+                        at_ms: r.get(0)?,
+                        duration_ms: r.get(1)?,
+                        http_status: r.get::<_, Option<i64>>(2)?.map(|s| s as u16),
+                        platform_code: r.get(3)?,
+                        platform_message: r.get(4)?,
+                        reason: r.get(5)?,
+                        outcome: r.get(6)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+        }
+    }
+    Ok(Some(EventDetail {
+        stored,
+        decisions,
+        deliveries,
+    }))
+}

@@ -1,0 +1,198 @@
+use super::*;
+use crate::config::Level;
+use crate::event::{Event, Format};
+use crate::route::{Decision, NoticePlan, Outcome, RouteResult};
+use serde_json::json;
+use std::sync::Arc;
+
+fn event(id: &str, received_ms: i64) -> Arc<Event> {
+    Arc::new(Event {
+        id: id.into(),
+        product: "Sas".into(),
+        event_type: "Incident".into(),
+        name: "Incident:DDoS".into(),
+        level: Level::Critical,
+        severity: Some("serious".into()),
+        status: None,
+        resource: Some("r".into()),
+        instance: None,
+        region: None,
+        group: None,
+        time_ms: received_ms,
+        received_ms,
+        content: json!({"k": "v"}),
+        format: Format::Native,
+        raw: json!({"id": id, "extra": true}),
+    })
+}
+
+fn routed(id: &str, received_ms: i64, message_id: &str) -> IngestItem {
+    IngestItem {
+        event: event(id, received_ms),
+        route: RouteResult {
+            outcome: Outcome::Routed,
+            switch: None,
+            decisions: vec![Decision {
+                subscription: "s".into(),
+                matched: true,
+                code: "matched",
+                detail: "matched s".into(),
+            }],
+            notices: vec![NoticePlan {
+                contact: "c".into(),
+                subscriptions: vec!["s".into()],
+            }],
+        },
+        config_version: "v1".into(),
+        messages: vec![NewMessage {
+            id: message_id.into(),
+            contact: "c".into(),
+            kind: MessageKind::Single,
+            subscriptions: vec!["s".into()],
+            event_ids: vec![id.into()],
+            created_ms: received_ms,
+        }],
+    }
+}
+
+fn attempt(message_id: &str, outcome: AttemptOutcome, at_ms: i64) -> AttemptRecord {
+    AttemptRecord {
+        message_id: message_id.into(),
+        at_ms,
+        duration_ms: 5,
+        http_status: Some(if outcome == AttemptOutcome::Delivered {
+            200
+        } else {
+            503
+        }),
+        platform_code: None,
+        platform_message: None,
+        reason: format!("{outcome:?}"),
+        outcome,
+        next_attempt_ms: (outcome == AttemptOutcome::Retry).then_some(at_ms + 1000),
+    }
+}
+
+#[tokio::test]
+async fn ingest_is_idempotent_and_the_outbox_moves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let fresh = store
+        .ingest(vec![routed("e1", 1000, "m1"), routed("e1", 1000, "m1b")])
+        .await
+        .unwrap();
+    assert_eq!(fresh, [true, false]);
+    let fresh = store
+        .ingest(vec![routed("e1", 2000, "m1c"), routed("e2", 2000, "m2")])
+        .await
+        .unwrap();
+    assert_eq!(fresh, [false, true]);
+
+    let pending = store.pending_messages().await.unwrap();
+    let ids: Vec<&str> = pending.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["m1", "m2"], "duplicates created no message");
+    assert_eq!(pending[0].events[0].raw["extra"], true);
+    assert_eq!(store.pending_count().await.unwrap(), 2);
+
+    store
+        .record_attempt(attempt("m1", AttemptOutcome::Retry, 1100))
+        .await
+        .unwrap();
+    let p = store.pending_messages().await.unwrap();
+    assert_eq!((p[0].attempts, p[0].next_attempt_ms), (1, 2100));
+    store
+        .record_attempt(attempt("m1", AttemptOutcome::Delivered, 2100))
+        .await
+        .unwrap();
+    store
+        .record_attempt(attempt("m2", AttemptOutcome::Failed, 2100))
+        .await
+        .unwrap();
+    assert_eq!(store.pending_count().await.unwrap(), 0);
+
+    let d = store.get_event("e1").await.unwrap().unwrap();
+    assert_eq!(d.stored.event.name, "Incident:DDoS");
+    assert_eq!(d.stored.config_version, "v1");
+    assert_eq!(d.decisions[0].code, "matched");
+    assert_eq!(d.deliveries[0].status, "delivered");
+    let outcomes: Vec<&str> = d.deliveries[0]
+        .attempts
+        .iter()
+        .map(|a| a.outcome.as_str())
+        .collect();
+    assert_eq!(outcomes, ["retry", "delivered"]);
+    let d2 = store.get_event("e2").await.unwrap().unwrap();
+    assert_eq!(d2.deliveries[0].status, "failed");
+    assert_eq!(d2.deliveries[0].reason.as_deref(), Some("Failed"));
+    assert!(store.get_event("nope").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn fail_pending_and_prune() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    store
+        .ingest(vec![
+            routed("old", 1_000, "m-old"),
+            routed("new", 100_000, "m-new"),
+        ])
+        .await
+        .unwrap();
+    store
+        .record_attempt(attempt("m-old", AttemptOutcome::Delivered, 1_500))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .fail_pending("c", "contact removed from the configuration", 5)
+            .await
+            .unwrap(),
+        1
+    );
+    let d = store.get_event("new").await.unwrap().unwrap();
+    assert_eq!(d.deliveries[0].status, "failed");
+    assert_eq!(
+        d.deliveries[0].reason.as_deref(),
+        Some("contact removed from the configuration")
+    );
+    store.prune(50_000).await.unwrap();
+    assert!(store.get_event("old").await.unwrap().is_none());
+    assert!(store.get_event("new").await.unwrap().is_some());
+    let page = store
+        .list_events(EventFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].deliveries, [("failed".to_string(), 1)]);
+}
+
+#[tokio::test]
+async fn reopening_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store.ingest(vec![routed("e1", 1000, "m1")]).await.unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.pending_messages().await.unwrap().len(), 1);
+}
+
+#[test]
+fn newer_schema_and_corrupt_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let c = Connection::open(dir.path().join("tocsin.db")).unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+    }
+    let err = SqliteStore::open(dir.path()).err().unwrap().to_string();
+    assert!(err.contains("newer Tocsin"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tocsin.db"), vec![0x42u8; 8192]).unwrap();
+    let err = SqliteStore::open(dir.path()).err().unwrap().to_string();
+    assert!(err.contains("tocsin.db"), "{err}");
+}

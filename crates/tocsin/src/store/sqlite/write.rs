@@ -1,0 +1,346 @@
+//! The writer thread: group commit of every waiting write request.
+
+use super::super::*;
+use rusqlite::{Connection, params};
+use tokio::sync::{mpsc, oneshot};
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+pub enum WriteOp {
+    Ingest(Vec<IngestItem>, Reply<IngestResult>),
+    Attempt(AttemptRecord, Reply<()>),
+    FailPending {
+        contact: String,
+        reason: String,
+        now_ms: i64,
+        reply: Reply<u64>,
+    },
+    ConfigVersion {
+        version: String,
+        summary: String,
+        now_ms: i64,
+        reply: Reply<()>,
+    },
+    Prune {
+        before_ms: i64,
+        reply: Reply<u64>,
+    },
+}
+
+impl WriteOp {
+    fn needs_full_sync(&self) -> bool {
+        matches!(
+            self,
+            WriteOp::Ingest(..) | WriteOp::FailPending { .. } | WriteOp::ConfigVersion { .. }
+        )
+    }
+}
+
+/// The result of one op, held until the batch commits.
+enum Done {
+    Ingest(Reply<IngestResult>, rusqlite::Result<IngestResult>),
+    Unit(Reply<()>, rusqlite::Result<()>),
+    Count(Reply<u64>, rusqlite::Result<u64>),
+}
+
+impl Done {
+    fn send(self, commit: &Result<(), String>) {
+        fn finish<T>(reply: Reply<T>, r: rusqlite::Result<T>, commit: &Result<(), String>) {
+            let out = match (r, commit) {
+                (Ok(v), Ok(())) => Ok(v),
+                (Err(e), _) => Err(StoreError::Unavailable(e.to_string())),
+                (Ok(_), Err(c)) => Err(StoreError::Unavailable(c.clone())),
+            };
+            let _ = reply.send(out);
+        }
+        match self {
+            Done::Ingest(r, v) => finish(r, v, commit),
+            Done::Unit(r, v) => finish(r, v, commit),
+            Done::Count(r, v) => finish(r, v, commit),
+        }
+    }
+}
+
+pub fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
+    let mut full_sync = true;
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < super::MAX_GROUP {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let want_full = batch.iter().any(WriteOp::needs_full_sync);
+        if want_full != full_sync {
+            let mode = if want_full { "FULL" } else { "NORMAL" };
+            if conn.pragma_update(None, "synchronous", mode).is_ok() {
+                full_sync = want_full;
+            }
+        }
+        let (done, commit) = apply_batch(&mut conn, batch);
+        for d in done {
+            d.send(&commit);
+        }
+    }
+}
+
+fn apply_batch(conn: &mut Connection, batch: Vec<WriteOp>) -> (Vec<Done>, Result<(), String>) {
+    let mut done = Vec::with_capacity(batch.len());
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let err = Err(format!("cannot begin a transaction: {e}"));
+            for op in batch {
+                done.push(fail(op, &e));
+            }
+            return (done, err);
+        }
+    };
+    for op in batch {
+        done.push(apply_one(&tx, op));
+    }
+    let commit = tx.commit().map_err(|e| format!("commit failed: {e}"));
+    (done, commit)
+}
+
+fn fail(op: WriteOp, e: &rusqlite::Error) -> Done {
+    let err = || rusqlite::Error::ToSqlConversionFailure(e.to_string().into());
+    match op {
+        WriteOp::Ingest(_, r) => Done::Ingest(r, Err(err())),
+        WriteOp::Attempt(_, r) | WriteOp::ConfigVersion { reply: r, .. } => {
+            Done::Unit(r, Err(err()))
+        }
+        WriteOp::FailPending { reply, .. } | WriteOp::Prune { reply, .. } => {
+            Done::Count(reply, Err(err()))
+        }
+    }
+}
+
+/// Runs one op inside its own savepoint, so a failing op leaves the others intact.
+fn apply_one(conn: &Connection, op: WriteOp) -> Done {
+    fn scoped<T>(
+        conn: &Connection,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        conn.execute_batch("SAVEPOINT op")?;
+        match f(conn) {
+            Ok(v) => {
+                conn.execute_batch("RELEASE op")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK TO op; RELEASE op");
+                Err(e)
+            }
+        }
+    }
+    match op {
+        WriteOp::Ingest(items, reply) => Done::Ingest(reply, scoped(conn, |c| ingest(c, &items))),
+        WriteOp::Attempt(a, reply) => Done::Unit(reply, scoped(conn, |c| attempt(c, &a))),
+        WriteOp::FailPending {
+            contact,
+            reason,
+            now_ms,
+            reply,
+        } => Done::Count(
+            reply,
+            scoped(conn, |c| fail_pending(c, &contact, &reason, now_ms)),
+        ),
+        WriteOp::ConfigVersion {
+            version,
+            summary,
+            now_ms,
+            reply,
+        } => Done::Unit(
+            reply,
+            scoped(conn, |c| {
+                c.prepare_cached(
+                    "INSERT INTO config_versions (version, created_ms, summary) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (version) DO NOTHING",
+                )?
+                .execute(params![version, now_ms, summary])
+                .map(|_| ())
+            }),
+        ),
+        WriteOp::Prune { before_ms, reply } => {
+            Done::Count(reply, scoped(conn, |c| prune(c, before_ms)))
+        }
+    }
+}
+
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut insert_event = c.prepare_cached(
+        "INSERT INTO events (id, format, product, event_type, name, level, severity, status, resource, \
+         instance, region, grp, time_ms, received_ms, content, raw, outcome, switch_source, switch_item, \
+         switch_kind, config_version) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+         ON CONFLICT (id) DO NOTHING",
+    )?;
+    let mut insert_decision = c.prepare_cached(
+        "INSERT INTO route_decisions (event_id, position, subscription, matched, code, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    let mut insert_message = c.prepare_cached(
+        "INSERT INTO messages (id, contact, kind, status, subscriptions, created_ms, next_attempt_ms) \
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5) ON CONFLICT (id) DO NOTHING",
+    )?;
+    let mut insert_notice = c.prepare_cached(
+        "INSERT INTO notices (event_id, contact, status, subscriptions, message_id) \
+         VALUES (?1, ?2, 'pending', ?3, ?4) ON CONFLICT (event_id, contact) DO NOTHING",
+    )?;
+    for item in items {
+        let e = &item.event;
+        let sw = item.route.switch.as_ref();
+        let inserted = insert_event.execute(params![
+            e.id,
+            e.format.as_str(),
+            e.product,
+            e.event_type,
+            e.name,
+            e.level.as_str(),
+            e.severity,
+            e.status,
+            e.resource,
+            e.instance,
+            e.region,
+            e.group,
+            e.time_ms,
+            e.received_ms,
+            e.content.to_string(),
+            e.raw.to_string(),
+            item.route.outcome.as_str(),
+            sw.map(|s| s.source.as_str()),
+            sw.map(|s| s.item.key()),
+            sw.map(|s| s.kind.as_str()),
+            item.config_version,
+        ])?;
+        if inserted == 0 {
+            out.push(false);
+            continue;
+        }
+        for (pos, d) in item.route.decisions.iter().enumerate() {
+            insert_decision.execute(params![
+                e.id,
+                pos as i64,
+                d.subscription,
+                d.matched,
+                d.code,
+                d.detail
+            ])?;
+        }
+        for plan in &item.route.notices {
+            let message = item.messages.iter().find(|m| m.contact == plan.contact);
+            insert_notice.execute(params![
+                e.id,
+                plan.contact,
+                json_list(&plan.subscriptions),
+                message.map(|m| m.id.as_str())
+            ])?;
+        }
+        for m in &item.messages {
+            insert_message.execute(params![
+                m.id,
+                m.contact,
+                m.kind.as_str(),
+                json_list(&m.subscriptions),
+                m.created_ms
+            ])?;
+        }
+        out.push(true);
+    }
+    Ok(out)
+}
+
+fn attempt(c: &Connection, a: &AttemptRecord) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO attempts (message_id, at_ms, duration_ms, http_status, platform_code, platform_message, \
+         reason, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        a.message_id,
+        a.at_ms,
+        a.duration_ms,
+        a.http_status,
+        a.platform_code,
+        a.platform_message,
+        a.reason,
+        a.outcome.as_str()
+    ])?;
+    let finished = a.at_ms + a.duration_ms;
+    match a.outcome {
+        AttemptOutcome::Retry => {
+            c.prepare_cached(
+                "UPDATE messages SET attempts = attempts + 1, next_attempt_ms = ?2, last_reason = ?3 \
+                 WHERE id = ?1 AND status = 'pending'",
+            )?
+            .execute(params![a.message_id, a.next_attempt_ms.unwrap_or(finished), a.reason])?;
+        }
+        AttemptOutcome::Delivered | AttemptOutcome::Failed => {
+            let status = if a.outcome == AttemptOutcome::Delivered {
+                "delivered"
+            } else {
+                "failed"
+            };
+            let reason = (a.outcome == AttemptOutcome::Failed).then_some(a.reason.as_str());
+            c.prepare_cached(
+                "UPDATE messages SET attempts = attempts + 1, status = ?2, last_reason = ?3, finished_ms = ?4 \
+                 WHERE id = ?1",
+            )?
+            .execute(params![a.message_id, status, a.reason, finished])?;
+            c.prepare_cached("UPDATE notices SET status = ?2, reason = ?3 WHERE message_id = ?1")?
+                .execute(params![a.message_id, status, reason])?;
+        }
+    }
+    Ok(())
+}
+
+fn fail_pending(c: &Connection, contact: &str, reason: &str, now_ms: i64) -> rusqlite::Result<u64> {
+    c.prepare_cached(
+        "UPDATE notices SET status = 'failed', reason = ?2 WHERE message_id IN \
+         (SELECT id FROM messages WHERE contact = ?1 AND status = 'pending')",
+    )?
+    .execute(params![contact, reason])?;
+    let n = c
+        .prepare_cached(
+            "UPDATE messages SET status = 'failed', last_reason = ?2, finished_ms = ?3 \
+             WHERE contact = ?1 AND status = 'pending'",
+        )?
+        .execute(params![contact, reason, now_ms])?;
+    Ok(n as u64)
+}
+
+fn prune(c: &Connection, before_ms: i64) -> rusqlite::Result<u64> {
+    let old_messages = "SELECT id FROM messages WHERE created_ms < ?1 AND status <> 'pending'";
+    c.execute(
+        &format!("DELETE FROM attempts WHERE message_id IN ({old_messages})"),
+        [before_ms],
+    )?;
+    c.execute(
+        &format!("DELETE FROM messages WHERE id IN ({old_messages})"),
+        [before_ms],
+    )?;
+    let old_events = "SELECT id FROM events WHERE received_ms < ?1";
+    c.execute(
+        &format!(
+            "DELETE FROM notices WHERE event_id IN ({old_events}) AND (message_id IS NULL OR message_id NOT IN \
+             (SELECT id FROM messages WHERE status = 'pending'))"
+        ),
+        [before_ms],
+    )?;
+    c.execute(
+        &format!("DELETE FROM route_decisions WHERE event_id IN ({old_events})"),
+        [before_ms],
+    )?;
+    // An event whose notice still waits on a pending message is kept.
+    let n = c.execute(
+        "DELETE FROM events WHERE received_ms < ?1 AND id NOT IN (SELECT event_id FROM notices)",
+        [before_ms],
+    )?;
+    Ok(n as u64)
+}

@@ -1,0 +1,146 @@
+use crate::common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn tokens_guard_the_api_and_ingest() {
+    let yaml = "server:\n  api_token: api-tok\n  ingest_token: ing-tok\n";
+    let h = Harness::start(yaml).await;
+    let body = native("t-1", "x", "info");
+    let (s, v) = h.post("/api/v1/events", &body).await;
+    assert_eq!(s, 401);
+    assert!(v["error"].is_string());
+    assert_eq!(
+        h.post_with("/api/v1/events", &body, Some("wrong")).await.0,
+        401
+    );
+    assert_eq!(
+        h.post_with("/api/v1/events", &body, Some("ing-tok"))
+            .await
+            .0,
+        202
+    );
+    assert_eq!(
+        h.post_with(
+            "/api/v1/events",
+            &native("t-2", "x", "info"),
+            Some("api-tok")
+        )
+        .await
+        .0,
+        202
+    );
+    let (s, _) = h
+        .post(
+            "/api/v1/events/aliyun?token=ing-tok",
+            r#"{"product":"Sas","name":"n","level":"INFO"}"#,
+        )
+        .await;
+    assert_eq!(s, 202);
+    // The ingest token opens ingest only.
+    assert_eq!(h.get_with("/api/v1/events", Some("ing-tok")).await.0, 401);
+    assert_eq!(h.get("/api/v1/events").await.0, 401);
+    assert_eq!(h.get("/api/v1/contacts").await.0, 401);
+    let (s, v) = h.get_with("/api/v1/events", Some("api-tok")).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["events"].as_array().unwrap().len(), 3);
+    // Health and metrics are outside /api/.
+    assert_eq!(h.get("/healthz").await.0, 200);
+    assert_eq!(h.get("/readyz").await.0, 200);
+}
+
+#[tokio::test]
+async fn history_filters_and_cursor_pagination() {
+    let h = Harness::start("").await;
+    let mut batch = Vec::new();
+    for i in 0..7 {
+        let level = if i % 2 == 0 { "critical" } else { "info" };
+        batch.push(json!({"id": format!("p-{i}"), "product": if i < 5 { "Sas" } else { "ecs" }, "event_type": "Incident", "name": "n", "level": level}));
+    }
+    h.post("/api/v1/events", &json!(batch).to_string()).await;
+    let (_, page1) = h.get("/api/v1/events?limit=3").await;
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&page1), ["p-6", "p-5", "p-4"]);
+    let cursor = page1["next_cursor"].as_str().unwrap();
+    let (_, page2) = h
+        .get(&format!("/api/v1/events?limit=3&cursor={cursor}"))
+        .await;
+    assert_eq!(ids(&page2), ["p-3", "p-2", "p-1"]);
+    let cursor = page2["next_cursor"].as_str().unwrap();
+    let (_, page3) = h
+        .get(&format!("/api/v1/events?limit=3&cursor={cursor}"))
+        .await;
+    assert_eq!(ids(&page3), ["p-0"]);
+    assert_eq!(page3["next_cursor"], serde_json::Value::Null);
+
+    let (_, v) = h.get("/api/v1/events?product=Sas&level=CRITICAL").await;
+    assert_eq!(ids(&v), ["p-4", "p-2", "p-0"]);
+    let (_, v) = h.get("/api/v1/events?limit=100000").await;
+    assert_eq!(ids(&v).len(), 7, "clamped, not refused");
+    let (_, v) = h
+        .get("/api/v1/events?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z")
+        .await;
+    assert_eq!(ids(&v).len(), 0);
+    let (s, v) = h.get("/api/v1/events?level=loud").await;
+    assert_eq!((s, v["field"].as_str()), (400, Some("level")));
+    let (s, v) = h.get("/api/v1/events?since=yesterday").await;
+    assert_eq!((s, v["field"].as_str()), (400, Some("since")));
+    let (s, v) = h.get("/api/v1/events/nope").await;
+    assert_eq!(s, 404);
+    assert!(v["error"].is_string());
+    let (s, v) = h.get("/api/v1/nothing-here").await;
+    assert_eq!(s, 404);
+    assert!(v["error"].is_string());
+}
+
+#[tokio::test]
+async fn metrics_count_events_messages_and_attempts() {
+    let rx = WebhookReceiver::start().await;
+    let h = Harness::start(&one_hook(&rx.url("/hook"), "", ALL)).await;
+    h.post("/api/v1/events", &native("mt-1", "x", "info")).await;
+    h.wait_status("mt-1", "hook", "delivered").await;
+    let (_, v) = h
+        .post(
+            "/api/v1/events/aliyun",
+            r#"{"product":"ecs","name":"Instance:X","level":"INFO"}"#,
+        )
+        .await;
+    h.wait_status(v["ids"][0].as_str().unwrap(), "hook", "delivered")
+        .await;
+    let text = h
+        .client
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"tocsin_events_received_total{format="native",outcome="routed"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"tocsin_events_received_total{format="aliyun",outcome="routed"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"tocsin_attempts_total{channel="webhook",outcome="delivered"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"tocsin_messages_total{channel="webhook",outcome="delivered"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("tocsin_delivery_latency_seconds_count{channel=\"webhook\"}"),
+        "{text}"
+    );
+    assert!(text.contains("tocsin_pending_messages"), "{text}");
+}

@@ -1,0 +1,178 @@
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::time::Duration;
+use tocsin::config::{Config, load_str};
+use tocsin::server::{ServeOptions, Server};
+pub use tocsin_fakes::{Reply, WebhookReceiver};
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Loads a config; `{data}` in the text is replaced by the data dir.
+pub fn config(yaml: &str, env: &[(&str, &str)]) -> Config {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let loaded = load_str(yaml, "test.yaml", &|name| {
+        env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    });
+    let errors: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| !d.warning)
+        .map(|d| d.to_string())
+        .collect();
+    assert!(errors.is_empty(), "config errors: {errors:#?}");
+    loaded.config.expect("config")
+}
+
+pub struct Harness {
+    pub server: Option<Server>,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+}
+
+impl Harness {
+    pub async fn start(yaml: &str) -> Harness {
+        Self::start_env(yaml, &[]).await
+    }
+
+    pub async fn start_env(yaml: &str, env: &[(&str, &str)]) -> Harness {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut h = Harness {
+            server: None,
+            dir,
+            client: client(),
+        };
+        h.boot(config(yaml, env)).await;
+        h
+    }
+
+    /// (Re)starts a server on this harness's data dir.
+    pub async fn boot(&mut self, config: Config) {
+        let options = ServeOptions {
+            config_path: None,
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(self.dir.path().to_path_buf()),
+        };
+        self.server = Some(
+            Server::start_with(config, options)
+                .await
+                .expect("server starts"),
+        );
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "{}{}",
+            self.server.as_ref().expect("running").base_url(),
+            path
+        )
+    }
+
+    pub async fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        self.post_with(path, body, None).await
+    }
+
+    pub async fn post_with(&self, path: &str, body: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.get_with(path, None).await
+    }
+
+    pub async fn get_with(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn event(&self, id: &str) -> Value {
+        let (status, v) = self.get(&format!("/api/v1/events/{id}")).await;
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+
+    /// Polls an event until its delivery to `contact` has the given status.
+    pub async fn wait_status(&self, id: &str, contact: &str, status: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let v = self.event(id).await;
+            let d = v["deliveries"]
+                .as_array()
+                .and_then(|ds| ds.iter().find(|d| d["contact"] == contact))
+                .cloned();
+            if d.as_ref().is_some_and(|d| d["status"] == status) {
+                return v;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("delivery of {id} to {contact} never became {status}: {v:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    tocsin::install_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// A config with one webhook contact `hook` at `url`, one group, one policy
+/// and the given subscriptions (YAML list items, indented two spaces).
+pub fn one_hook(url: &str, extra_contact: &str, subscriptions: &str) -> String {
+    format!(
+        r#"
+delivery:
+  allow_private_networks: true
+  backoff: {{ initial: 50ms, max: 200ms }}
+  timeout: 2s
+contacts:
+  - name: hook
+    channel: webhook
+    webhook: "{url}"
+{extra_contact}
+contact_groups:
+  - {{ name: team, contacts: [hook] }}
+notification_policies:
+  - {{ name: policy, contact_groups: [team] }}
+subscriptions:
+{subscriptions}
+"#
+    )
+}
+
+pub const ALL: &str = "  - { name: all, notification_policy: policy }\n";
+
+pub fn native(id: &str, name: &str, level: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","product":"Sas","event_type":"Suspicious","name":"{name}","level":"{level}",
+            "resource":"acs:ecs:cn-hangzhou:1:instance/i-bp1abc","instance":"web-01","region":"cn-hangzhou",
+            "time":"2026-11-29T02:00:00Z","content":{{"alarmUniqueInfo":"u-{id}","desc":"unusual login"}}}}"#
+    )
+}

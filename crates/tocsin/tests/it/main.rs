@@ -1,0 +1,12 @@
+//! Integration tests: the real server over real HTTP, against in-repo fake
+//! receivers, asserting what the receivers got and what the store holds.
+
+mod common;
+
+mod api;
+mod cli;
+mod delivery;
+mod ingest;
+mod reload;
+mod routing;
+mod secrets;
