@@ -1,5 +1,6 @@
 //! The `tocsin` command line.
 
+mod bench;
 mod check;
 mod send;
 mod serve;
@@ -29,6 +30,21 @@ pub enum Command {
     Check(CheckArgs),
     /// Post events from a file or stdin to a running server.
     Send(SendArgs),
+    /// Measure ingest throughput and end-to-end delivery on loopback.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Events per scenario.
+    #[arg(long, default_value_t = 10_000)]
+    pub events: usize,
+    /// Events per request (several: one scenario each).
+    #[arg(long, value_delimiter = ',', default_value = "100")]
+    pub batch: Vec<usize>,
+    /// Concurrent clients (several: one scenario each).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub clients: Vec<usize>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -79,5 +95,6 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Serve(a) => serve::run(a).await,
         Command::Check(a) => check::run(a),
         Command::Send(a) => send::run(a).await,
+        Command::Bench(a) => bench::run(a).await,
     }
 }

@@ -33,7 +33,7 @@ impl std::fmt::Display for Diagnostic {
 }
 
 /// The result of loading: `config` is Some exactly when there is no error.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Loaded {
     pub config: Option<Config>,
     pub diagnostics: Vec<Diagnostic>,
@@ -81,6 +81,8 @@ pub fn load_str(text: &str, file_name: &str, env: &dyn Fn(&str) -> Option<String
         }
     };
     let config = cx.config(&root);
+    // In file order; problems on one line keep the order they were found.
+    cx.diags.sort_by_key(|d| d.line);
     let has_error = cx.diags.iter().any(|d| !d.warning);
     Loaded {
         config: if has_error { None } else { Some(config) },
@@ -98,7 +100,13 @@ fn not_yet(path: &str, key: &str) -> bool {
             .is_some_and(|i| i.chars().all(|c| c.is_ascii_digit()))
     };
     let keys: &[&str] = if object("subscriptions") {
-        &["merge_window", "merge_by", "min_occurrences", "silence", "digest"]
+        &[
+            "merge_window",
+            "merge_by",
+            "min_occurrences",
+            "silence",
+            "digest",
+        ]
     } else if object("contacts") {
         &["keywords", "mentions", "lang", "timezone", "template"]
     } else if object("notification_policies") {
@@ -240,10 +248,11 @@ impl Cx<'_> {
                     None => (inner, None),
                 };
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    // Not echoed: it may be a pasted secret.
                     self.error(
                         line,
                         path,
-                        format!("`${{{name}}}` is not a valid variable name"),
+                        "`${...}` must name a variable (letters, digits and _)",
                     );
                     return None;
                 }
@@ -275,7 +284,6 @@ impl Cx<'_> {
         match &node.value {
             Value::Str(s) => self.interpolate(s, node.line, path),
             Value::Int(i) => Some(i.to_string()),
-            Value::Float(f) => Some(f.to_string()),
             _ => {
                 self.error(
                     node.line,
@@ -298,9 +306,11 @@ impl Cx<'_> {
     fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
         match &node.value {
             Value::Bool(b) => Some(*b),
-            Value::Str(s) => {
+            // A quoted string only when it interpolates (`${ALLOW:-false}`):
+            // `yes`, `on` or `"true"` are not booleans.
+            Value::Str(s) if s.contains("${") => {
                 let s = self.interpolate(s, node.line, path)?;
-                match s.as_str() {
+                match s.trim() {
                     "true" => Some(true),
                     "false" => Some(false),
                     _ => {
@@ -383,22 +393,24 @@ impl Cx<'_> {
         }
     }
 
-    fn name(&mut self, entries: &[(&Key, &Node)], line: usize, path: &str) -> String {
+    /// The object's `name` and the line it is on.
+    fn name(&mut self, entries: &[(&Key, &Node)], line: usize, path: &str) -> (String, usize) {
         match entries.iter().find(|(k, _)| k.text == "name") {
             None => {
                 self.error(line, path, "`name` is required");
-                String::new()
+                (String::new(), line)
             }
             Some((_, v)) => {
                 let p = join(path, "name");
-                match self.string(v, &p) {
+                let name = match self.string(v, &p) {
                     Some(s) if s.trim().is_empty() => {
                         self.error(v.line, &p, "must not be empty");
                         String::new()
                     }
                     Some(s) => s,
                     None => String::new(),
-                }
+                };
+                (name, v.line)
             }
         }
     }
@@ -644,20 +656,26 @@ impl Cx<'_> {
             let Some(entries) = self.map(item, &p, &["name", "product", "items"]) else {
                 continue;
             };
-            let name = self.name(&entries, item.line, &p);
-            names.push((name.clone(), item.line, p.clone()));
+            let (name, name_line) = self.name(&entries, item.line, &p);
+            names.push((name.clone(), name_line, p.clone()));
             let mut src = Source {
                 name,
                 product: "Sas".into(),
                 items: BTreeMap::new(),
                 line: item.line,
             };
+            let mut product_line = item.line;
             for (k, v) in entries {
                 let kp = join(&p, &k.text);
                 match k.text.as_str() {
                     "product" => {
+                        product_line = v.line;
                         if let Some(s) = self.string(v, &kp) {
-                            src.product = s;
+                            if s.trim().is_empty() {
+                                self.error(v.line, &kp, "must not be empty");
+                            } else {
+                                src.product = s;
+                            }
                         }
                     }
                     "items" => {
@@ -712,7 +730,7 @@ impl Cx<'_> {
                 .find(|s| crate::catalog::same_product(&s.product, &src.product))
             {
                 self.error(
-                    item.line,
+                    product_line,
                     &join(&p, "product"),
                     format!(
                         "product `{}` already has a source (`{}`)",
@@ -743,8 +761,8 @@ impl Cx<'_> {
             let Some(entries) = self.map(item, &p, &keys) else {
                 continue;
             };
-            let name = self.name(&entries, item.line, &p);
-            names.push((name.clone(), item.line, p.clone()));
+            let (name, name_line) = self.name(&entries, item.line, &p);
+            names.push((name.clone(), name_line, p.clone()));
             let mut c = Contact {
                 name,
                 channel: Channel::Webhook,
@@ -817,6 +835,16 @@ impl Cx<'_> {
                                 || lower.starts_with("x-tocsin-")
                             {
                                 self.error(hk.line, &hp, "Tocsin sets this header itself");
+                            } else if let Some((first, _)) = c
+                                .headers
+                                .iter()
+                                .find(|(n, _)| n.eq_ignore_ascii_case(&hk.text))
+                            {
+                                self.error(
+                                    hk.line,
+                                    &hp,
+                                    format!("header `{first}` is given twice"),
+                                );
                             } else if reqwest::header::HeaderValue::from_str(&val).is_err() {
                                 self.error(
                                     hv.line,
@@ -871,8 +899,8 @@ impl Cx<'_> {
             let Some(entries) = self.map(item, &p, &["name", "contacts"]) else {
                 continue;
             };
-            let name = self.name(&entries, item.line, &p);
-            names.push((name.clone(), item.line, p.clone()));
+            let (name, name_line) = self.name(&entries, item.line, &p);
+            names.push((name.clone(), name_line, p.clone()));
             let contacts = entries
                 .iter()
                 .find(|(k, _)| k.text == "contacts")
@@ -916,8 +944,8 @@ impl Cx<'_> {
             let Some(entries) = self.map(item, &p, &["name", "contact_groups"]) else {
                 continue;
             };
-            let name = self.name(&entries, item.line, &p);
-            names.push((name.clone(), item.line, p.clone()));
+            let (name, name_line) = self.name(&entries, item.line, &p);
+            names.push((name.clone(), name_line, p.clone()));
             let groups = entries
                 .iter()
                 .find(|(k, _)| k.text == "contact_groups")
@@ -965,8 +993,8 @@ impl Cx<'_> {
             let Some(entries) = self.map(item, &p, &keys) else {
                 continue;
             };
-            let name = self.name(&entries, item.line, &p);
-            names.push((name.clone(), item.line, p.clone()));
+            let (name, name_line) = self.name(&entries, item.line, &p);
+            names.push((name.clone(), name_line, p.clone()));
             let mut s = Subscription {
                 name,
                 products: Vec::new(),

@@ -282,3 +282,46 @@ impl Config {
         hex::encode(Sha256::digest(format!("{copy:?}").as_bytes()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels() {
+        assert_eq!(Level::parse("CRITICAL"), Some(Level::Critical));
+        assert_eq!(Level::parse("Warning"), Some(Level::Warn));
+        assert_eq!(Level::parse("warn"), Some(Level::Warn));
+        assert_eq!(Level::parse("info"), Some(Level::Info));
+        assert_eq!(Level::parse("loud"), None);
+        assert!(Level::Critical > Level::Warn && Level::Warn > Level::Info);
+        for l in [Level::Info, Level::Warn, Level::Critical] {
+            assert_eq!(Level::parse(l.as_str()), Some(l));
+        }
+    }
+
+    #[test]
+    fn items() {
+        for i in Item::ALL {
+            assert_eq!(Item::from_key(i.key()), Some(i));
+        }
+        assert_eq!(Item::MaliciousFile.key(), "malicious_file");
+        assert_eq!(Item::from_key("alerts"), None);
+        assert_eq!(Channel::Webhook.as_str(), "webhook");
+    }
+
+    #[test]
+    fn defaults_and_version() {
+        let c = Config::embedded_default();
+        assert_eq!(c.server.listen, "127.0.0.1:9750");
+        assert_eq!(c.server.max_body, 4 * 1024 * 1024);
+        assert_eq!(c.catalog.severity_map.len(), 9);
+        assert!(c.sources.is_none());
+        let v = c.version();
+        assert_eq!(v.len(), 64);
+        assert_eq!(v, Config::embedded_default().version());
+        let mut d = c.clone();
+        d.server.api_token = "t".into();
+        assert_ne!(d.version(), v);
+    }
+}

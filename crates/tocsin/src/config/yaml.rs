@@ -9,7 +9,6 @@ pub enum Value {
     Null,
     Bool(bool),
     Int(i64),
-    Float(f64),
     Str(String),
     Seq(Vec<Node>),
     Map(Vec<(Key, Node)>),
@@ -33,7 +32,6 @@ impl Node {
             Value::Null => "null",
             Value::Bool(_) => "a boolean",
             Value::Int(_) => "an integer",
-            Value::Float(_) => "a number",
             Value::Str(_) => "a string",
             Value::Seq(_) => "a list",
             Value::Map(_) => "a map",
@@ -69,14 +67,9 @@ fn plain_scalar(s: &str) -> Value {
         _ => {
             if let Ok(i) = s.parse::<i64>() {
                 Value::Int(i)
-            } else if s.contains(['.', 'e', 'E'])
-                && s.parse::<f64>().is_ok()
-                && s.chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == '.')
-            {
-                Value::Float(s.parse().unwrap_or(0.0))
             } else {
+                // Nothing in the config is a fractional number: other plain
+                // scalars (`1.5`, `0x1F`) keep their text as a string.
                 Value::Str(s.to_string())
             }
         }
@@ -94,7 +87,6 @@ impl Builder {
                         Value::Str(s) => s.clone(),
                         Value::Int(i) => i.to_string(),
                         Value::Bool(b) => b.to_string(),
-                        Value::Float(f) => f.to_string(),
                         Value::Null => String::new(),
                         _ => {
                             self.error.get_or_insert(SyntaxError {
@@ -138,7 +130,7 @@ impl MarkedEventReceiver for Builder {
                     line,
                 });
             }
-            Event::Scalar(s, style, anchor, _tag) => {
+            Event::Scalar(s, style, anchor, tag) => {
                 if anchor > 0 {
                     self.error.get_or_insert(SyntaxError {
                         line,
@@ -146,15 +138,28 @@ impl MarkedEventReceiver for Builder {
                             .into(),
                     });
                 }
-                let value = if style == TScalarStyle::Plain {
+                let explicit_str = tag.is_some_and(|t| t.suffix == "str");
+                let value = if style == TScalarStyle::Plain && !explicit_str {
                     plain_scalar(&s)
                 } else {
                     Value::Str(s)
                 };
                 self.push_value(Node { value, line });
             }
-            Event::SequenceStart(_, _) => self.stack.push(Frame::Seq(Vec::new(), line)),
-            Event::MappingStart(_, _) => self.stack.push(Frame::Map(Vec::new(), line, None)),
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if anchor > 0 {
+                    self.error.get_or_insert(SyntaxError {
+                        line,
+                        message: "YAML anchors (&name) are not supported: write the value out"
+                            .into(),
+                    });
+                }
+                if matches!(ev, Event::SequenceStart(..)) {
+                    self.stack.push(Frame::Seq(Vec::new(), line));
+                } else {
+                    self.stack.push(Frame::Map(Vec::new(), line, None));
+                }
+            }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq(items, l)) = self.stack.pop() {
                     self.push_value(Node {
@@ -216,7 +221,7 @@ mod tests {
         assert_eq!(items[1].value, Value::Str("true".into()));
         assert_eq!(m[2].1.value, Value::Bool(true));
         assert_eq!(m[3].1.value, Value::Null);
-        assert_eq!(m[4].1.value, Value::Float(1.5));
+        assert_eq!(m[4].1.value, Value::Str("1.5".into()));
     }
 
     #[test]

@@ -225,3 +225,297 @@ fn syntax_errors_and_wrong_shapes() {
     );
     assert_eq!(e.len(), 2, "{e:?}");
 }
+
+const CHAIN: &str = "\
+contacts:
+  - { name: c, channel: webhook, webhook: \"https://h.example/x\" }
+contact_groups:
+  - { name: g, contacts: [c] }
+notification_policies:
+  - { name: p, contact_groups: [g] }
+";
+
+#[test]
+fn five_problems_in_one_run() {
+    let text = format!(
+        "{CHAIN}subscriptions:
+  - name: s1
+    levels: [critical, loud]
+    notification_policy: p
+  - name: s1
+    notification_policy: nope
+  - name: s3
+    products: Sas
+    notification_policy: p
+    merge_windw: 1m
+"
+    );
+    let e = errors(&text);
+    assert_eq!(
+        e,
+        [
+            "t.yaml:9: subscriptions[0].levels[1]: `loud` is not a level (critical, warn, info)",
+            "t.yaml:11: subscriptions[1].name: duplicate subscription name `s1` (first at line 8)",
+            "t.yaml:12: subscriptions[1].notification_policy: no notification policy named `nope`",
+            "t.yaml:14: subscriptions[2].products: expected a list, found a string",
+            "t.yaml:16: subscriptions[2].merge_windw: unknown key `merge_windw` (expected one of: name, products, event_types, event_names, levels, deny_list, groups, resources, content_keywords, notification_policy)",
+        ]
+    );
+    assert!(load(&text).config.is_none());
+}
+
+#[test]
+fn dangling_references_at_the_list_item() {
+    let text = "\
+contacts:
+  - { name: c, channel: webhook, webhook: \"https://h.example/x\" }
+contact_groups:
+  - name: g
+    contacts:
+      - c
+      - lark-bt
+notification_policies:
+  - { name: p, contact_groups: [g, ops] }
+subscriptions:
+  - { name: s, notification_policy: p }
+  - { name: t }
+";
+    let e = errors(text);
+    assert_eq!(
+        e,
+        [
+            "t.yaml:7: contact_groups[0].contacts[1]: no contact named `lark-bt`",
+            "t.yaml:9: notification_policies[0].contact_groups[1]: no contact group named `ops`",
+            "t.yaml:12: subscriptions[1]: `notification_policy` is required",
+        ]
+    );
+}
+
+#[test]
+fn later_issue_keys_are_refused_where_they_belong() {
+    let text = "\
+delivery:
+  on_failure: drop
+contacts:
+  - { name: c, channel: webhook, webhook: \"https://h.example/x\", lang: en }
+notification_policies:
+  - { name: p, active_hours: x }
+merge_window: 1m
+";
+    let e = errors(text);
+    assert_eq!(
+        e[0],
+        "t.yaml:2: delivery.on_failure: `on_failure` is not supported by this build yet"
+    );
+    assert_eq!(
+        e[1],
+        "t.yaml:4: contacts[0].lang: `lang` is not supported by this build yet"
+    );
+    assert_eq!(
+        e[2],
+        "t.yaml:6: notification_policies[0].active_hours: `active_hours` is not supported by this build yet"
+    );
+    assert!(
+        e[3].starts_with("t.yaml:7: merge_window: unknown key `merge_window`"),
+        "{e:?}"
+    );
+    assert_eq!(e.len(), 4);
+}
+
+#[test]
+fn channels() {
+    let e = errors(
+        "contacts:\n  - { name: l, channel: lark, webhook: \"https://open.feishu.cn/x\" }\n",
+    );
+    assert_eq!(
+        e,
+        [
+            "t.yaml:2: contacts[0].channel: channel `lark` is not available in this build yet (arrives with chat-platform support); use `webhook`"
+        ]
+    );
+    let e = errors("contacts:\n  - { name: l, channel: fax, webhook: \"https://a/x\" }\n");
+    assert!(
+        e[0].ends_with(
+            "unknown channel `fax`; expected one of webhook, lark, wecom, dingtalk, slack"
+        )
+    );
+    let e = errors("contacts:\n  - { name: l, webhook: \"https://a/x\" }\n");
+    assert!(e[0].contains("`channel` is required"), "{e:?}");
+    let e = errors("contacts:\n  - { channel: webhook, webhook: \"https://a/x\" }\n");
+    assert_eq!(e, ["t.yaml:2: contacts[0]: `name` is required"]);
+}
+
+#[test]
+fn contact_details() {
+    let text = "\
+contacts:
+  - name: c
+    channel: webhook
+    webhook: http://10.0.0.1:8080/hook
+    headers:
+      X-Team: secops
+      x-team: again
+      Host: evil
+      \"Bad Name\": x
+    concurrency: 0
+    rate_limit: [10/1m, 0/1s, 5]
+";
+    let e = errors(text);
+    assert_eq!(
+        e,
+        [
+            "t.yaml:7: contacts[0].headers.x-team: header `X-Team` is given twice",
+            "t.yaml:8: contacts[0].headers.Host: Tocsin sets this header itself",
+            "t.yaml:9: contacts[0].headers.Bad Name: not a valid header name",
+            "t.yaml:10: contacts[0].concurrency: must be a whole number from 1 to 256",
+            "t.yaml:11: contacts[0].rate_limit[1]: `0/1s`: the count must be a whole number of at least 1",
+            "t.yaml:11: contacts[0].rate_limit[2]: `5` is not COUNT/DURATION (e.g. 20/1m)",
+        ]
+    );
+    let l = load(
+        "contacts:\n  - { name: c, channel: webhook, webhook: \"https://a/x\", concurrency: ~ }\n",
+    );
+    assert_eq!(
+        l.config.unwrap().contacts[0].concurrency,
+        4,
+        "null = absent = default"
+    );
+}
+
+#[test]
+fn sources() {
+    let text = "\
+sources:
+  - name: a
+    items:
+      alert: { details: false }
+      vulnerability: ~
+  - name: b
+    product: aegis
+  - name: c
+    product: 123
+";
+    let l = load(text);
+    let e: Vec<String> = l.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        e,
+        ["t.yaml:7: sources[1].product: product `aegis` already has a source (`a`)"]
+    );
+    let l = load("sources:\n  - name: a\n  - name: c\n    product: 123\n");
+    let s = l.config.unwrap().sources.unwrap();
+    assert_eq!(s[0].product, "Sas");
+    assert_eq!(s[1].product, "123");
+    assert!(s[0].items.is_empty());
+    let c = load("sources: []\n").config.unwrap();
+    assert_eq!(c.sources, Some(vec![]));
+    assert_eq!(load("server: {}\n").config.unwrap().sources, None);
+    let e = errors(
+        "sources:\n  - name: a\n    items:\n      alert: { details: no, overview: \"false\" }\n",
+    );
+    assert_eq!(e.len(), 2, "{e:?}");
+}
+
+#[test]
+fn server_and_delivery_values() {
+    let text = "\
+server:
+  listen: \"[::1]:9000\"
+  public_url: \"\"
+  max_body: 512KiB
+delivery:
+  deny_cidrs: [10.0.0.0/8, fd00::/8, 1.2.3.4]
+  proxy: socks5://127.0.0.1:1080
+  allow_private_networks: \"${ALLOW:-true}\"
+catalog:
+  severity_map: { Serious: info, Urgent: CRITICAL }
+";
+    let c = load(text).config.unwrap();
+    assert_eq!(c.server.listen, "[::1]:9000");
+    assert_eq!(c.server.public_url, None);
+    assert_eq!(c.server.max_body, 512 * 1024);
+    assert_eq!(c.delivery.deny_cidrs.len(), 3);
+    assert!(c.delivery.allow_private_networks);
+    assert_eq!(c.catalog.severity_map["serious"], Level::Info);
+    assert_eq!(c.catalog.severity_map["urgent"], Level::Critical);
+    assert_eq!(c.catalog.severity_map["high"], Level::Critical);
+    assert!(
+        load("server: { listen: \"localhost:80\" }\n")
+            .config
+            .is_some()
+    );
+    let e = errors(
+        "server:\n  listen: nohost\n  public_url: ftp://x\ndelivery:\n  deny_cidrs: [10.0.0.0/40]\n  backoff: { initial: 0s }\n  retry_horizon: 1y\n",
+    );
+    assert_eq!(e.len(), 5, "{e:?}");
+    assert!(e[0].starts_with("t.yaml:2: server.listen:"));
+    assert!(e[4].starts_with("t.yaml:7: delivery.retry_horizon: bad duration"));
+}
+
+#[test]
+fn deny_list_needs_something_to_deny() {
+    let sub = "subscriptions:\n  - { name: s, deny_list: true, notification_policy: p }\n";
+    let e = errors(&format!("{CHAIN}{sub}"));
+    assert_eq!(
+        e,
+        ["t.yaml:8: subscriptions[0]: a deny list needs event_names or levels to deny"]
+    );
+    let ok = "subscriptions:\n  - { name: s, deny_list: true, event_names: ['Suspicious:*'], notification_policy: p }\n";
+    let l = load(&format!("{CHAIN}{ok}"));
+    assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
+    assert!(l.config.unwrap().subscriptions[0].deny_list);
+}
+
+#[test]
+fn secrets_never_echoed_anywhere() {
+    let env = |n: &str| (n == "HOOK").then(|| "MARKER-ENV".to_string());
+    let text = "\
+server:
+  api_token: [MARKER-A]
+  ingest_token: \"${MARKER-B}\"
+delivery:
+  proxy: \"gopher://MARKER-C@${HOOK}\"
+contacts:
+  - name: c
+    channel: webhook
+    webhook: \"https://MARKER-D:${HOOK} bad\"
+    headers: { X-Key: \"MARKER-E\\n${HOOK}\" }
+  - name: d
+    channel: webhook
+    webhook: \"mailto:MARKER-F${HOOK}\"
+";
+    let l = load_str(text, "t.yaml", &env);
+    assert!(
+        l.diagnostics.iter().filter(|d| !d.warning).count() >= 6,
+        "{:#?}",
+        l.diagnostics
+    );
+    for d in &l.diagnostics {
+        assert!(!d.to_string().contains("MARKER"), "{d}");
+    }
+}
+
+#[test]
+fn anchors_and_documents() {
+    let e = errors("a: &x { b: 1 }\nc: *x\n");
+    assert!(e[0].contains("anchors"), "{e:?}");
+    let e = errors("server: {}\n---\nstore: {}\n");
+    assert!(e[0].starts_with("t.yaml:2: (file):"), "{e:?}");
+    let e = errors("- a\n- b\n");
+    assert!(
+        e[0].starts_with("t.yaml:1: (root): expected a map"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn load_file_reports_unreadable_files() {
+    let l = load_file(Path::new("/nonexistent/tocsin.yaml"), &process_env);
+    assert!(l.config.is_none());
+    assert_eq!(l.diagnostics.len(), 1);
+    assert_eq!(l.diagnostics[0].line, 0);
+    assert!(
+        l.diagnostics[0]
+            .to_string()
+            .starts_with("/nonexistent/tocsin.yaml:0: (file): cannot read")
+    );
+}
