@@ -110,9 +110,16 @@ impl HttpContext {
         } else {
             Some(delivery.proxy.clone())
         };
+        // The proxy itself (configured, or from HTTPS_PROXY / HTTP_PROXY, which
+        // reqwest honours when no proxy is configured) usually sits on a
+        // private network: its own address is exempt from the egress rules.
+        let env_proxy = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
         let exempt_host = proxy_url
-            .as_deref()
-            .and_then(|p| url::Url::parse(p).ok())
+            .clone()
+            .or(env_proxy)
+            .and_then(|p| url::Url::parse(&p).ok())
             .and_then(|u| u.host_str().map(str::to_string));
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

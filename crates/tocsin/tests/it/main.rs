@@ -8,5 +8,6 @@ mod cli;
 mod delivery;
 mod ingest;
 mod reload;
+mod robustness;
 mod routing;
 mod secrets;
