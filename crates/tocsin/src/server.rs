@@ -82,6 +82,7 @@ impl App {
                     subscriptions: n.subscriptions.clone(),
                     event_ids: vec![event.id.clone()],
                     created_ms: received_ms,
+                    note: None,
                 })
                 .collect();
             items.push(IngestItem {
@@ -127,6 +128,7 @@ impl App {
                     created_ms: m.created_ms,
                     next_attempt_ms: m.created_ms,
                     attempts: 0,
+                    note: None,
                 });
             }
         }

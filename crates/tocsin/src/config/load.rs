@@ -108,11 +108,9 @@ fn not_yet(path: &str, key: &str) -> bool {
             "digest",
         ]
     } else if object("contacts") {
-        &["keywords", "mentions", "lang", "timezone", "template"]
+        &["template"]
     } else if object("notification_policies") {
         &["active_hours", "outside_hours"]
-    } else if path == "delivery" {
-        &["on_failure"]
     } else {
         &[]
     };
@@ -532,6 +530,7 @@ impl Cx<'_> {
             "allow_private_networks",
             "deny_cidrs",
             "proxy",
+            "on_failure",
         ];
         let Some(entries) = self.map(node, "delivery", &keys) else {
             return;
@@ -542,6 +541,17 @@ impl Cx<'_> {
                 "timeout" => {
                     if let Some(t) = self.nonzero_duration(v, &p) {
                         d.timeout = t;
+                    }
+                }
+                "on_failure" => {
+                    if let Some(g) = self.opt_string(v, &p).filter(|g| !g.is_empty()) {
+                        self.refs.push(Ref {
+                            kind: RefKind::Group,
+                            name: g.clone(),
+                            line: v.line,
+                            path: p.clone(),
+                        });
+                        d.on_failure = Some(g);
                     }
                 }
                 "retry_horizon" => {
@@ -755,6 +765,10 @@ impl Cx<'_> {
             "secret",
             "concurrency",
             "rate_limit",
+            "keywords",
+            "mentions",
+            "lang",
+            "timezone",
         ];
         for (i, item) in self.list_items(node, "contacts").into_iter().enumerate() {
             let p = format!("contacts[{i}]");
@@ -771,6 +785,10 @@ impl Cx<'_> {
                 secret: String::new(),
                 concurrency: 4,
                 rate_limit: Vec::new(),
+                keywords: Vec::new(),
+                mentions: Mentions::default(),
+                lang: Lang::En,
+                timezone: DEFAULT_TIMEZONE.to_string(),
                 line: item.line,
             };
             let mut has_channel = false;
@@ -781,17 +799,12 @@ impl Cx<'_> {
                     "channel" => {
                         has_channel = true;
                         if let Some(ch) = self.string(v, &kp) {
-                            match ch.as_str() {
-                                "webhook" => c.channel = Channel::Webhook,
-                                "lark" | "wecom" | "dingtalk" | "slack" => self.error(
+                            match Channel::parse(&ch) {
+                                Some(channel) => c.channel = channel,
+                                None => self.error(
                                     v.line,
                                     &kp,
-                                    format!("channel `{ch}` is not available in this build yet (arrives with chat-platform support); use `webhook`"),
-                                ),
-                                other => self.error(
-                                    v.line,
-                                    &kp,
-                                    format!("unknown channel `{other}`; expected one of webhook, lark, wecom, dingtalk, slack"),
+                                    format!("unknown channel `{ch}`; expected one of webhook, lark, wecom, dingtalk, slack"),
                                 ),
                             }
                         }
@@ -865,6 +878,92 @@ impl Cx<'_> {
                             match parse_rate(&s) {
                                 Ok(r) => c.rate_limit.push(r),
                                 Err(e) => self.error(line, &format!("{kp}[{j}]"), e),
+                            }
+                        }
+                    }
+                    "keywords" => {
+                        c.keywords = self.strings(v, &kp).into_iter().map(|k| k.0).collect();
+                        if c.keywords.len() > 10 {
+                            self.error(v.line, &kp, "at most 10 keywords (the platforms allow 10)");
+                        }
+                    }
+                    "lang" => {
+                        if let Some(l) = self.string(v, &kp) {
+                            match l.as_str() {
+                                "en" => c.lang = Lang::En,
+                                "zh" => c.lang = Lang::Zh,
+                                _ => self.error(
+                                    v.line,
+                                    &kp,
+                                    format!("`{l}` is not a language (en, zh)"),
+                                ),
+                            }
+                        }
+                    }
+                    "timezone" => {
+                        if let Some(tz) = self.string(v, &kp) {
+                            if jiff::tz::TimeZone::get(&tz).is_ok() {
+                                c.timezone = tz;
+                            } else {
+                                self.error(v.line, &kp, format!("`{tz}` is not a known IANA time zone (e.g. Asia/Shanghai, UTC)"));
+                            }
+                        }
+                    }
+                    "mentions" => {
+                        let Some(ms) = self.map(v, &kp, &["users", "mobiles", "all", "levels"])
+                        else {
+                            continue;
+                        };
+                        for (mk, mv) in ms {
+                            let mp = join(&kp, &mk.text);
+                            match mk.text.as_str() {
+                                "users" => {
+                                    c.mentions.users =
+                                        self.strings(mv, &mp).into_iter().map(|x| x.0).collect()
+                                }
+                                "mobiles" => {
+                                    for (j, (m, line)) in
+                                        self.strings(mv, &mp).into_iter().enumerate()
+                                    {
+                                        if m.chars()
+                                            .all(|ch| ch.is_ascii_digit() || ch == '+' || ch == '-')
+                                        {
+                                            c.mentions.mobiles.push(m);
+                                        } else {
+                                            self.error(
+                                                line,
+                                                &format!("{mp}[{j}]"),
+                                                "a mobile number has only digits, + and -",
+                                            );
+                                        }
+                                    }
+                                }
+                                "all" => c.mentions.all = self.boolean(mv, &mp).unwrap_or(false),
+                                "levels" => {
+                                    for (j, (l, line)) in
+                                        self.strings(mv, &mp).into_iter().enumerate()
+                                    {
+                                        match Level::parse(&l) {
+                                            Some(level) => c.mentions.levels.push(level),
+                                            None => self.error(
+                                                line,
+                                                &format!("{mp}[{j}]"),
+                                                format!(
+                                                    "`{l}` is not a level (critical, warn, info)"
+                                                ),
+                                            ),
+                                        }
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                        for (j, u) in c.mentions.users.iter().enumerate() {
+                            if u.chars()
+                                .any(|ch| ch.is_whitespace() || "<>\"&|@".contains(ch))
+                            {
+                                let line = v.line;
+                                self.error(line, &format!("{kp}.users[{j}]"), "a user id has no spaces or <>\"&|@ (write `all: true` for everyone)");
                             }
                         }
                     }

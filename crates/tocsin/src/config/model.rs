@@ -46,6 +46,8 @@ pub struct DeliveryConfig {
     pub deny_cidrs: Vec<Cidr>,
     /// "" = none (HTTPS_PROXY / HTTP_PROXY from the environment apply).
     pub proxy: String,
+    /// A contact group told when a message fails for good (never the failing contact).
+    pub on_failure: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -151,22 +153,92 @@ pub struct Contact {
     /// "" = unsigned.
     pub secret: String,
     pub concurrency: usize,
+    /// Empty: the channel's default limits.
     pub rate_limit: Vec<RateLimit>,
+    /// At least one of these appears in every message (the bot's keywords).
+    pub keywords: Vec<String>,
+    pub mentions: Mentions,
+    pub lang: Lang,
+    /// IANA time zone for rendered times.
+    pub timezone: String,
     pub line: usize,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Channel {
     Webhook,
+    Lark,
+    Wecom,
+    Dingtalk,
+    Slack,
 }
 
 impl Channel {
+    pub const ALL: [Channel; 5] = [
+        Channel::Webhook,
+        Channel::Lark,
+        Channel::Wecom,
+        Channel::Dingtalk,
+        Channel::Slack,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Webhook => "webhook",
+            Channel::Lark => "lark",
+            Channel::Wecom => "wecom",
+            Channel::Dingtalk => "dingtalk",
+            Channel::Slack => "slack",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// The language of message labels.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    Zh,
+}
+
+impl Lang {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh",
         }
     }
 }
+
+/// Who a contact's messages mention. Only ever from the config, never from
+/// an event.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Mentions {
+    /// Platform user ids (Lark open_id/user_id, WeCom userid, DingTalk userId, Slack member id).
+    pub users: Vec<String>,
+    /// Mobile numbers (DingTalk; WeCom text messages).
+    pub mobiles: Vec<String>,
+    /// Everyone in the group.
+    pub all: bool,
+    /// Only for messages at these levels (empty: every level).
+    pub levels: Vec<Level>,
+}
+
+impl Mentions {
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.mobiles.is_empty() && !self.all
+    }
+    /// The mentions that apply to a message of this level.
+    pub fn for_level(&self, level: Level) -> Option<&Mentions> {
+        (!self.is_empty() && (self.levels.is_empty() || self.levels.contains(&level)))
+            .then_some(self)
+    }
+}
+
+/// The default time zone of rendered times.
+pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
 
 /// At most `count` messages per `per`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -246,6 +318,7 @@ impl Config {
                 allow_private_networks: false,
                 deny_cidrs: Vec::new(),
                 proxy: String::new(),
+                on_failure: None,
             },
             catalog: CatalogConfig {
                 severity_map: default_severity_map(),

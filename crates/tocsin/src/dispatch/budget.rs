@@ -9,7 +9,15 @@ use std::sync::Mutex;
 
 #[derive(Default)]
 pub struct Budgets {
-    bots: Mutex<HashMap<String, VecDeque<i64>>>,
+    bots: Mutex<HashMap<String, Bot>>,
+}
+
+#[derive(Default)]
+struct Bot {
+    /// Send times, oldest first.
+    log: VecDeque<i64>,
+    /// The platform said this bot is over its limit: nothing goes before this.
+    blocked_until: i64,
 }
 
 /// The key of a bot: scheme, lowercased host, port, path and query of its URL.
@@ -46,26 +54,67 @@ impl Budgets {
     /// Takes one unit of the bot's budget if every limit allows it now;
     /// otherwise says how long to wait.
     pub fn try_take(&self, bot: &str, limits: &[RateLimit], now_ms: i64) -> Result<(), i64> {
+        let mut bots = self.bots.lock().unwrap_or_else(|p| p.into_inner());
+        let b = bots.entry(bot.to_string()).or_default();
+        if b.blocked_until > now_ms {
+            return Err(b.blocked_until - now_ms);
+        }
         if limits.is_empty() {
             return Ok(());
         }
-        let mut bots = self.bots.lock().unwrap_or_else(|p| p.into_inner());
-        let log = bots.entry(bot.to_string()).or_default();
-        let longest = limits
-            .iter()
-            .map(|l| l.per.as_millis() as i64)
-            .max()
-            .unwrap_or(0);
-        while log.front().is_some_and(|t| *t <= now_ms - longest) {
-            log.pop_front();
-        }
-        match wait_ms(log, limits, now_ms) {
+        trim(&mut b.log, limits, now_ms);
+        match wait_ms(&b.log, limits, now_ms) {
             0 => {
-                log.push_back(now_ms);
+                b.log.push_back(now_ms);
                 Ok(())
             }
             w => Err(w),
         }
+    }
+
+    /// How many sends every limit still allows right now (usize::MAX: no limit).
+    pub fn remaining(&self, bot: &str, limits: &[RateLimit], now_ms: i64) -> usize {
+        let mut bots = self.bots.lock().unwrap_or_else(|p| p.into_inner());
+        let b = bots.entry(bot.to_string()).or_default();
+        if b.blocked_until > now_ms {
+            return 0;
+        }
+        trim(&mut b.log, limits, now_ms);
+        limits
+            .iter()
+            .map(|l| {
+                let window = l.per.as_millis() as i64;
+                let used = b.log.iter().filter(|t| **t > now_ms - window).count();
+                (l.count as usize).saturating_sub(used)
+            })
+            .min()
+            .unwrap_or(usize::MAX)
+    }
+
+    /// The platform answered "rate limited": hold every send to this bot.
+    pub fn block(&self, bot: &str, until_ms: i64) {
+        let mut bots = self.bots.lock().unwrap_or_else(|p| p.into_inner());
+        let b = bots.entry(bot.to_string()).or_default();
+        b.blocked_until = b.blocked_until.max(until_ms);
+    }
+
+    /// Records sends that happened before a restart (from the stored attempts).
+    pub fn seed(&self, bot: &str, times: impl IntoIterator<Item = i64>) {
+        let mut bots = self.bots.lock().unwrap_or_else(|p| p.into_inner());
+        let b = bots.entry(bot.to_string()).or_default();
+        b.log.extend(times);
+        b.log.make_contiguous().sort_unstable();
+    }
+}
+
+fn trim(log: &mut VecDeque<i64>, limits: &[RateLimit], now_ms: i64) {
+    let longest = limits
+        .iter()
+        .map(|l| l.per.as_millis() as i64)
+        .max()
+        .unwrap_or(0);
+    while log.front().is_some_and(|t| *t <= now_ms - longest) {
+        log.pop_front();
     }
 }
 
@@ -99,6 +148,19 @@ mod tests {
         assert!(b.try_take("bot", &limits(), 60_000).is_ok());
         // Another bot has its own budget.
         assert!(b.try_take("other", &limits(), 2000).is_ok());
+    }
+
+    #[test]
+    fn remaining_block_and_seed() {
+        let b = Budgets::default();
+        assert_eq!(b.remaining("bot", &limits(), 0), 2);
+        b.seed("bot", [-500, -100]);
+        assert_eq!(b.remaining("bot", &limits(), 0), 0);
+        assert_eq!(b.remaining("bot", &limits(), 1000), 1);
+        b.block("bot", 5000);
+        assert_eq!(b.remaining("bot", &limits(), 1000), 0);
+        assert_eq!(b.try_take("bot", &limits(), 1000), Err(4000));
+        assert!(b.try_take("bot", &limits(), 5000).is_ok());
     }
 
     #[test]

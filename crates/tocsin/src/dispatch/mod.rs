@@ -34,6 +34,7 @@ pub struct OutboxMessage {
     pub next_attempt_ms: i64,
     /// Attempts made so far.
     pub attempts: u32,
+    pub note: Option<String>,
 }
 
 impl From<PendingMessage> for OutboxMessage {
@@ -47,6 +48,7 @@ impl From<PendingMessage> for OutboxMessage {
             created_ms: p.created_ms,
             next_attempt_ms: p.next_attempt_ms,
             attempts: p.attempts,
+            note: p.note,
         }
     }
 }
@@ -59,6 +61,26 @@ pub(crate) struct Shared {
     pub metrics: Arc<Metrics>,
     pub budgets: budget::Budgets,
     pub shutdown: watch::Receiver<bool>,
+    workers: Mutex<HashMap<String, WorkerHandle>>,
+}
+
+impl Shared {
+    /// Hands messages to their contacts' workers, starting workers as needed.
+    pub(crate) fn enqueue(self: &Arc<Self>, messages: Vec<OutboxMessage>) {
+        if messages.is_empty() {
+            return;
+        }
+        let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+        for m in messages {
+            let handle = workers.entry(m.contact.clone()).or_insert_with(|| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let join = tokio::spawn(worker::run(self.clone(), m.contact.clone(), rx));
+                WorkerHandle { tx, join }
+            });
+            // A worker only stops at shutdown; then the message stays pending in the store.
+            let _ = handle.tx.send(m);
+        }
+    }
 }
 
 struct WorkerHandle {
@@ -68,7 +90,6 @@ struct WorkerHandle {
 
 pub struct Dispatcher {
     shared: Arc<Shared>,
-    workers: Mutex<HashMap<String, WorkerHandle>>,
     stop: watch::Sender<bool>,
 }
 
@@ -88,8 +109,8 @@ impl Dispatcher {
                 metrics,
                 budgets: budget::Budgets::default(),
                 shutdown,
+                workers: Mutex::new(HashMap::new()),
             }),
-            workers: Mutex::new(HashMap::new()),
             stop,
         })
     }
@@ -101,6 +122,34 @@ impl Dispatcher {
         let n = pending.len();
         self.shared.metrics.set_pending(n as i64);
         let snapshot = self.shared.snapshot.load_full();
+        // Rate budgets survive a restart: seed them from the stored attempts.
+        let longest = snapshot
+            .config
+            .contacts
+            .iter()
+            .flat_map(crate::notify::effective_rate)
+            .map(|l| l.per.as_millis() as i64)
+            .max()
+            .unwrap_or(0);
+        if longest > 0 {
+            let sends = self
+                .shared
+                .store
+                .recent_attempts(crate::now_ms() - longest)
+                .await?;
+            let mut by_bot: HashMap<String, Vec<i64>> = HashMap::new();
+            for (contact, at) in sends {
+                if let Some(c) = snapshot.contact(&contact) {
+                    by_bot
+                        .entry(budget::bot_key(&c.webhook))
+                        .or_default()
+                        .push(at);
+                }
+            }
+            for (bot, times) in by_bot {
+                self.shared.budgets.seed(&bot, times);
+            }
+        }
         let mut orphans: Vec<String> = Vec::new();
         let mut live = Vec::new();
         for p in pending {
@@ -119,19 +168,7 @@ impl Dispatcher {
 
     /// Hands freshly committed messages to their workers.
     pub fn enqueue(&self, messages: Vec<OutboxMessage>) {
-        if messages.is_empty() {
-            return;
-        }
-        let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
-        for m in messages {
-            let handle = workers.entry(m.contact.clone()).or_insert_with(|| {
-                let (tx, rx) = mpsc::unbounded_channel();
-                let join = tokio::spawn(worker::run(self.shared.clone(), m.contact.clone(), rx));
-                WorkerHandle { tx, join }
-            });
-            // A worker only stops at shutdown; then the message stays pending in the store.
-            let _ = handle.tx.send(m);
-        }
+        self.shared.enqueue(messages);
     }
 
     /// Applies a new snapshot: rebuilds the HTTP client when the delivery
@@ -152,6 +189,7 @@ impl Dispatcher {
             .collect();
         for contact in removed {
             let handle = self
+                .shared
                 .workers
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -196,6 +234,7 @@ impl Dispatcher {
     pub async fn shutdown(&self, grace: Duration) {
         let _ = self.stop.send(true);
         let handles: Vec<WorkerHandle> = self
+            .shared
             .workers
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -1,10 +1,14 @@
 //! The worker of one contact: sends its messages (up to `concurrency` at a
-//! time, within the bot's rate budget), records every attempt, and schedules
-//! retries.
+//! time, within the bot's rate budget), records every attempt, schedules
+//! retries, folds a backlog the budget cannot clear into digests, and reports
+//! messages that failed for good to `delivery.on_failure`.
 
 use super::{OutboxMessage, Shared};
+use crate::config::Contact;
+use crate::event::Event;
 use crate::notify::{self, Disposition, MessageView, Verdict};
-use crate::store::{AttemptOutcome, AttemptRecord};
+use crate::route::Snapshot;
+use crate::store::{AttemptOutcome, AttemptRecord, MessageKind, NewMessage};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -14,6 +18,8 @@ use tokio::task::JoinSet;
 
 /// How long a worker waits for in-flight sends at shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long a bot rests after a rate-limit answer that named no delay.
+const RATE_LIMIT_REST: Duration = Duration::from_secs(60);
 
 struct Waiting {
     heap: BinaryHeap<Reverse<(i64, u64)>>,
@@ -48,6 +54,10 @@ fn sleep_until_ms(at_ms: i64) -> tokio::time::Sleep {
     tokio::time::sleep(Duration::from_millis(wait))
 }
 
+fn foldable(kind: MessageKind) -> bool {
+    matches!(kind, MessageKind::Single | MessageKind::FollowUp)
+}
+
 pub(super) async fn run(
     shared: Arc<Shared>,
     contact: String,
@@ -77,9 +87,16 @@ pub(super) async fn run(
         };
         let concurrency = c.concurrency.max(1);
         let bot = super::budget::bot_key(&c.webhook);
+        let limits = notify::effective_rate(c);
+        if !limits.is_empty() && ready.iter().filter(|m| foldable(m.kind)).count() >= 2 {
+            let left = shared.budgets.remaining(&bot, &limits, now);
+            if ready.len() > left {
+                fold_backlog(&shared, &snapshot, c, &mut ready, now).await;
+            }
+        }
         while in_flight.len() < concurrency && budget_free_at <= now {
             let Some(m) = ready.pop_front() else { break };
-            match shared.budgets.try_take(&bot, &c.rate_limit, now) {
+            match shared.budgets.try_take(&bot, &limits, now) {
                 Ok(()) => {
                     in_flight.spawn(attempt(shared.clone(), m));
                 }
@@ -123,6 +140,127 @@ pub(super) async fn run(
     .await;
 }
 
+/// Folds every ready single message into as few digests as the platform's
+/// size limit allows (critical first), so the backlog clears within one
+/// window instead of overrunning the bot's rate limit. Each digest lists every
+/// alert it carries by name, level and asset.
+async fn fold_backlog(
+    shared: &Arc<Shared>,
+    snapshot: &Snapshot,
+    contact: &Contact,
+    ready: &mut VecDeque<OutboxMessage>,
+    now: i64,
+) {
+    let (fold, keep): (Vec<OutboxMessage>, Vec<OutboxMessage>) =
+        ready.drain(..).partition(|m| foldable(m.kind));
+    let mut events: Vec<Arc<Event>> = fold.iter().flat_map(|m| m.events.iter().cloned()).collect();
+    events.sort_by_key(|e| (Reverse(e.level), e.time_ms));
+    let mut subscriptions: Vec<String> = Vec::new();
+    for s in fold.iter().flat_map(|m| m.subscriptions.iter()) {
+        if !subscriptions.contains(s) {
+            subscriptions.push(s.clone());
+        }
+    }
+    // Which folded message carried which event, to move notices along.
+    let carrier: HashMap<&str, &str> = fold
+        .iter()
+        .flat_map(|m| m.events.iter().map(move |e| (e.id.as_str(), m.id.as_str())))
+        .collect();
+    let created = fold.iter().map(|m| m.created_ms).min().unwrap_or(now);
+    let notifier = notify::notifier_for(contact.channel);
+    let public_url = snapshot.config.server.public_url.as_deref();
+    let mut digests: Vec<OutboxMessage> = Vec::new();
+    let mut rest: &[Arc<Event>] = &events;
+    let mut failed = false;
+    while !rest.is_empty() {
+        let id = uuid::Uuid::now_v7().to_string();
+        // The most events that fit one message.
+        let mut take = rest.len();
+        loop {
+            let view = MessageView {
+                id: &id,
+                kind: MessageKind::Digest,
+                contact,
+                subscriptions: &subscriptions,
+                events: &rest[..take],
+                public_url,
+                note: None,
+            };
+            match notifier.render(&view, now) {
+                Ok(r) if r.omitted == 0 || take == 1 => break,
+                Ok(r) => take = (take - r.omitted).max(1).min(take - 1),
+                Err(_) => break,
+            }
+        }
+        let chunk = &rest[..take];
+        rest = &rest[take..];
+        let folded: Vec<String> = {
+            let mut ids: Vec<String> = Vec::new();
+            for e in chunk {
+                if let Some(m) = carrier.get(e.id.as_str())
+                    && !ids.iter().any(|x| x == m)
+                {
+                    ids.push(m.to_string());
+                }
+            }
+            ids
+        };
+        let digest = NewMessage {
+            id: id.clone(),
+            contact: contact.name.clone(),
+            kind: MessageKind::Digest,
+            subscriptions: subscriptions.clone(),
+            event_ids: chunk.iter().map(|e| e.id.clone()).collect(),
+            created_ms: created,
+            note: None,
+        };
+        if let Err(e) = shared
+            .store
+            .fold_into_digest(digest, folded.clone(), now)
+            .await
+        {
+            tracing::error!(contact = %contact.name, error = %e, "could not fold the backlog into a digest; sending one by one");
+            failed = true;
+            break;
+        }
+        shared.metrics.add_pending(1 - folded.len() as i64);
+        digests.push(OutboxMessage {
+            id,
+            contact: contact.name.clone(),
+            kind: MessageKind::Digest,
+            subscriptions: subscriptions.clone(),
+            events: chunk.to_vec(),
+            created_ms: created,
+            next_attempt_ms: now,
+            attempts: 0,
+            note: None,
+        });
+    }
+    if failed {
+        // Whatever was not folded goes out as it was.
+        let done: std::collections::HashSet<&str> = digests
+            .iter()
+            .flat_map(|d| d.events.iter().map(|e| e.id.as_str()))
+            .collect();
+        let unfolded: Vec<OutboxMessage> = fold
+            .iter()
+            .filter(|m| m.events.iter().any(|e| !done.contains(e.id.as_str())))
+            .cloned()
+            .collect();
+        ready.extend(digests);
+        ready.extend(unfolded);
+    } else {
+        tracing::info!(
+            contact = %contact.name,
+            messages = fold.len(),
+            digests = digests.len(),
+            "backlog over the rate budget folded into digests"
+        );
+        ready.extend(digests);
+    }
+    ready.extend(keep);
+}
+
 /// One attempt: render, send, record. Returns the message when it is to be
 /// retried.
 async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMessage> {
@@ -139,11 +277,13 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
         contact,
         subscriptions: &m.subscriptions,
         events: &m.events,
+        public_url: snapshot.config.server.public_url.as_deref(),
+        note: m.note.as_deref(),
     };
     let verdict = match notifier.render(&view, started) {
-        Ok(out) => {
+        Ok(r) => {
             let http = shared.http.load_full();
-            notify::send(&http, notifier, out, delivery.timeout).await
+            notify::send(&http, notifier, r.out, delivery.timeout).await
         }
         Err(e) => Verdict::permanent(format!("the message could not be rendered: {e}")),
     };
@@ -155,28 +295,36 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
         max: delivery.backoff.max,
         horizon: delivery.retry_horizon,
     };
+    let retry = |retry_after: Option<Duration>| match policy.next_attempt(
+        m.attempts,
+        m.created_ms,
+        now,
+        retry_after,
+        rand::random::<f64>(),
+    ) {
+        Some(at) => (AttemptOutcome::Retry, Some(at), verdict.reason.clone()),
+        None => (
+            AttemptOutcome::Failed,
+            None,
+            format!(
+                "{} (gave up: the retry horizon of {} has passed)",
+                verdict.reason.trim_end_matches("; will retry"),
+                notify::http::humanize(delivery.retry_horizon)
+            ),
+        ),
+    };
     let (outcome, next, reason) = match &verdict.disposition {
         Disposition::Delivered => (AttemptOutcome::Delivered, None, verdict.reason.clone()),
         Disposition::Permanent => (AttemptOutcome::Failed, None, verdict.reason.clone()),
-        Disposition::Retry { retry_after } => {
-            match policy.next_attempt(
-                m.attempts,
-                m.created_ms,
-                now,
-                *retry_after,
-                rand::random::<f64>(),
-            ) {
-                Some(at) => (AttemptOutcome::Retry, Some(at), verdict.reason.clone()),
-                None => (
-                    AttemptOutcome::Failed,
-                    None,
-                    format!(
-                        "{} (gave up: the retry horizon of {} has passed)",
-                        verdict.reason.trim_end_matches("; will retry"),
-                        crate::notify::http::humanize(delivery.retry_horizon)
-                    ),
-                ),
-            }
+        Disposition::Retry { retry_after } => retry(*retry_after),
+        Disposition::RateLimited { retry_after } => {
+            // The whole bot rests, not just this message.
+            let rest = retry_after.unwrap_or(RATE_LIMIT_REST);
+            shared.budgets.block(
+                &super::budget::bot_key(&contact.webhook),
+                now + rest.as_millis() as i64,
+            );
+            retry(Some(rest))
         }
     };
     let record = AttemptRecord {
@@ -217,8 +365,78 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
         // X-Tocsin-Message-Id).
         tracing::error!(message = %m.id, error = %e, "could not record an attempt");
     }
+    if outcome == AttemptOutcome::Failed {
+        report_failure(&shared, &snapshot, &m, &reason).await;
+    }
     next.map(|at| {
         m.next_attempt_ms = at;
         m
     })
+}
+
+/// Tells `delivery.on_failure`'s contact group that a message failed for
+/// good: never through the failing contact, and never about a report (no loops).
+async fn report_failure(
+    shared: &Arc<Shared>,
+    snapshot: &Snapshot,
+    m: &OutboxMessage,
+    reason: &str,
+) {
+    if m.kind == MessageKind::FailureReport || m.kind == MessageKind::Test {
+        return;
+    }
+    let Some(group) = &snapshot.config.delivery.on_failure else {
+        return;
+    };
+    let Some(group) = snapshot
+        .config
+        .contact_groups
+        .iter()
+        .find(|g| &g.name == group)
+    else {
+        return;
+    };
+    let note = format!(
+        "Tocsin could not deliver a message to contact {}: {reason}",
+        m.contact
+    );
+    let now = crate::now_ms();
+    let messages: Vec<NewMessage> = group
+        .contacts
+        .iter()
+        .filter(|c| **c != m.contact)
+        .map(|c| NewMessage {
+            id: uuid::Uuid::now_v7().to_string(),
+            contact: c.clone(),
+            kind: MessageKind::FailureReport,
+            subscriptions: m.subscriptions.clone(),
+            event_ids: m.events.iter().map(|e| e.id.clone()).collect(),
+            created_ms: now,
+            note: Some(note.clone()),
+        })
+        .collect();
+    if messages.is_empty() {
+        return;
+    }
+    if let Err(e) = shared.store.create_messages(messages.clone()).await {
+        tracing::error!(error = %e, "could not store the failure report");
+        return;
+    }
+    shared.metrics.add_pending(messages.len() as i64);
+    shared.enqueue(
+        messages
+            .into_iter()
+            .map(|n| OutboxMessage {
+                id: n.id,
+                contact: n.contact,
+                kind: n.kind,
+                subscriptions: n.subscriptions,
+                events: m.events.clone(),
+                created_ms: n.created_ms,
+                next_attempt_ms: n.created_ms,
+                attempts: 0,
+                note: n.note,
+            })
+            .collect(),
+    );
 }

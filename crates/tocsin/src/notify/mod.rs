@@ -4,11 +4,16 @@
 //! a plain-words reason. Sending itself is shared ([`send`]): one pooled HTTP
 //! client, egress rules checked on the resolved address, no redirects.
 
+pub mod dingtalk;
 pub mod egress;
 pub mod http;
+pub mod lark;
+pub mod render;
+pub mod slack;
 pub mod webhook;
+pub mod wecom;
 
-use crate::config::{Channel, Contact};
+use crate::config::{Channel, Contact, RateLimit};
 use crate::event::Event;
 use crate::store::MessageKind;
 use std::sync::Arc;
@@ -21,6 +26,48 @@ pub struct MessageView<'a> {
     pub contact: &'a Contact,
     pub subscriptions: &'a [String],
     pub events: &'a [Arc<Event>],
+    /// `server.public_url`: messages link to events there.
+    pub public_url: Option<&'a str>,
+    /// A sentence shown above the events (failure reports).
+    pub note: Option<&'a str>,
+}
+
+/// A rendered request and how many events were left out to fit the
+/// platform's size limit (the dispatcher packs digests so that none are).
+pub struct Rendered {
+    pub out: Outgoing,
+    pub omitted: usize,
+}
+
+/// What a platform allows.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest message the platform accepts, in bytes of what it measures.
+    pub max_bytes: usize,
+    /// The platform's documented rate limits per bot.
+    pub rate: Vec<RateLimit>,
+}
+
+/// The budget Tocsin keeps under a platform's documented limits: 10% fewer
+/// messages (at least one) over a 5% longer window, so clock skew and the
+/// platform's own counting never push us over.
+pub fn with_margin(limits: &[RateLimit]) -> Vec<RateLimit> {
+    limits
+        .iter()
+        .map(|l| RateLimit {
+            count: ((l.count as f64 * 0.9).floor() as u32).max(1),
+            per: l.per + l.per / 20,
+        })
+        .collect()
+}
+
+/// The rate limits a contact's bot is held to: its own `rate_limit`, else
+/// the platform's limits with the safety margin.
+pub fn effective_rate(contact: &Contact) -> Vec<RateLimit> {
+    if !contact.rate_limit.is_empty() {
+        return contact.rate_limit.clone();
+    }
+    with_margin(&notifier_for(contact.channel).limits().rate)
 }
 
 /// A rendered, signed request, ready to send.
@@ -37,6 +84,11 @@ pub enum Disposition {
     Delivered,
     /// Try again later; `retry_after` when the receiver asked for a delay.
     Retry {
+        retry_after: Option<Duration>,
+    },
+    /// The platform says the bot is over its rate limit: this message and
+    /// every other one to the same bot wait.
+    RateLimited {
         retry_after: Option<Duration>,
     },
     /// Trying again would not help.
@@ -82,8 +134,9 @@ pub struct RenderError(pub String);
 /// One chat platform or the generic webhook.
 pub trait Notifier: Send + Sync {
     fn channel(&self) -> Channel;
+    fn limits(&self) -> Limits;
     /// Renders and signs a message. `now_ms` feeds signatures' timestamps.
-    fn render(&self, msg: &MessageView<'_>, now_ms: i64) -> Result<Outgoing, RenderError>;
+    fn render(&self, msg: &MessageView<'_>, now_ms: i64) -> Result<Rendered, RenderError>;
     /// Classifies the platform's answer.
     fn classify(&self, status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> Verdict;
 }
@@ -92,6 +145,10 @@ pub trait Notifier: Send + Sync {
 pub fn notifier_for(channel: Channel) -> &'static dyn Notifier {
     match channel {
         Channel::Webhook => &webhook::WebhookNotifier,
+        Channel::Lark => &lark::LarkNotifier,
+        Channel::Wecom => &wecom::WecomNotifier,
+        Channel::Dingtalk => &dingtalk::DingtalkNotifier,
+        Channel::Slack => &slack::SlackNotifier,
     }
 }
 
@@ -142,4 +199,71 @@ pub fn body_excerpt(body: &[u8]) -> Option<String> {
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect(),
     )
+}
+
+/// `code` and message of a JSON answer body, under the platform's key names.
+pub fn json_code(body: &[u8], code_keys: &[&str], msg_keys: &[&str]) -> Option<(i64, String)> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let code = code_keys
+        .iter()
+        .find_map(|k| v.get(*k).and_then(serde_json::Value::as_i64))?;
+    let msg = msg_keys
+        .iter()
+        .find_map(|k| v.get(*k).and_then(serde_json::Value::as_str))
+        .unwrap_or("")
+        .to_string();
+    Some((code, msg))
+}
+
+/// A verdict from a platform's own code.
+pub fn platform_verdict(
+    disposition: Disposition,
+    status: u16,
+    code: Option<i64>,
+    msg: &str,
+    reason: String,
+) -> Verdict {
+    Verdict {
+        disposition,
+        http_status: Some(status),
+        platform_code: code.map(|c| c.to_string()),
+        platform_message: (!msg.is_empty()).then(|| msg.chars().take(300).collect()),
+        reason,
+    }
+}
+
+/// The answer of a platform that answered without its JSON: judged by the
+/// HTTP status alone.
+pub fn status_only_verdict(
+    platform: &str,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+) -> Verdict {
+    let after = retry_after(headers, crate::now_ms());
+    let (disposition, reason) = match status {
+        429 => (
+            Disposition::RateLimited { retry_after: after },
+            format!(
+                "{platform} is rate limiting this bot (HTTP 429); this bot waits, then Tocsin retries"
+            ),
+        ),
+        408 | 425 | 500..=599 => (
+            Disposition::Retry { retry_after: after },
+            format!("{platform} answered HTTP {status}; will retry"),
+        ),
+        _ => (
+            Disposition::Permanent,
+            format!(
+                "{platform} answered HTTP {status} without a result code; check the contact's webhook URL"
+            ),
+        ),
+    };
+    Verdict {
+        disposition,
+        http_status: Some(status),
+        platform_code: None,
+        platform_message: body_excerpt(body),
+        reason,
+    }
 }

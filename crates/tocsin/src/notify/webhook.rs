@@ -6,7 +6,7 @@
 //! across retries), and with a secret `X-Tocsin-Timestamp` (Unix seconds) and
 //! `X-Tocsin-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`.
 
-use super::{Disposition, MessageView, Notifier, Outgoing, RenderError, Verdict};
+use super::{Disposition, Limits, MessageView, Notifier, Outgoing, RenderError, Rendered, Verdict};
 use crate::config::Channel;
 use hmac::{Hmac, Mac};
 use serde_json::json;
@@ -29,10 +29,18 @@ impl Notifier for WebhookNotifier {
         Channel::Webhook
     }
 
-    fn render(&self, msg: &MessageView<'_>, now_ms: i64) -> Result<Outgoing, RenderError> {
+    fn limits(&self) -> Limits {
+        // A generic receiver states no limits; `rate_limit` on the contact sets one.
+        Limits {
+            max_bytes: usize::MAX,
+            rate: Vec::new(),
+        }
+    }
+
+    fn render(&self, msg: &MessageView<'_>, now_ms: i64) -> Result<Rendered, RenderError> {
         let events: Vec<serde_json::Value> =
             msg.events.iter().map(|e| e.to_native_json()).collect();
-        let body = json!({
+        let mut body = json!({
             "version": 1,
             "message_id": msg.id,
             "kind": msg.kind.as_str(),
@@ -40,6 +48,9 @@ impl Notifier for WebhookNotifier {
             "subscriptions": msg.subscriptions,
             "events": events,
         });
+        if let Some(note) = msg.note {
+            body["note"] = json!(note);
+        }
         let body = serde_json::to_vec(&body).map_err(|e| RenderError(e.to_string()))?;
         let mut headers: Vec<(String, String)> = msg.contact.headers.clone();
         headers.push(("Content-Type".into(), "application/json".into()));
@@ -52,10 +63,13 @@ impl Notifier for WebhookNotifier {
                 signature(&msg.contact.secret, ts, &body),
             ));
         }
-        Ok(Outgoing {
-            url: msg.contact.webhook.clone(),
-            headers,
-            body,
+        Ok(Rendered {
+            out: Outgoing {
+                url: msg.contact.webhook.clone(),
+                headers,
+                body,
+            },
+            omitted: 0,
         })
     }
 

@@ -29,6 +29,8 @@ pub enum MessageKind {
     FollowUp,
     Digest,
     Test,
+    /// Tells a contact group that a message to another contact failed for good.
+    FailureReport,
 }
 
 impl MessageKind {
@@ -38,6 +40,7 @@ impl MessageKind {
             MessageKind::FollowUp => "follow_up",
             MessageKind::Digest => "digest",
             MessageKind::Test => "test",
+            MessageKind::FailureReport => "failure_report",
         }
     }
     pub fn parse(s: &str) -> Option<MessageKind> {
@@ -46,6 +49,7 @@ impl MessageKind {
             "follow_up" => MessageKind::FollowUp,
             "digest" => MessageKind::Digest,
             "test" => MessageKind::Test,
+            "failure_report" => MessageKind::FailureReport,
             _ => return None,
         })
     }
@@ -61,6 +65,8 @@ pub struct NewMessage {
     /// Ids of the events it carries (each gets a notice pointing here).
     pub event_ids: Vec<String>,
     pub created_ms: i64,
+    /// A sentence shown above the events (failure reports).
+    pub note: Option<String>,
 }
 
 /// One accepted event with everything routing decided about it.
@@ -117,6 +123,7 @@ pub struct PendingMessage {
     pub created_ms: i64,
     pub next_attempt_ms: i64,
     pub attempts: u32,
+    pub note: Option<String>,
     pub events: Vec<Event>,
 }
 
@@ -200,6 +207,19 @@ pub trait Store: Send + Sync + 'static {
     /// Records an attempt and moves its message (and notices) on. May be
     /// group-committed with other writes.
     async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError>;
+    /// Replaces pending messages by one digest carrying their events: their
+    /// notices now point at the digest, and they end `folded`.
+    async fn fold_into_digest(
+        &self,
+        digest: NewMessage,
+        folded: Vec<String>,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Creates messages that carry events without notices of their own
+    /// (failure reports); their events are kept by id.
+    async fn create_messages(&self, messages: Vec<NewMessage>) -> Result<(), StoreError>;
+    /// (contact, time) of every attempt since `since_ms`: seeds the rate budgets on start.
+    async fn recent_attempts(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError>;
     /// Marks every pending message of a contact failed with `reason`.
     async fn fail_pending(
         &self,

@@ -295,9 +295,9 @@ subscriptions:
 fn later_issue_keys_are_refused_where_they_belong() {
     let text = "\
 delivery:
-  on_failure: drop
+  on_failure: nobody
 contacts:
-  - { name: c, channel: webhook, webhook: \"https://h.example/x\", lang: en }
+  - { name: c, channel: webhook, webhook: \"https://h.example/x\", template: x }
 notification_policies:
   - { name: p, active_hours: x }
 merge_window: 1m
@@ -305,11 +305,11 @@ merge_window: 1m
     let e = errors(text);
     assert_eq!(
         e[0],
-        "t.yaml:2: delivery.on_failure: `on_failure` is not supported by this build yet"
+        "t.yaml:2: delivery.on_failure: no contact group named `nobody`"
     );
     assert_eq!(
         e[1],
-        "t.yaml:4: contacts[0].lang: `lang` is not supported by this build yet"
+        "t.yaml:4: contacts[0].template: `template` is not supported by this build yet"
     );
     assert_eq!(
         e[2],
@@ -323,16 +323,40 @@ merge_window: 1m
 }
 
 #[test]
+fn platform_contact_keys() {
+    let text = "\
+contacts:
+  - name: l
+    channel: lark
+    webhook: \"https://open.feishu.cn/open-apis/bot/v2/hook/x\"
+    keywords: [alert, Security Center]
+    lang: zh
+    timezone: Europe/Berlin
+    mentions: { users: [ou_1], all: true, levels: [critical] }
+  - { name: d, channel: dingtalk, webhook: \"https://oapi.dingtalk.com/robot/send?access_token=t\", mentions: { mobiles: [\"13800000000\"] } }
+";
+    let l = load(text);
+    let c = l.config.expect("loads");
+    assert_eq!(c.contacts[0].channel, Channel::Lark);
+    assert_eq!(c.contacts[0].keywords, ["alert", "Security Center"]);
+    assert_eq!(c.contacts[0].lang, Lang::Zh);
+    assert_eq!(c.contacts[0].timezone, "Europe/Berlin");
+    assert!(c.contacts[0].mentions.all);
+    assert_eq!(c.contacts[0].mentions.levels, [Level::Critical]);
+    assert_eq!(c.contacts[1].mentions.mobiles, ["13800000000"]);
+    assert_eq!(c.contacts[1].timezone, "Asia/Shanghai");
+    let e = errors(
+        "contacts:\n  - { name: l, channel: slack, webhook: \"https://a/x\", lang: fr, timezone: Mars/Olympus, mentions: { users: [\"<at id=all>\"], mobiles: [abc] } }\n",
+    );
+    assert_eq!(e.len(), 4, "{e:#?}");
+}
+
+#[test]
 fn channels() {
     let e = errors(
         "contacts:\n  - { name: l, channel: lark, webhook: \"https://open.feishu.cn/x\" }\n",
     );
-    assert_eq!(
-        e,
-        [
-            "t.yaml:2: contacts[0].channel: channel `lark` is not available in this build yet (arrives with chat-platform support); use `webhook`"
-        ]
-    );
+    assert!(e.is_empty(), "{e:?}");
     let e = errors("contacts:\n  - { name: l, channel: fax, webhook: \"https://a/x\" }\n");
     assert!(
         e[0].ends_with(

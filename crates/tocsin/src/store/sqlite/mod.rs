@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 /// The schema this build writes; a store with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 1;
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+pub const SCHEMA_VERSION: i64 = 2;
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema2.sql")];
 const READERS: usize = 4;
 /// Most write requests folded into one transaction.
 const MAX_GROUP: usize = 256;
@@ -178,6 +178,35 @@ impl Store for SqliteStore {
     async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
         self.write(|reply| write::WriteOp::Attempt(attempt, reply))
             .await
+    }
+    async fn fold_into_digest(
+        &self,
+        digest: NewMessage,
+        folded: Vec<String>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.write(|reply| write::WriteOp::Fold {
+            digest,
+            folded,
+            now_ms,
+            reply,
+        })
+        .await
+    }
+    async fn create_messages(&self, messages: Vec<NewMessage>) -> Result<(), StoreError> {
+        self.write(|reply| write::WriteOp::Create(messages, reply))
+            .await
+    }
+    async fn recent_attempts(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT m.contact, a.at_ms FROM attempts a JOIN messages m ON m.id = a.message_id \
+                 WHERE a.at_ms >= ?1 ORDER BY a.at_ms",
+            )?;
+            stmt.query_map([since_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .await
     }
     async fn fail_pending(
         &self,

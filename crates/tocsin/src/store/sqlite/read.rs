@@ -51,7 +51,7 @@ fn list(text: String) -> Vec<String> {
 
 pub fn pending_messages(c: &Connection) -> rusqlite::Result<Vec<PendingMessage>> {
     let mut stmt = c.prepare(
-        "SELECT id, contact, kind, subscriptions, created_ms, next_attempt_ms, attempts FROM messages \
+        "SELECT id, contact, kind, subscriptions, created_ms, next_attempt_ms, attempts, note, event_ids FROM messages \
          WHERE status = 'pending' ORDER BY created_ms, id",
     )?;
     let mut messages: Vec<PendingMessage> = stmt
@@ -65,19 +65,33 @@ pub fn pending_messages(c: &Connection) -> rusqlite::Result<Vec<PendingMessage>>
                 created_ms: r.get(4)?,
                 next_attempt_ms: r.get(5)?,
                 attempts: r.get::<_, i64>(6)? as u32,
+                note: r.get(7)?,
                 events: Vec::new(),
             })
         })?
         .collect::<Result<_, _>>()?;
+    let ids: Vec<Option<String>> = c
+        .prepare("SELECT event_ids FROM messages WHERE status = 'pending' ORDER BY created_ms, id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut by_id = c.prepare(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))?;
     let mut events = c.prepare(&format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE id IN (SELECT event_id FROM notices WHERE message_id = ?1) \
          ORDER BY seq"
     ))?;
-    for m in &mut messages {
+    for (m, ids) in messages.iter_mut().zip(ids) {
         m.events = events
             .query_map([&m.id], stored_event)?
             .map(|s| s.map(|s| s.event))
             .collect::<Result<_, _>>()?;
+        // Failure reports carry events by id, without notices of their own.
+        if m.events.is_empty() {
+            for id in list(ids.unwrap_or_default()) {
+                if let Some(s) = by_id.query_row([&id], stored_event).optional()? {
+                    m.events.push(s.event);
+                }
+            }
+        }
     }
     Ok(messages)
 }

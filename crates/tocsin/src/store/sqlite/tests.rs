@@ -51,6 +51,7 @@ fn routed(id: &str, received_ms: i64, message_id: &str) -> IngestItem {
             subscriptions: vec!["s".into()],
             event_ids: vec![id.into()],
             created_ms: received_ms,
+            note: None,
         }],
     }
 }

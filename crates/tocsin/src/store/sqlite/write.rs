@@ -25,6 +25,13 @@ pub enum WriteOp {
         before_ms: i64,
         reply: Reply<u64>,
     },
+    Fold {
+        digest: NewMessage,
+        folded: Vec<String>,
+        now_ms: i64,
+        reply: Reply<()>,
+    },
+    Create(Vec<NewMessage>, Reply<()>),
 }
 
 impl WriteOp {
@@ -108,9 +115,10 @@ fn fail(op: WriteOp, e: &rusqlite::Error) -> Done {
     let err = || rusqlite::Error::ToSqlConversionFailure(e.to_string().into());
     match op {
         WriteOp::Ingest(_, r) => Done::Ingest(r, Err(err())),
-        WriteOp::Attempt(_, r) | WriteOp::ConfigVersion { reply: r, .. } => {
-            Done::Unit(r, Err(err()))
-        }
+        WriteOp::Attempt(_, r)
+        | WriteOp::ConfigVersion { reply: r, .. }
+        | WriteOp::Fold { reply: r, .. }
+        | WriteOp::Create(_, r) => Done::Unit(r, Err(err())),
         WriteOp::FailPending { reply, .. } | WriteOp::Prune { reply, .. } => {
             Done::Count(reply, Err(err()))
         }
@@ -166,6 +174,21 @@ fn apply_one(conn: &Connection, op: WriteOp) -> Done {
         WriteOp::Prune { before_ms, reply } => {
             Done::Count(reply, scoped(conn, |c| prune(c, before_ms)))
         }
+        WriteOp::Fold {
+            digest,
+            folded,
+            now_ms,
+            reply,
+        } => Done::Unit(reply, scoped(conn, |c| fold(c, &digest, &folded, now_ms))),
+        WriteOp::Create(messages, reply) => Done::Unit(
+            reply,
+            scoped(conn, |c| {
+                for m in &messages {
+                    insert_message(c, m)?;
+                }
+                Ok(())
+            }),
+        ),
     }
 }
 
@@ -343,4 +366,40 @@ fn prune(c: &Connection, before_ms: i64) -> rusqlite::Result<u64> {
         [before_ms],
     )?;
     Ok(n as u64)
+}
+
+fn insert_message(c: &Connection, m: &NewMessage) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO messages (id, contact, kind, status, subscriptions, created_ms, next_attempt_ms, note, event_ids) \
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        m.id,
+        m.contact,
+        m.kind.as_str(),
+        json_list(&m.subscriptions),
+        m.created_ms,
+        m.note,
+        json_list(&m.event_ids)
+    ])?;
+    Ok(())
+}
+
+fn fold(
+    c: &Connection,
+    digest: &NewMessage,
+    folded: &[String],
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    insert_message(c, digest)?;
+    let reason = format!("folded into digest {}", digest.id);
+    for id in folded {
+        c.prepare_cached("UPDATE notices SET message_id = ?2 WHERE message_id = ?1")?
+            .execute(params![id, digest.id])?;
+        c.prepare_cached(
+            "UPDATE messages SET status = 'folded', last_reason = ?2, finished_ms = ?3 WHERE id = ?1 AND status = 'pending'",
+        )?
+        .execute(params![id, reason, now_ms])?;
+    }
+    Ok(())
 }

@@ -1,0 +1,432 @@
+//! What a chat message says, before any platform's markup: a [`Doc`] built
+//! from the message's events in the contact's language and time zone. Each
+//! platform turns a `Doc` into its own payload, escaping every value that
+//! came from an event, and [`fit`] shrinks it to the platform's byte budget.
+
+use super::MessageView;
+use crate::config::{Lang, Level};
+use crate::event::Event;
+use crate::store::MessageKind;
+use serde_json::Value;
+
+/// A platform-neutral message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Doc {
+    /// Always kept whole (bar a hard cap), so a cut message still says what it is.
+    pub title: String,
+    pub level: Level,
+    /// Single messages: one section with fields. Digests: one line per event.
+    pub sections: Vec<Section>,
+    /// Events left out to fit the size budget.
+    pub omitted: usize,
+    /// Something was shortened to fit (values, details).
+    pub shortened: bool,
+    pub footer: String,
+    /// Labels in the contact's language.
+    pub lang: Lang,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Section {
+    /// A compact one-line summary (digests), or None for a single alert.
+    pub line: Option<String>,
+    pub fields: Vec<(String, String)>,
+    pub details: Vec<(String, String)>,
+    /// A link to the event in Tocsin (when `server.public_url` is set).
+    pub link: Option<String>,
+}
+
+pub struct Labels {
+    pub level: &'static str,
+    pub event: &'static str,
+    pub alert: &'static str,
+    pub asset: &'static str,
+    pub ip: &'static str,
+    pub region: &'static str,
+    pub time: &'static str,
+    pub subscription: &'static str,
+    pub details: &'static str,
+    pub view: &'static str,
+    pub status: &'static str,
+}
+
+pub fn labels(lang: Lang) -> &'static Labels {
+    const EN: Labels = Labels {
+        level: "Level",
+        event: "Event",
+        alert: "Alert",
+        asset: "Asset",
+        ip: "IP",
+        region: "Region",
+        time: "Time",
+        subscription: "Subscription",
+        details: "Details",
+        view: "View in Tocsin",
+        status: "Status",
+    };
+    const ZH: Labels = Labels {
+        level: "级别",
+        event: "事件",
+        alert: "告警",
+        asset: "资产",
+        ip: "IP",
+        region: "地域",
+        time: "时间",
+        subscription: "订阅",
+        details: "详情",
+        view: "在 Tocsin 中查看",
+        status: "状态",
+    };
+    match lang {
+        Lang::En => &EN,
+        Lang::Zh => &ZH,
+    }
+}
+
+pub fn level_word(level: Level, lang: Lang) -> &'static str {
+    match (lang, level) {
+        (Lang::En, Level::Critical) => "CRITICAL",
+        (Lang::En, Level::Warn) => "WARN",
+        (Lang::En, Level::Info) => "INFO",
+        (Lang::Zh, Level::Critical) => "严重",
+        (Lang::Zh, Level::Warn) => "警告",
+        (Lang::Zh, Level::Info) => "提示",
+    }
+}
+
+/// The event's time in the contact's time zone.
+pub fn local_time(ms: i64, timezone: &str) -> String {
+    let tz = jiff::tz::TimeZone::get(timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(ts) => ts.to_zoned(tz).strftime("%Y-%m-%d %H:%M:%S %Z").to_string(),
+        Err(_) => crate::timefmt::rfc3339(ms),
+    }
+}
+
+fn content_str<'a>(e: &'a Event, key: &str) -> Option<&'a str> {
+    e.content
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The affected asset: instance name, else resource id.
+pub fn asset(e: &Event) -> String {
+    e.instance
+        .as_deref()
+        .or_else(|| content_str(e, "instanceName"))
+        .or(e.resource.as_deref())
+        .unwrap_or("-")
+        .to_string()
+}
+
+fn ips(e: &Event) -> Option<String> {
+    let parts: Vec<String> = [("intranetIp", ""), ("internetIp", " (public)")]
+        .iter()
+        .filter_map(|(k, suffix)| content_str(e, k).map(|ip| format!("{ip}{suffix}")))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// The security product's alert name and type, when `content` has them.
+fn alert_name(e: &Event) -> Option<String> {
+    match (
+        content_str(e, "alarmEventName"),
+        content_str(e, "alarmEventType"),
+    ) {
+        (Some(n), Some(t)) => Some(format!("{n} ({t})")),
+        (Some(n), None) => Some(n.to_string()),
+        (None, Some(t)) => Some(t.to_string()),
+        _ => None,
+    }
+}
+
+/// Key details from `content`: the product's `details` list, `desc`, and a
+/// few scalar fields.
+fn details(e: &Event) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(desc) = content_str(e, "desc") {
+        out.push(("desc".to_string(), desc.to_string()));
+    }
+    if let Some(list) = e.content.get("details").and_then(Value::as_array) {
+        for d in list {
+            let name = d
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let value = match d.get("value") {
+                Some(Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+                None => continue,
+            };
+            if !name.is_empty() {
+                out.push((name, value));
+            }
+        }
+    }
+    if out.is_empty()
+        && let Some(obj) = e.content.as_object()
+    {
+        const SKIP: [&str; 9] = [
+            "alarmUniqueInfo",
+            "alarmEventName",
+            "alarmEventType",
+            "instanceName",
+            "intranetIp",
+            "internetIp",
+            "uuid",
+            "level",
+            "details",
+        ];
+        for (k, v) in obj
+            .iter()
+            .filter(|(k, _)| !SKIP.contains(&k.as_str()))
+            .take(8)
+        {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(_) | Value::Bool(_) => v.to_string(),
+                _ => continue,
+            };
+            out.push((k.clone(), v));
+        }
+    }
+    out
+}
+
+fn event_link(public_url: Option<&str>, e: &Event) -> Option<String> {
+    public_url.map(|u| {
+        let id: String = url::form_urlencoded::byte_serialize(e.id.as_bytes()).collect();
+        format!("{}/api/v1/events/{id}", u.trim_end_matches('/'))
+    })
+}
+
+/// One line per event, for digests: level, name, asset, time.
+pub fn digest_line(e: &Event, lang: Lang, timezone: &str) -> String {
+    let ip = ips(e).map(|i| format!(" ({i})")).unwrap_or_default();
+    format!(
+        "{} · {} · {}{} · {}",
+        level_word(e.level, lang),
+        e.name,
+        asset(e),
+        ip,
+        local_time(e.time_ms, timezone)
+    )
+}
+
+/// Builds the doc of a message.
+pub fn document(msg: &MessageView<'_>) -> Doc {
+    let c = msg.contact;
+    let l = labels(c.lang);
+    let level = msg
+        .events
+        .iter()
+        .map(|e| e.level)
+        .max()
+        .unwrap_or(Level::Info);
+    let subs = msg.subscriptions.join(", ");
+    let mut footer = match c.lang {
+        Lang::En => "Tocsin".to_string(),
+        Lang::Zh => "Tocsin 告警路由".to_string(),
+    };
+    if !subs.is_empty() {
+        footer.push_str(&format!(" · {}: {subs}", l.subscription));
+    }
+    let mut doc = Doc {
+        title: String::new(),
+        level,
+        sections: Vec::new(),
+        omitted: 0,
+        shortened: false,
+        footer,
+        lang: c.lang,
+    };
+    match (msg.kind, msg.events) {
+        (MessageKind::Test, _) => {
+            doc.title = match c.lang {
+                Lang::En => "Tocsin test message".into(),
+                Lang::Zh => "Tocsin 测试消息".into(),
+            };
+            doc.sections.push(Section {
+                line: Some(match c.lang {
+                    Lang::En => format!("If you can read this, contact {} works.", c.name),
+                    Lang::Zh => format!("看到这条消息说明联系人 {} 配置正确。", c.name),
+                }),
+                fields: vec![],
+                details: vec![],
+                link: None,
+            });
+        }
+        (_, [e]) if msg.kind != MessageKind::Digest => {
+            doc.title = format!("[{}] {}", level_word(e.level, c.lang), e.name);
+            let mut fields = vec![
+                (l.level.to_string(), level_word(e.level, c.lang).to_string()),
+                (l.event.to_string(), e.name.clone()),
+            ];
+            if let Some(a) = alert_name(e) {
+                fields.push((l.alert.to_string(), a));
+            }
+            fields.push((l.asset.to_string(), asset(e)));
+            if let Some(ip) = ips(e) {
+                fields.push((l.ip.to_string(), ip));
+            }
+            if let Some(r) = &e.region {
+                fields.push((l.region.to_string(), r.clone()));
+            }
+            fields.push((l.time.to_string(), local_time(e.time_ms, &c.timezone)));
+            if let Some(s) = &e.status {
+                fields.push((l.status.to_string(), s.clone()));
+            }
+            doc.sections.push(Section {
+                line: None,
+                fields,
+                details: details(e),
+                link: event_link(msg.public_url, e),
+            });
+        }
+        (_, events) => {
+            let crit = events.iter().filter(|e| e.level == Level::Critical).count();
+            doc.title = match c.lang {
+                Lang::En => format!(
+                    "[{}] {} alerts ({crit} critical)",
+                    level_word(level, c.lang),
+                    events.len()
+                ),
+                Lang::Zh => format!(
+                    "[{}] {} 条告警（{crit} 条严重）",
+                    level_word(level, c.lang),
+                    events.len()
+                ),
+            };
+            if let Some(note) = msg.note {
+                doc.sections.push(Section {
+                    line: Some(note.to_string()),
+                    fields: vec![],
+                    details: vec![],
+                    link: None,
+                });
+            }
+            // Critical first, then by time.
+            let mut sorted: Vec<&Event> = events.iter().map(|e| e.as_ref()).collect();
+            sorted.sort_by_key(|e| (std::cmp::Reverse(e.level), e.time_ms));
+            for e in sorted {
+                doc.sections.push(Section {
+                    line: Some(digest_line(e, c.lang, &c.timezone)),
+                    fields: vec![],
+                    details: vec![],
+                    link: event_link(msg.public_url, e),
+                });
+            }
+        }
+    }
+    if let Some(note) = msg.note
+        && msg.kind != MessageKind::Digest
+    {
+        doc.sections.insert(
+            0,
+            Section {
+                line: Some(note.to_string()),
+                fields: vec![],
+                details: vec![],
+                link: None,
+            },
+        );
+    }
+    // The bot's keyword rule: a keyword in the title (always kept) or the
+    // footer (always kept), so every message passes it.
+    if !c.keywords.is_empty()
+        && !c
+            .keywords
+            .iter()
+            .any(|k| doc.title.contains(k.as_str()) || doc.footer.contains(k.as_str()))
+    {
+        doc.footer = format!("{} · {}", doc.footer, c.keywords[0]);
+    }
+    doc
+}
+
+/// Cuts `s` to at most `max` bytes at a character boundary, marking the cut.
+pub fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// The note added when something was cut to fit.
+pub fn cut_note(doc: &Doc) -> Option<String> {
+    match (doc.omitted, doc.shortened, doc.lang) {
+        (0, false, _) => None,
+        (0, true, Lang::En) => {
+            Some("(some values were shortened to fit the platform's size limit)".into())
+        }
+        (0, true, Lang::Zh) => Some("（部分内容因平台长度限制被截断）".into()),
+        (n, _, Lang::En) => Some(format!(
+            "… and {n} more not shown (size limit); see the Tocsin history"
+        )),
+        (n, _, Lang::Zh) => Some(format!(
+            "…… 另有 {n} 条未显示（长度限制），请在 Tocsin 历史中查看"
+        )),
+    }
+}
+
+/// Shrinks `doc` until `size(doc) <= budget`: fewer details, shorter values,
+/// then fewer digest lines (counted in `omitted`). The title is kept.
+pub fn fit(mut doc: Doc, budget: usize, size: impl Fn(&Doc) -> usize) -> Doc {
+    doc.title = cut(&doc.title, 300);
+    if size(&doc) <= budget {
+        return doc;
+    }
+    for s in &mut doc.sections {
+        if s.details.len() > 4 {
+            s.details.truncate(4);
+            doc.shortened = true;
+        }
+    }
+    for max in [512, 200, 80] {
+        if size(&doc) <= budget {
+            return doc;
+        }
+        for s in &mut doc.sections {
+            for (_, v) in s.fields.iter_mut().chain(s.details.iter_mut()) {
+                if v.len() > max {
+                    *v = cut(v, max);
+                    doc.shortened = true;
+                }
+            }
+            if let Some(line) = &mut s.line
+                && line.len() > max
+            {
+                *line = cut(line, max);
+                doc.shortened = true;
+            }
+        }
+    }
+    // Drop whole digest lines from the end, then details of a single alert.
+    while size(&doc) > budget && doc.sections.len() > 1 {
+        doc.sections.pop();
+        doc.omitted += 1;
+    }
+    while size(&doc) > budget {
+        let Some(s) = doc.sections.first_mut() else {
+            break;
+        };
+        if s.details.pop().is_some() || s.fields.pop().is_some() {
+            doc.shortened = true;
+            continue;
+        }
+        doc.sections.clear();
+        doc.shortened = true;
+        break;
+    }
+    if size(&doc) > budget {
+        doc.title = cut(&doc.title, 80);
+        doc.footer = cut(&doc.footer, 80);
+    }
+    doc
+}
