@@ -1,7 +1,18 @@
 //! Test doubles of the receivers Tocsin sends to, shared by the tests and
 //! `tocsin demo`. Each one listens on loopback, records every request byte for
 //! byte, and answers the way the real receiver would.
+//!
+//! - [`webhook`]: a generic recording webhook receiver.
+//! - [`lark`], [`wecom`], [`dingtalk`], [`slack`]: faithful fakes of the chat
+//!   platforms' incoming webhooks (checks, codes and limits of
+//!   `docs/channels.md`), all served by one [`FakeBot`] type.
 
+pub mod dingtalk;
+pub mod lark;
+pub mod platform;
+pub mod slack;
 pub mod webhook;
+pub mod wecom;
 
+pub use platform::{BotSettings, Delivery, FakeBot, Platform, ScriptedAnswer, sandbox_page};
 pub use webhook::{Received, Reply, WebhookReceiver};

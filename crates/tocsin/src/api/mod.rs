@@ -22,6 +22,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/events/aliyun", post(ingest::aliyun))
         .route("/events/{id}", get(history::detail))
         .route("/contacts", get(objects::contacts))
+        .route("/contacts/{name}/test", post(objects::test_contact))
         .route("/contact-groups", get(objects::contact_groups))
         .route(
             "/notification-policies",

@@ -135,6 +135,30 @@ pub async fn sources(State(app): State<Arc<App>>) -> Json<Value> {
     Json(json!({"sources": sources_json(&app.config().config)}))
 }
 
+/// `POST /api/v1/contacts/{name}/test`: a real test message, and the
+/// platform's own verdict.
+pub async fn test_contact(
+    State(app): State<Arc<App>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<Json<Value>, super::ApiError> {
+    let snap = app.config();
+    let Some(contact) = snap.contact(&name) else {
+        return Err(super::ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("no contact named {name}"),
+        ));
+    };
+    let http = app.dispatcher.http();
+    let v = crate::notify::test_contact(
+        &http,
+        contact,
+        &snap.config.delivery,
+        snap.config.server.public_url.as_deref(),
+    )
+    .await;
+    Ok(Json(crate::notify::verdict_json(&v)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

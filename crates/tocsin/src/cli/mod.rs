@@ -4,6 +4,7 @@ mod bench;
 mod check;
 mod send;
 mod serve;
+mod test_contact;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -32,6 +33,17 @@ pub enum Command {
     Send(SendArgs),
     /// Measure ingest throughput and end-to-end delivery on loopback.
     Bench(BenchArgs),
+    /// Send a test message through a contact and print the platform's verdict.
+    TestContact(TestContactArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TestContactArgs {
+    /// The YAML config file that defines the contact.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The contact's name.
+    pub name: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -96,5 +108,6 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Check(a) => check::run(a),
         Command::Send(a) => send::run(a).await,
         Command::Bench(a) => bench::run(a).await,
+        Command::TestContact(a) => test_contact::run(a).await,
     }
 }

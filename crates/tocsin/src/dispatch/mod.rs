@@ -167,6 +167,11 @@ impl Dispatcher {
     }
 
     /// Hands freshly committed messages to their workers.
+    /// The HTTP client deliveries use (test messages go through it too).
+    pub fn http(&self) -> Arc<HttpContext> {
+        self.shared.http.load_full()
+    }
+
     pub fn enqueue(&self, messages: Vec<OutboxMessage>) {
         self.shared.enqueue(messages);
     }

@@ -33,22 +33,26 @@ pub fn signed_url(webhook: &str, secret: &str, timestamp_ms: i64) -> String {
 
 /// Neutralizes markdown and `@` mentions in untrusted text.
 pub fn escape(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '<' => '＜',
-            '>' => '＞',
-            '[' => '［',
-            ']' => '］',
-            '*' => '＊',
-            '_' => '＿',
-            '`' => '｀',
-            '#' => '＃',
-            '@' => '＠',
-            '!' => '！',
-            '\n' | '\r' => ' ',
-            c => c,
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    let mut prev = '\0';
+    for c in s.chars() {
+        match c {
+            '<' => out.push('＜'),
+            '>' => out.push('＞'),
+            // `[text](url)` is a link only with `](`: break that pair.
+            '(' if prev == ']' => out.push('（'),
+            '*' => out.push('＊'),
+            '`' => out.push('｀'),
+            '#' => out.push('＃'),
+            '@' => out.push('＠'),
+            '!' => out.push('！'),
+            '_' => out.push('＿'),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+        prev = c;
+    }
+    out
 }
 
 fn markdown(doc: &Doc, msg: &MessageView<'_>) -> String {

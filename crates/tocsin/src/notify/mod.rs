@@ -267,3 +267,59 @@ pub fn status_only_verdict(
         reason,
     }
 }
+
+/// Sends a test message through a contact and returns the platform's own
+/// verdict (nothing is stored).
+pub async fn test_contact(
+    http: &http::HttpContext,
+    contact: &Contact,
+    delivery: &crate::config::DeliveryConfig,
+    public_url: Option<&str>,
+) -> Verdict {
+    let notifier = notifier_for(contact.channel);
+    let now = crate::now_ms();
+    let event = Arc::new(Event {
+        id: format!("tocsin-test-{now}"),
+        product: "Tocsin".into(),
+        event_type: "Test".into(),
+        name: "Tocsin:TestMessage".into(),
+        level: crate::config::Level::Info,
+        severity: None,
+        status: None,
+        resource: None,
+        instance: None,
+        region: None,
+        group: None,
+        time_ms: now,
+        received_ms: now,
+        content: serde_json::json!({}),
+        format: crate::event::Format::Native,
+        raw: serde_json::json!({}),
+    });
+    let id = uuid::Uuid::now_v7().to_string();
+    let events = [event];
+    let view = MessageView {
+        id: &id,
+        kind: MessageKind::Test,
+        contact,
+        subscriptions: &[],
+        events: &events,
+        public_url,
+        note: None,
+    };
+    match notifier.render(&view, now) {
+        Ok(r) => send(http, notifier, r.out, delivery.timeout).await,
+        Err(e) => Verdict::permanent(format!("the test message could not be rendered: {e}")),
+    }
+}
+
+/// The JSON of a test verdict: `{"ok", "http_status", "platform_code", "platform_message", "reason"}`.
+pub fn verdict_json(v: &Verdict) -> serde_json::Value {
+    serde_json::json!({
+        "ok": v.disposition == Disposition::Delivered,
+        "http_status": v.http_status,
+        "platform_code": v.platform_code,
+        "platform_message": v.platform_message,
+        "reason": v.reason,
+    })
+}

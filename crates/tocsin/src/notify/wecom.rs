@@ -18,19 +18,23 @@ const TEXT_MAX: usize = 2048;
 /// links, emphasis and line-start markup, by swapping in look-alike
 /// characters (WeCom has no escape sequence).
 pub fn escape(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '<' => '＜',
-            '>' => '＞',
-            '[' => '［',
-            ']' => '］',
-            '*' => '＊',
-            '`' => '｀',
-            '#' => '＃',
-            '\n' | '\r' => ' ',
-            c => c,
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    let mut prev = '\0';
+    for c in s.chars() {
+        match c {
+            '<' => out.push('＜'),
+            '>' => out.push('＞'),
+            // `[text](url)` is a link only with `](`: break that pair.
+            '(' if prev == ']' => out.push('（'),
+            '*' => out.push('＊'),
+            '`' => out.push('｀'),
+            '#' => out.push('＃'),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+        prev = c;
+    }
+    out
 }
 
 fn colour(level: Level) -> &'static str {
@@ -185,7 +189,7 @@ mod tests {
         let hostile = "<@all> [click](http://evil) **x** # h\n> quote `code`";
         let e = escape(hostile);
         assert!(
-            !e.contains('<') && !e.contains('[') && !e.contains('*') && !e.contains('\n'),
+            !e.contains('<') && !e.contains("](") && !e.contains('*') && !e.contains('\n'),
             "{e}"
         );
     }

@@ -7,6 +7,7 @@ mod api;
 mod cli;
 mod delivery;
 mod ingest;
+mod platforms;
 mod reload;
 mod robustness;
 mod routing;

@@ -1,0 +1,474 @@
+//! Each chat platform end to end against its faithful fake: the payload as
+//! the fake received it, signatures, keywords, hostile content, error codes,
+//! rate limits without loss, on-failure reports and test-contact.
+
+use crate::common::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tocsin_fakes::{BotSettings, FakeBot, ScriptedAnswer};
+
+fn platform_config(channel: &str, url: &str, extra: &str) -> String {
+    format!(
+        r#"
+server:
+  public_url: https://tocsin.example.com
+delivery:
+  allow_private_networks: true
+  backoff: {{ initial: 50ms, max: 200ms }}
+  timeout: 2s
+contacts:
+  - name: bot
+    channel: {channel}
+    webhook: "{url}"
+{extra}
+contact_groups:
+  - {{ name: team, contacts: [bot] }}
+notification_policies:
+  - {{ name: policy, contact_groups: [team] }}
+subscriptions:
+  - {{ name: sec-feed, notification_policy: policy }}
+"#
+    )
+}
+
+const HOSTILE_NAME: &str = r#"Suspicious:<at user_id=\"all\">x</at> @all <@U999> <!channel> [ours](https://tocsin.example.com/fake) **b**"#;
+
+fn hostile_event(id: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","product":"Sas","event_type":"Suspicious","name":"{HOSTILE_NAME}","level":"critical",
+            "instance":"web-<at id=all></at>","region":"cn-hangzhou","time":"2026-11-29T02:00:00Z",
+            "content":{{"alarmEventName":"Unusual Logon","alarmEventType":"Suspicious","intranetIp":"10.0.0.5",
+            "desc":"\"}}]}} <@all> \n# heading\n> quote","details":[{{"name":"Command line","type":"text","value":"curl x | sh"}}]}}}}"#
+    )
+}
+
+async fn deliver_one(
+    h: &Harness,
+    bot: &FakeBot,
+    id: &str,
+    body: &str,
+) -> (Value, tocsin_fakes::Delivery) {
+    let (s, v) = h.post("/api/v1/events", body).await;
+    assert_eq!(s, 202, "{v}");
+    let ev = h.wait_status(id, "bot", "delivered").await;
+    let got = bot.wait_for_accepted(1, WAIT).await;
+    assert_eq!(got.len(), 1, "{:?}", bot.received());
+    (ev, got[0].clone())
+}
+
+#[tokio::test]
+async fn lark_card_signed_with_keywords_and_hostile_content_escaped() {
+    let bot = FakeBot::lark().await;
+    let mut settings = BotSettings::with_secret("lark-signing-secret");
+    settings.keywords = vec!["alert".into(), "Security Center".into()];
+    bot.add_bot("hook-1", settings);
+    let extra = "    secret: lark-signing-secret\n    keywords: [alert, Security Center]\n    mentions: { users: [ou_admin], levels: [critical] }\n";
+    let h = Harness::start(&platform_config("lark", &bot.url("hook-1"), extra)).await;
+    let (ev, d) = deliver_one(&h, &bot, "lk-1", &hostile_event("lk-1")).await;
+    assert!(d.accepted());
+    assert_eq!(d.code, Some(0));
+    let body = d.json();
+    assert_eq!(body["msg_type"], "interactive");
+    assert_eq!(body["card"]["header"]["template"], "red");
+    let title = body["card"]["header"]["title"]["content"].as_str().unwrap();
+    assert!(title.starts_with("[CRITICAL] Suspicious:"), "{title}");
+    // Signed: the fake verified it; check the fields are there.
+    assert!(body["timestamp"].is_string() && body["sign"].is_string());
+    // Every event value sits in plain_text; the only lark_md is our mention.
+    let mds: Vec<&Value> = find_tagged(&body["card"], "lark_md");
+    assert_eq!(mds.len(), 1, "{body:#}");
+    assert_eq!(mds[0]["content"], "<at id=ou_admin></at>");
+    let text = d.rendered_text();
+    assert!(text.contains("Unusual Logon (Suspicious)"), "{text}");
+    assert!(
+        text.contains("web-<at id=all></at>"),
+        "shown verbatim as plain text: {text}"
+    );
+    assert!(
+        text.contains("2026-11-29 10:00:00 CST"),
+        "Asia/Shanghai time: {text}"
+    );
+    assert!(
+        text.contains("sec-feed · alert"),
+        "keyword added to the footer: {text}"
+    );
+    // The link to the event is ours, built from public_url.
+    let urls = find_key(&body, "url");
+    assert_eq!(
+        urls,
+        [json!("https://tocsin.example.com/api/v1/events/lk-1")]
+    );
+    assert_eq!(ev["deliveries"][0]["attempts"][0]["platform_code"], "0");
+}
+
+#[tokio::test]
+async fn lark_wrong_secret_and_missing_keyword_fail_at_once_with_the_reason() {
+    let bot = FakeBot::lark().await;
+    bot.add_bot("signed", BotSettings::with_secret("right"));
+    bot.add_bot("kw", BotSettings::with_keywords(&["magic-word"]));
+    let h = Harness::start(&platform_config(
+        "lark",
+        &bot.url("signed"),
+        "    secret: wrong\n",
+    ))
+    .await;
+    h.post("/api/v1/events", &native("lk-2", "Suspicious:X", "warn"))
+        .await;
+    let ev = h.wait_status("lk-2", "bot", "failed").await;
+    let a = &ev["deliveries"][0]["attempts"];
+    assert_eq!(
+        a.as_array().unwrap().len(),
+        1,
+        "a signature refusal is not retried"
+    );
+    assert_eq!(a[0]["platform_code"], "19021");
+    assert_eq!(a[0]["http_status"], 200);
+    assert!(a[0]["reason"].as_str().unwrap().contains("secret"), "{a}");
+
+    let h = Harness::start(&platform_config(
+        "lark",
+        &bot.url("kw"),
+        "    keywords: [alert]\n",
+    ))
+    .await;
+    h.post("/api/v1/events", &native("lk-3", "Suspicious:X", "warn"))
+        .await;
+    let ev = h.wait_status("lk-3", "bot", "failed").await;
+    let a = &ev["deliveries"][0]["attempts"][0];
+    assert_eq!(a["platform_code"], "19024");
+    assert!(a["reason"].as_str().unwrap().contains("keywords"), "{a}");
+}
+
+#[tokio::test]
+async fn dingtalk_markdown_signed_in_the_query_with_mentions_from_config_only() {
+    let bot = FakeBot::dingtalk().await;
+    let mut settings = BotSettings::with_secret("SECdingsecret");
+    settings.keywords = vec!["alert".into()];
+    bot.add_bot("tok", settings);
+    let extra = "    secret: SECdingsecret\n    keywords: [alert]\n    mentions: { mobiles: [\"13800000000\"] }\n    lang: zh\n";
+    let h = Harness::start(&platform_config("dingtalk", &bot.url("tok"), extra)).await;
+    let (_, d) = deliver_one(&h, &bot, "dt-1", &hostile_event("dt-1")).await;
+    let q = d.query.clone().unwrap();
+    assert!(q.contains("timestamp=") && q.contains("&sign="), "{q}");
+    let body = d.json();
+    assert_eq!(body["msgtype"], "markdown");
+    assert_eq!(
+        body["at"],
+        json!({"atMobiles": ["13800000000"], "atUserIds": [], "isAtAll": false})
+    );
+    let text = body["markdown"]["text"].as_str().unwrap();
+    assert!(text.contains("@13800000000"));
+    // Hostile content cannot mention or link: no raw @, <, [ from the event.
+    assert!(
+        !text.contains("@all")
+            && !text.contains("<@")
+            && !text.contains("](https://tocsin.example.com/fake"),
+        "{text}"
+    );
+    assert!(text.contains("级别"), "zh labels: {text}");
+    assert!(text.contains("alert"), "keyword present: {text}");
+}
+
+#[tokio::test]
+async fn wecom_markdown_within_4096_bytes_and_hostile_content() {
+    let bot = FakeBot::wecom().await;
+    bot.add_bot("key-1", BotSettings::default());
+    let h = Harness::start(&platform_config(
+        "wecom",
+        &bot.url("key-1"),
+        "    mentions: { users: [zhangsan] }\n",
+    ))
+    .await;
+    // A huge event: the message is cut at the byte budget, keeping the title.
+    let big = format!(
+        r#"{{"id":"wc-1","product":"Sas","event_type":"Incident","name":"Incident:BruteForce","level":"warn",
+            "content":{{"desc":"{}","details":[{{"name":"Command line","value":"{}"}}]}}}}"#,
+        "登录失败".repeat(800),
+        "<@all> ".repeat(400)
+    );
+    let (_, d) = deliver_one(&h, &bot, "wc-1", &big).await;
+    let content = d.json()["markdown"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(content.len() <= 4096, "{}", content.len());
+    assert!(
+        content.starts_with("## <font color=\"comment\">[WARN] Incident:BruteForce</font>"),
+        "{content}"
+    );
+    assert!(content.contains("<@zhangsan>"));
+    assert_eq!(
+        content.matches("<@").count(),
+        1,
+        "only the configured mention: {content}"
+    );
+    assert!(
+        content.contains("shortened"),
+        "says what was cut: {content}"
+    );
+}
+
+#[tokio::test]
+async fn slack_blocks_with_fallback_and_escaping() {
+    let bot = FakeBot::slack().await;
+    bot.add_bot("T000/B000/XXXX", BotSettings::default());
+    let h = Harness::start(&platform_config(
+        "slack",
+        &bot.url("T000/B000/XXXX"),
+        "    mentions: { all: true }\n",
+    ))
+    .await;
+    let (_, d) = deliver_one(&h, &bot, "sl-1", &hostile_event("sl-1")).await;
+    assert_eq!(d.http_status, 200);
+    let body = d.json();
+    assert!(body["text"].as_str().unwrap().contains("&lt;@U999&gt;"));
+    // mrkdwn is where Slack parses mentions and links (header is plain_text).
+    let mrkdwn: Vec<String> = find_typed(&body["blocks"], "mrkdwn")
+        .into_iter()
+        .map(|t| t["text"].as_str().unwrap().to_string())
+        .collect();
+    assert!(mrkdwn.len() > 5);
+    let all = mrkdwn.join("\n");
+    assert_eq!(
+        all.matches("<!channel>").count(),
+        1,
+        "only our own mention: {all}"
+    );
+    assert!(
+        !all.contains("<@U999>") && all.contains("&lt;@U999&gt;"),
+        "{all}"
+    );
+    assert_eq!(body["blocks"][0]["type"], "header");
+}
+
+#[tokio::test]
+async fn a_burst_of_45_to_a_20_a_minute_bot_arrives_in_full_without_a_rate_limit_answer() {
+    for platform in ["wecom", "dingtalk"] {
+        let bot = if platform == "wecom" {
+            FakeBot::wecom().await
+        } else {
+            FakeBot::dingtalk().await
+        };
+        bot.add_bot("burst", BotSettings::default());
+        let h = Harness::start(&platform_config(platform, &bot.url("burst"), "")).await;
+        let batch: Vec<Value> = (0..45)
+            .map(|i| {
+                json!({"id": format!("b-{i}"), "product": "Sas", "event_type": "Incident",
+                       "name": format!("Incident:Burst{i:02}"), "level": if i % 3 == 0 { "critical" } else { "warn" },
+                       "instance": format!("host-{i}")})
+            })
+            .collect();
+        let (s, _) = h.post("/api/v1/events", &json!(batch).to_string()).await;
+        assert_eq!(s, 202);
+        for i in 0..45 {
+            h.wait_status(&format!("b-{i}"), "bot", "delivered").await;
+        }
+        let received = bot.received();
+        assert!(
+            received.iter().all(|d| d.accepted()),
+            "{platform}: a rate-limit answer: {received:?}"
+        );
+        assert!(
+            received.len() <= 18,
+            "{platform}: {} messages",
+            received.len()
+        );
+        let text: String = received.iter().map(|d| d.rendered_text()).collect();
+        for i in 0..45 {
+            assert!(
+                text.contains(&format!("Incident:Burst{i:02}")),
+                "{platform}: Burst{i:02} missing"
+            );
+            assert!(
+                text.contains(&format!("host-{i}")),
+                "{platform}: host-{i} missing"
+            );
+        }
+        // Critical first.
+        let first = text.find("Incident:Burst00").unwrap();
+        assert!(first < text.find("Incident:Burst01").unwrap(), "{platform}");
+        let ev = h.event("b-7").await;
+        assert_eq!(ev["deliveries"][0]["message_kind"], "digest");
+    }
+}
+
+#[tokio::test]
+async fn a_platform_rate_limit_answer_backs_off_that_bot_and_retries() {
+    let bot = FakeBot::wecom().await;
+    bot.add_bot("rl", BotSettings::default());
+    bot.script("rl", [ScriptedAnswer::RateLimited]);
+    let h = Harness::start(&platform_config("wecom", &bot.url("rl"), "")).await;
+    h.post("/api/v1/events", &native("rl-1", "Incident:X", "critical"))
+        .await;
+    // The first answer is 45009: the attempt says so and the message waits.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let ev = h.event("rl-1").await;
+        if let Some(a) = ev["deliveries"][0]["attempts"]
+            .as_array()
+            .and_then(|a| a.first())
+        {
+            assert_eq!(a["platform_code"], "45009");
+            assert_eq!(a["outcome"], "retry");
+            assert!(a["reason"].as_str().unwrap().contains("rate limiting"));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(h.event("rl-1").await["deliveries"][0]["status"], "pending");
+}
+
+#[tokio::test]
+async fn a_broken_bot_is_reported_through_on_failure_never_through_itself() {
+    let bot = FakeBot::lark().await; // no bot registered: every token is unknown (19001)
+    let rx = WebhookReceiver::start().await;
+    let yaml = format!(
+        r#"
+delivery:
+  allow_private_networks: true
+  on_failure: ops
+contacts:
+  - {{ name: bot, channel: lark, webhook: "{}" }}
+  - {{ name: ops-hook, channel: webhook, webhook: "{}" }}
+contact_groups:
+  - {{ name: team, contacts: [bot] }}
+  - {{ name: ops, contacts: [ops-hook, bot] }}
+notification_policies:
+  - {{ name: policy, contact_groups: [team] }}
+subscriptions:
+  - {{ name: all, notification_policy: policy }}
+"#,
+        bot.url("gone"),
+        rx.url("/ops")
+    );
+    let h = Harness::start(&yaml).await;
+    h.post("/api/v1/events", &native("of-1", "Incident:X", "critical"))
+        .await;
+    let ev = h.wait_status("of-1", "bot", "failed").await;
+    assert_eq!(ev["deliveries"][0]["attempts"][0]["platform_code"], "19001");
+    let got = rx.wait_for(1, WAIT).await;
+    assert_eq!(got.len(), 1);
+    let report = got[0].json();
+    assert_eq!(report["kind"], "failure_report");
+    assert!(
+        report["note"].as_str().unwrap().contains("contact bot"),
+        "{report}"
+    );
+    assert!(
+        report["note"].as_str().unwrap().contains("19001"),
+        "{report}"
+    );
+    assert_eq!(report["events"][0]["id"], "of-1");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Exactly one try at the broken bot: the report did not go through it.
+    assert_eq!(bot.received().len(), 1);
+    assert_eq!(rx.received().len(), 1);
+}
+
+#[tokio::test]
+async fn test_contact_reports_the_platforms_verdict() {
+    let bot = FakeBot::dingtalk().await;
+    bot.add_bot("good", BotSettings::with_keywords(&["alert"]));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("t.yaml");
+    let yaml = format!(
+        "delivery:\n  allow_private_networks: true\ncontacts:\n  - {{ name: good, channel: dingtalk, webhook: \"{}\", keywords: [alert] }}\n  - {{ name: bad, channel: dingtalk, webhook: \"{}\" }}\n",
+        bot.url("good"),
+        bot.url("missing")
+    );
+    std::fs::write(&cfg, &yaml).unwrap();
+    let exe = env!("CARGO_BIN_EXE_tocsin");
+    let out = tokio::process::Command::new(exe)
+        .args(["test-contact", "--config"])
+        .arg(&cfg)
+        .arg("good")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+    let sent = bot.accepted();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].rendered_text().contains("alert"));
+    let out = tokio::process::Command::new(exe)
+        .args(["test-contact", "--config"])
+        .arg(&cfg)
+        .arg("bad")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("code 300005") && text.contains("access token"),
+        "{text}"
+    );
+
+    // And over the API.
+    let h = Harness::start(&yaml).await;
+    let (s, v) = h.post("/api/v1/contacts/good/test", "").await;
+    assert_eq!(s, 200);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["platform_code"], "0");
+    let (_, v) = h.post("/api/v1/contacts/bad/test", "").await;
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["platform_code"], "300005");
+    assert_eq!(h.post("/api/v1/contacts/nobody/test", "").await.0, 404);
+}
+
+fn find_tagged<'a>(v: &'a Value, tag: &str) -> Vec<&'a Value> {
+    let mut out = Vec::new();
+    match v {
+        Value::Object(m) => {
+            if m.get("tag").and_then(Value::as_str) == Some(tag) {
+                out.push(v);
+            }
+            for x in m.values() {
+                out.extend(find_tagged(x, tag));
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| out.extend(find_tagged(x, tag))),
+        _ => {}
+    }
+    out
+}
+
+fn find_key(v: &Value, key: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if k == key {
+                    out.push(x.clone());
+                }
+                out.extend(find_key(x, key));
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| out.extend(find_key(x, key))),
+        _ => {}
+    }
+    out
+}
+
+fn find_typed<'a>(v: &'a Value, ty: &str) -> Vec<&'a Value> {
+    let mut out = Vec::new();
+    match v {
+        Value::Object(m) => {
+            if m.get("type").and_then(Value::as_str) == Some(ty) {
+                out.push(v);
+            }
+            for x in m.values() {
+                out.extend(find_typed(x, ty));
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| out.extend(find_typed(x, ty))),
+        _ => {}
+    }
+    out
+}
