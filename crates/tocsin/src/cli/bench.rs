@@ -87,7 +87,72 @@ pub async fn run(args: BenchArgs) -> i32 {
     }
 }
 
+/// A burst of alerts to one WeCom bot (20 a minute): how many messages it
+/// takes and how long until every alert is delivered.
+async fn wecom_burst(n: usize) -> anyhow::Result<()> {
+    let bot = tocsin_fakes::FakeBot::wecom().await;
+    bot.add_bot("burst", tocsin_fakes::BotSettings::default());
+    let yaml = format!(
+        "delivery:\n  allow_private_networks: true\ncontacts:\n  - {{ name: wecom, channel: wecom, webhook: \"{}\" }}\n\
+         contact_groups:\n  - {{ name: g, contacts: [wecom] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\n\
+         subscriptions:\n  - {{ name: all, notification_policy: p }}\n",
+        bot.url("burst")
+    );
+    let loaded = crate::config::load_str(&yaml, "bench.yaml", &|_| None);
+    let config = loaded
+        .config
+        .ok_or_else(|| anyhow::anyhow!("bench config: {:?}", loaded.diagnostics))?;
+    let dir = tempfile::tempdir()?;
+    let server = Server::start_with(
+        config,
+        ServeOptions {
+            config_path: None,
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(dir.path().to_path_buf()),
+        },
+    )
+    .await?;
+    let start = Instant::now();
+    post_all(&server.base_url(), bodies(n, n, "burst"), 1).await?;
+    // Delivered when the store says so for every event.
+    let client = reqwest::Client::new();
+    loop {
+        let url = format!("{}/api/v1/events?limit=1000", server.base_url());
+        let v: serde_json::Value = client.get(&url).send().await?.json().await?;
+        let delivered = v["events"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|e| e["deliveries"]["delivered"].as_u64() == Some(1))
+                    .count()
+            })
+            .unwrap_or(0);
+        if delivered >= n {
+            break;
+        }
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(600),
+            "only {delivered} of {n} delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = start.elapsed();
+    let received = bot.received();
+    let refused = received.iter().filter(|d| !d.accepted()).count();
+    println!(
+        "WeCom burst: {n} alerts to one bot (20/min) delivered in {} messages ({} refused by the platform) in {:.2} s",
+        received.len(),
+        refused,
+        took.as_secs_f64()
+    );
+    server.shutdown().await;
+    Ok(())
+}
+
 async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(n) = args.wecom_burst {
+        return wecom_burst(n).await;
+    }
     let receiver = tocsin_fakes::WebhookReceiver::start().await;
     println!(
         "tocsin bench: {} events, {} cores",

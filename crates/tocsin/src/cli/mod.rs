@@ -2,6 +2,7 @@
 
 mod bench;
 mod check;
+mod demo;
 mod send;
 mod serve;
 mod test_contact;
@@ -35,6 +36,27 @@ pub enum Command {
     Bench(BenchArgs),
     /// Send a test message through a contact and print the platform's verdict.
     TestContact(TestContactArgs),
+    /// The whole flow with no bot of your own: sandbox bots on loopback and a stream of events.
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Listen address of the demo server.
+    #[arg(long, default_value = "127.0.0.1:9750")]
+    pub listen: String,
+    /// Store directory (default: a new temporary directory).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// How many events to post.
+    #[arg(long, default_value_t = 40)]
+    pub events: usize,
+    /// Milliseconds between events.
+    #[arg(long, default_value_t = 500)]
+    pub interval_ms: u64,
+    /// Stop by itself once every event is posted (for scripts).
+    #[arg(long)]
+    pub exit_when_done: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -57,6 +79,9 @@ pub struct BenchArgs {
     /// Concurrent clients (several: one scenario each).
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub clients: Vec<usize>,
+    /// Instead: a burst of N alerts to one WeCom sandbox bot (20 a minute).
+    #[arg(long)]
+    pub wecom_burst: Option<usize>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -109,5 +134,6 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Send(a) => send::run(a).await,
         Command::Bench(a) => bench::run(a).await,
         Command::TestContact(a) => test_contact::run(a).await,
+        Command::Demo(a) => demo::run(a).await,
     }
 }

@@ -117,8 +117,20 @@ pub(super) async fn run(
         tokio::select! {
             _ = shutdown.changed() => {}
             msg = rx.recv(), if open => match msg {
-                Some(m) if m.next_attempt_ms <= crate::now_ms() => ready.push_back(m),
-                Some(m) => waiting.push(m),
+                Some(first) => {
+                    // Take everything already queued, so a burst is seen
+                    // (and folded, if need be) as a whole.
+                    let now = crate::now_ms();
+                    let mut next = Some(first);
+                    while let Some(m) = next {
+                        if m.next_attempt_ms <= now {
+                            ready.push_back(m);
+                        } else {
+                            waiting.push(m);
+                        }
+                        next = rx.try_recv().ok();
+                    }
+                }
                 None => open = false,
             },
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {

@@ -280,29 +280,39 @@ async fn egress_rules_refuse_metadata_and_private_targets_without_connecting() {
 }
 
 #[tokio::test]
-async fn rate_limit_spreads_sends_over_the_window() {
+async fn a_backlog_over_the_rate_limit_is_folded_into_one_digest() {
     let rx = WebhookReceiver::start().await;
     let h = Harness::start(&one_hook(&rx.url("/hook"), "    rate_limit: [2/1s]\n", ALL)).await;
     let batch: Vec<String> = (0..4)
-        .map(|i| native(&format!("rl-{i}"), "x", "info"))
+        .map(|i| {
+            native(
+                &format!("rl-{i}"),
+                "x",
+                if i == 2 { "critical" } else { "info" },
+            )
+        })
         .collect();
     h.post("/api/v1/events", &format!("[{}]", batch.join(",")))
         .await;
     for i in 0..4 {
         h.wait_status(&format!("rl-{i}"), "hook", "delivered").await;
     }
-    let mut ats: Vec<i64> = Vec::new();
-    for i in 0..4 {
-        let ev = h.event(&format!("rl-{i}")).await;
-        ats.push(
-            tocsin::timefmt::parse_rfc3339(
-                ev["deliveries"][0]["attempts"][0]["at"].as_str().unwrap(),
-            )
-            .unwrap(),
-        );
-    }
-    ats.sort();
-    // Never more than 2 sends within any 1 s window.
-    assert!(ats[2] - ats[0] >= 1000, "{ats:?}");
-    assert!(ats[3] - ats[1] >= 1000, "{ats:?}");
+    let got = rx.received();
+    assert_eq!(
+        got.len(),
+        1,
+        "one digest instead of four messages over the limit"
+    );
+    let body = got[0].json();
+    assert_eq!(body["kind"], "digest");
+    let ids: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["rl-2", "rl-0", "rl-1", "rl-3"], "critical first");
+    let ev = h.event("rl-3").await;
+    assert_eq!(ev["deliveries"][0]["message_kind"], "digest");
+    assert_eq!(ev["deliveries"][0]["message_id"], body["message_id"]);
 }

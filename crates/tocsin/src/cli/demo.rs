@@ -1,0 +1,194 @@
+//! `tocsin demo`: the whole flow with no bot of your own. A local sandbox of
+//! the four chat platforms (the faithful fakes, on loopback), the server with
+//! contacts and subscriptions pointing at them, and a stream of realistic
+//! security events posted through the real ingest API.
+
+use super::DemoArgs;
+use crate::config::load_str;
+use crate::server::{ServeOptions, Server};
+use std::time::Duration;
+use tocsin_fakes::{BotSettings, FakeBot, WebhookReceiver};
+
+const ITEMS: [(&str, &str, &[&str]); 8] = [
+    ("Incident", "Incident:BruteForce", &["critical", "warn"]),
+    (
+        "Suspicious",
+        "Suspicious:UnusualLogon",
+        &["critical", "warn", "info"],
+    ),
+    ("System-Baseline-cnt", "Baseline:WeeklyOverview", &["info"]),
+    ("Cspm-cnt", "Cspm:WeeklyOverview", &["info"]),
+    ("Agentless", "Agentless:MaliciousFile", &["warn"]),
+    ("mfd SDK", "MaliciousFile:Webshell", &["critical"]),
+    (
+        "Vulnerability",
+        "Vulnerability:Application",
+        &["warn", "info"],
+    ),
+    ("Rasp", "Rasp:Deserialization", &["critical"]),
+];
+
+fn event(i: usize) -> serde_json::Value {
+    let (event_type, name, levels) = ITEMS[i % ITEMS.len()];
+    // Every fifth event repeats an earlier alert on the same host.
+    let host = if i % 5 == 4 { (i - 4) % 40 } else { i % 40 };
+    serde_json::json!({
+        "product": "Sas",
+        "event_type": event_type,
+        "name": name,
+        "level": levels[i % levels.len()],
+        "resource": format!("acs:ecs:cn-hangzhou:1234567890123456:instance/i-bp1demo{host:03}"),
+        "instance": format!("web-{host:03}"),
+        "region": "cn-hangzhou",
+        "content": {
+            "alarmUniqueInfo": format!("demo-{}-{host}", i % ITEMS.len()),
+            "alarmEventName": name.split(':').nth(1).unwrap_or(name),
+            "alarmEventType": event_type,
+            "intranetIp": format!("10.0.{}.{}", host / 10, host % 250 + 1),
+            "desc": "demo event from tocsin demo",
+            "details": [{"name": "Process path", "type": "text", "value": format!("/tmp/.cache/kw{host}")}]
+        }
+    })
+}
+
+pub async fn run(args: DemoArgs) -> i32 {
+    match demo(args).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("tocsin demo: {e:#}");
+            1
+        }
+    }
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let lark = FakeBot::lark().await;
+    lark.add_bot(
+        "demo-lark",
+        BotSettings {
+            secret: Some("demo-lark-secret".into()),
+            keywords: vec!["alert".into()],
+            rate: None,
+        },
+    );
+    let wecom = FakeBot::wecom().await;
+    wecom.add_bot("demo-wecom", BotSettings::default());
+    let dingtalk = FakeBot::dingtalk().await;
+    dingtalk.add_bot(
+        "demo-dingtalk",
+        BotSettings {
+            secret: Some("SECdemo".into()),
+            keywords: vec!["alert".into()],
+            rate: None,
+        },
+    );
+    let slack = FakeBot::slack().await;
+    slack.add_bot("T000/B000/DEMO", BotSettings::default());
+    let siem = WebhookReceiver::start().await;
+    siem.require_signature("demo-hmac");
+    let yaml = format!(
+        r#"
+delivery:
+  allow_private_networks: true   # the sandbox bots are on loopback
+contacts:
+  - {{ name: lark-bot, channel: lark, webhook: "{}", secret: demo-lark-secret, keywords: [alert] }}
+  - {{ name: wecom-bot, channel: wecom, webhook: "{}", mentions: {{ users: [oncall], levels: [critical] }} }}
+  - {{ name: dingtalk-bot, channel: dingtalk, webhook: "{}", secret: SECdemo, keywords: [alert], lang: zh }}
+  - {{ name: slack-bot, channel: slack, webhook: "{}" }}
+  - {{ name: siem-hook, channel: webhook, webhook: "{}", secret: demo-hmac }}
+contact_groups:
+  - {{ name: chat, contacts: [lark-bot, wecom-bot, dingtalk-bot, slack-bot] }}
+  - {{ name: siem, contacts: [siem-hook] }}
+notification_policies:
+  - {{ name: to-chat, contact_groups: [chat] }}
+  - {{ name: to-siem, contact_groups: [siem] }}
+sources:
+  - name: security-center
+    items:
+      cspm: {{ overview: false }}
+subscriptions:
+  - {{ name: critical-and-warn, products: [Sas], levels: [critical, warn], notification_policy: to-chat }}
+  - {{ name: everything-to-siem, notification_policy: to-siem }}
+"#,
+        lark.url("demo-lark"),
+        wecom.url("demo-wecom"),
+        dingtalk.url("demo-dingtalk"),
+        slack.url("T000/B000/DEMO"),
+        siem.url("/siem")
+    );
+    let loaded = load_str(&yaml, "demo.yaml", &|_| None);
+    let config = loaded
+        .config
+        .ok_or_else(|| anyhow::anyhow!("demo config: {:?}", loaded.diagnostics))?;
+    let data = match args.data {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("tocsin-demo-{}", std::process::id())),
+    };
+    let server = Server::start_with(
+        config,
+        ServeOptions {
+            config_path: None,
+            listen: Some(args.listen.clone()),
+            data_dir: Some(data.clone()),
+        },
+    )
+    .await?;
+    let base = server.base_url();
+    println!("Tocsin demo is running (Ctrl-C to stop).");
+    println!("  history:          {base}/api/v1/events");
+    println!(
+        "  one event:        {base}/api/v1/events/<id>   (route decisions, deliveries, attempts)"
+    );
+    println!("  metrics:          {base}/metrics");
+    println!("  sandbox bots, as each platform shows the messages:");
+    for (name, bot) in [
+        ("Lark", &lark),
+        ("WeCom", &wecom),
+        ("DingTalk", &dingtalk),
+        ("Slack", &slack),
+    ] {
+        println!("    {name:<9} {}", bot.sandbox_url());
+    }
+    println!("  store:            {}", data.display());
+    println!(
+        "Posting {} events (every notification item, all levels, some repeats)...",
+        args.events
+    );
+    let client = reqwest::Client::new();
+    let mut ticker = tokio::time::interval(Duration::from_millis(args.interval_ms.max(10)));
+    let mut sent = 0usize;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => break,
+            _ = ticker.tick(), if sent < args.events => {
+                let r = client.post(format!("{base}/api/v1/events")).json(&event(sent)).send().await;
+                match r {
+                    Ok(r) if r.status().as_u16() == 202 => {}
+                    Ok(r) => eprintln!("tocsin demo: ingest answered {}", r.status()),
+                    Err(e) => eprintln!("tocsin demo: {}", e.without_url()),
+                }
+                sent += 1;
+                if sent == args.events {
+                    println!("All {sent} events posted. Look around; Ctrl-C to stop.");
+                    if args.exit_when_done {
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    println!();
+    println!(
+        "{}",
+        tocsin_fakes::sandbox_page(&[&lark, &wecom, &dingtalk, &slack])
+    );
+    println!(
+        "SIEM webhook received {} signed messages.",
+        siem.received().len()
+    );
+    server.shutdown().await;
+    Ok(())
+}
