@@ -131,6 +131,18 @@ pub async fn detail(
     }
 }
 
+/// `GET /api/v1/events/{id}/explain`: the recorded journey as steps.
+pub async fn explain(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    match app.store.get_event(&id).await.map_err(store_error)? {
+        Some(d) => Ok(axum::Json(json!({"event_id": id, "outcome": d.stored.outcome, "steps": crate::explain::explain(&d)}))
+            .into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no event with id {id}"))),
+    }
+}
+
 fn store_error(e: crate::store::StoreError) -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
 }

@@ -21,6 +21,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/events", post(ingest::native).get(history::list))
         .route("/events/aliyun", post(ingest::aliyun))
         .route("/events/{id}", get(history::detail))
+        .route("/events/{id}/explain", get(history::explain))
         .route("/contacts", get(objects::contacts))
         .route("/contacts/{name}/test", post(objects::test_contact))
         .route("/contact-groups", get(objects::contact_groups))

@@ -3,6 +3,7 @@
 mod bench;
 mod check;
 mod demo;
+mod explain;
 mod send;
 mod serve;
 mod test_contact;
@@ -38,6 +39,23 @@ pub enum Command {
     TestContact(TestContactArgs),
     /// The whole flow with no bot of your own: sandbox bots on loopback and a stream of events.
     Demo(DemoArgs),
+    /// Why an event was or was not delivered to each contact, step by step.
+    Explain(ExplainArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = DEFAULT_SERVER)]
+    pub server: String,
+    /// API token (default: $TOCSIN_API_TOKEN).
+    #[arg(long, env = "TOCSIN_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the API's JSON steps instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The event's id.
+    pub event_id: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -135,5 +153,6 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Bench(a) => bench::run(a).await,
         Command::TestContact(a) => test_contact::run(a).await,
         Command::Demo(a) => demo::run(a).await,
+        Command::Explain(a) => explain::run(a).await,
     }
 }

@@ -6,6 +6,7 @@ mod common;
 mod api;
 mod cli;
 mod delivery;
+mod explain;
 mod ingest;
 mod platforms;
 mod reload;

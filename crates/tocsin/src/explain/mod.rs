@@ -1,0 +1,302 @@
+//! "Why did (or didn't) this alert reach that group?" Explain reads what the
+//! store recorded when the event was handled (never re-running today's
+//! config) and tells it as steps, each with a machine-readable `code`, a
+//! sentence, and for failures what to do about it.
+
+use crate::store::{DeliveryRecord, EventDetail};
+use crate::timefmt::rfc3339;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Step {
+    pub code: &'static str,
+    pub sentence: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    /// What to do about it, when something went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Step {
+    fn new(code: &'static str, sentence: String) -> Step {
+        Step {
+            code,
+            sentence,
+            subscription: None,
+            contact: None,
+            fix: None,
+        }
+    }
+    fn sub(mut self, s: &str) -> Step {
+        self.subscription = Some(s.to_string());
+        self
+    }
+    fn contact(mut self, c: &str) -> Step {
+        self.contact = Some(c.to_string());
+        self
+    }
+    fn fix(mut self, f: impl Into<String>) -> Step {
+        self.fix = Some(f.into());
+        self
+    }
+}
+
+/// Every step code explain can produce.
+pub const STEP_CODES: [&str; 18] = [
+    "received",
+    "switch_off",
+    "switch_passed",
+    "no_subscription_covers",
+    "subscription_matched",
+    "subscription_not_matched",
+    "subscription_denied",
+    "no_contact",
+    "routed",
+    "delivered",
+    "delivered_in_digest",
+    "pending",
+    "retrying",
+    "failed",
+    "contact_removed",
+    "attempt",
+    "folded_into_digest",
+    "outcome",
+];
+
+/// What to do about a platform's verdict, from its code and reason.
+pub fn advice(platform_code: Option<&str>, reason: &str) -> Option<String> {
+    let r = reason.to_lowercase();
+    let code = platform_code.unwrap_or("");
+    let fix = if matches!(code, "19024") || r.contains("keywords") {
+        "add one of the bot's keywords to the contact's `keywords` (Tocsin then puts one in every message), or to the template"
+    } else if matches!(code, "19021") || r.contains("signature") || r.contains("sign not match") {
+        "the signing secret is wrong: copy the bot's secret into the contact's `secret`"
+    } else if matches!(
+        code,
+        "19001" | "93000" | "300001" | "300005" | "400101" | "400106"
+    ) || r.contains("does not know")
+    {
+        "the bot was removed from its group or the webhook URL is wrong: copy the webhook URL from the bot's settings again"
+    } else if code == "400013" {
+        "the group was disbanded: point the contact at a robot in another group"
+    } else if r.contains("timestamp") || r.contains("clock") {
+        "this machine's clock is off: fix its time (NTP)"
+    } else if r.contains("ip address") || r.contains("allowlist") {
+        "add this machine's egress IP address to the bot's IP allowlist"
+    } else if r.contains("egress rules") {
+        "the target address is refused by the egress rules: use a public address, or set delivery.allow_private_networks"
+    } else if r.contains("rate limit") {
+        "the bot is over its rate limit: Tocsin waits and retries; lower the volume (subscriptions, merge windows) if this repeats"
+    } else if r.contains("retry horizon") {
+        "the receiver was unreachable or failing until the retry horizon: check it is up, or raise delivery.retry_horizon"
+    } else if r.contains("could not connect") || r.contains("no answer") {
+        "the receiver is unreachable: check the webhook URL and that the receiver is up; Tocsin keeps retrying until the horizon"
+    } else if r.contains("contact removed") {
+        "the contact was removed from the configuration before the message went out"
+    } else if r.contains("refused the message") || r.contains("too long") {
+        "the receiver refused the message: check the contact's URL, headers and secret"
+    } else {
+        return None;
+    };
+    Some(fix.to_string())
+}
+
+fn delivery_steps(d: &DeliveryRecord, steps: &mut Vec<Step>) {
+    let via = d.subscriptions.join(", ");
+    steps.push(
+        Step::new(
+            "routed",
+            format!("Routed to contact {} through {via}.", d.contact),
+        )
+        .contact(&d.contact),
+    );
+    if d.message_kind.as_deref() == Some("digest") {
+        steps.push(
+            Step::new(
+                "folded_into_digest",
+                format!(
+                    "The bot's rate budget could not take every pending message, so this alert was folded into digest {}.",
+                    d.message_id.as_deref().unwrap_or("?")
+                ),
+            )
+            .contact(&d.contact),
+        );
+    }
+    for (i, a) in d.attempts.iter().enumerate() {
+        let status = a
+            .http_status
+            .map(|s| format!("HTTP {s}"))
+            .unwrap_or_else(|| "no answer".into());
+        let code = a
+            .platform_code
+            .as_deref()
+            .map(|c| format!(", platform code {c}"))
+            .unwrap_or_default();
+        let mut step = Step::new(
+            "attempt",
+            format!(
+                "Attempt {} at {} ({} ms): {status}{code}: {}",
+                i + 1,
+                rfc3339(a.at_ms),
+                a.duration_ms,
+                a.reason
+            ),
+        )
+        .contact(&d.contact);
+        if a.outcome != "delivered"
+            && let Some(f) = advice(a.platform_code.as_deref(), &a.reason)
+        {
+            step = step.fix(f);
+        }
+        steps.push(step);
+    }
+    let last = d.attempts.last();
+    let step = match d.status.as_str() {
+        "delivered" if d.message_kind.as_deref() == Some("digest") => Step::new(
+            "delivered_in_digest",
+            format!("Delivered to {} in a digest.", d.contact),
+        ),
+        "delivered" => Step::new("delivered", format!("Delivered to {}.", d.contact)),
+        "failed" => {
+            let reason = d
+                .reason
+                .clone()
+                .or_else(|| last.map(|a| a.reason.clone()))
+                .unwrap_or_default();
+            let code = if reason.contains("contact removed") {
+                "contact_removed"
+            } else {
+                "failed"
+            };
+            let mut s = Step::new(code, format!("Not delivered to {}: {reason}", d.contact));
+            if let Some(f) = advice(last.and_then(|a| a.platform_code.as_deref()), &reason) {
+                s = s.fix(f);
+            }
+            s
+        }
+        _ if !d.attempts.is_empty() => Step::new(
+            "retrying",
+            format!(
+                "Not delivered to {} yet: Tocsin is retrying ({} attempts so far; last: {}).",
+                d.contact,
+                d.attempts.len(),
+                last.map(|a| a.reason.as_str()).unwrap_or("")
+            ),
+        ),
+        other => Step::new(
+            "pending",
+            format!("Waiting to be sent to {} (status {other}).", d.contact),
+        ),
+    };
+    steps.push(step.contact(&d.contact));
+}
+
+/// The steps for one stored event.
+pub fn explain(d: &EventDetail) -> Vec<Step> {
+    let s = &d.stored;
+    let e = &s.event;
+    let mut steps = vec![Step::new(
+        "received",
+        format!(
+            "Received at {} in the {} format (event time {}), handled with config version {}.",
+            rfc3339(e.received_ms),
+            e.format.as_str(),
+            rfc3339(e.time_ms),
+            &s.config_version[..s.config_version.len().min(12)]
+        ),
+    )];
+    if let (Some(item), Some(kind)) = (&s.switch_item, &s.switch_kind) {
+        let source = s.switch_source.as_deref().unwrap_or("?");
+        steps.push(
+            Step::new(
+                "switch_off",
+                format!(
+                    "Stopped at the push switch: item {item}/{kind} is off in source {source}."
+                ),
+            )
+            .fix(format!(
+                "set sources[{source}].items.{item}.{kind}: true to forward these events"
+            )),
+        );
+        return steps;
+    }
+    steps.push(Step::new(
+        "switch_passed",
+        format!(
+            "Push switch: nothing stops product {} / event type {:?}.",
+            e.product, e.event_type
+        ),
+    ));
+    if d.decisions.is_empty() {
+        steps.push(
+            Step::new(
+                "no_subscription_covers",
+                format!(
+                    "No subscription covers product {} with event type {:?}.",
+                    e.product, e.event_type
+                ),
+            )
+            .fix("add a subscription whose products and event_types include this event (or leave them empty for any)"),
+        );
+    }
+    for x in &d.decisions {
+        let step = if x.matched {
+            Step::new(
+                "subscription_matched",
+                format!("Subscription {} matched.", x.subscription),
+            )
+        } else if x.code.starts_with("denied") {
+            Step::new(
+                "subscription_denied",
+                format!("{} ({}).", capitalize(&x.detail), x.code),
+            )
+        } else {
+            Step::new(
+                "subscription_not_matched",
+                format!("{} ({}).", capitalize(&x.detail), x.code),
+            )
+        };
+        steps.push(step.sub(&x.subscription));
+    }
+    if d.decisions.iter().any(|x| x.matched) && d.deliveries.is_empty() {
+        steps.push(
+            Step::new(
+                "no_contact",
+                "The matching subscriptions' policies lead to no contact.".into(),
+            )
+            .fix("give the notification policy a contact group with contacts"),
+        );
+    }
+    for del in &d.deliveries {
+        delivery_steps(del, &mut steps);
+    }
+    steps.push(Step::new("outcome", format!("Outcome: {}.", s.outcome)));
+    steps
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// Readable text for the CLI.
+pub fn as_text(event_id: &str, steps: &[serde_json::Value]) -> String {
+    let mut out = format!("Event {event_id}\n");
+    for (i, s) in steps.iter().enumerate() {
+        out.push_str(&format!(
+            "{:>2}. {}\n",
+            i + 1,
+            s["sentence"].as_str().unwrap_or("")
+        ));
+        if let Some(f) = s["fix"].as_str() {
+            out.push_str(&format!("    → {f}\n"));
+        }
+    }
+    out
+}
