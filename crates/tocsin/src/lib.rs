@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
+pub mod doctor;
 pub mod event;
 pub mod explain;
 pub mod ingest;

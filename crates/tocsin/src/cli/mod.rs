@@ -3,6 +3,7 @@
 mod bench;
 mod check;
 mod demo;
+mod doctor;
 mod explain;
 mod send;
 mod serve;
@@ -41,6 +42,18 @@ pub enum Command {
     Demo(DemoArgs),
     /// Why an event was or was not delivered to each contact, step by step.
     Explain(ExplainArgs),
+    /// Walk the "I'm not receiving alerts" checklist over a whole config.
+    Doctor(DoctorArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DoctorArgs {
+    /// The YAML config file.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Also send a test message through every contact.
+    #[arg(long)]
+    pub live: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -154,5 +167,6 @@ pub async fn run(cli: Cli) -> i32 {
         Command::TestContact(a) => test_contact::run(a).await,
         Command::Demo(a) => demo::run(a).await,
         Command::Explain(a) => explain::run(a).await,
+        Command::Doctor(a) => doctor::run(a).await,
     }
 }

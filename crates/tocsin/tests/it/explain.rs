@@ -182,3 +182,93 @@ fn cli_explain_prints_steps_and_exit_codes() {
     assert_eq!(out.status.code(), Some(1));
     drop(h);
 }
+
+#[tokio::test]
+async fn doctor_names_the_cause_and_the_object() {
+    let lark = FakeBot::lark().await;
+    lark.add_bot("kw", BotSettings::with_keywords(&["SecOps"]));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.yaml");
+    let exe = env!("CARGO_BIN_EXE_tocsin");
+    let yaml = |contact: &str, extra: &str| {
+        format!(
+            "delivery:\n  allow_private_networks: true\ncontacts:\n{contact}\ncontact_groups:\n  - {{ name: g, contacts: [bot] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\nsubscriptions:\n  - {{ name: s, products: [Sas], event_types: [Suspicious], notification_policy: p }}\n{extra}"
+        )
+    };
+    // Keyword missing, found live.
+    std::fs::write(
+        &path,
+        yaml(
+            &format!(
+                "  - {{ name: bot, channel: lark, webhook: \"{}\" }}",
+                lark.url("kw")
+            ),
+            "",
+        ),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(exe)
+        .args(["doctor", "--live", "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("error: contacts[bot] [live_test_failed]") && text.contains("19024"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning: contacts[bot] [keywords_unknown]"),
+        "{text}"
+    );
+    // The same contact with the bot's keyword: healthy.
+    std::fs::write(
+        &path,
+        yaml(
+            &format!(
+                "  - {{ name: bot, channel: lark, webhook: \"{}\", keywords: [SecOps] }}",
+                lark.url("kw")
+            ),
+            "",
+        ),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(exe)
+        .args(["doctor", "--live", "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("live: contacts[bot]: test message delivered"),
+        "{text}"
+    );
+    // A switch that is off for the only event type: the subscription can never match.
+    std::fs::write(
+        &path,
+        yaml(
+            &format!(
+                "  - {{ name: bot, channel: lark, webhook: \"{}\", keywords: [SecOps] }}",
+                lark.url("kw")
+            ),
+            "sources:\n  - name: sc\n    items:\n      alert: { details: false }\n",
+        ),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(exe)
+        .args(["doctor", "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("error: subscriptions[s] [switch_off_for_all_event_types]"),
+        "{text}"
+    );
+}

@@ -1,0 +1,64 @@
+use super::DoctorArgs;
+use crate::config;
+use crate::doctor::{self, Finding, Severity};
+use crate::notify::{self, Disposition};
+
+/// Exit 1 when anything would lose alerts (an error finding, a config error,
+/// or with --live a contact whose test message was refused); else 0.
+pub async fn run(args: DoctorArgs) -> i32 {
+    let loaded = config::load_file(&args.config, &config::process_env);
+    for d in &loaded.diagnostics {
+        eprintln!("{d}");
+    }
+    let Some(cfg) = loaded.config else { return 1 };
+    let mut findings = doctor::check(&cfg);
+    if args.live {
+        match notify::http::HttpContext::new(&cfg.delivery) {
+            Ok(http) => {
+                for c in &cfg.contacts {
+                    let v = notify::test_contact(
+                        &http,
+                        c,
+                        &cfg.delivery,
+                        cfg.server.public_url.as_deref(),
+                    )
+                    .await;
+                    if v.disposition == Disposition::Delivered {
+                        println!("live: contacts[{}]: test message delivered", c.name);
+                    } else {
+                        findings.push(Finding {
+                            severity: Severity::Error,
+                            code: "live_test_failed",
+                            object: format!("contacts[{}]", c.name),
+                            message: format!(
+                                "{}: the test message was not delivered: {}",
+                                c.name, v.reason
+                            ),
+                        });
+                    }
+                }
+            }
+            Err(e) => eprintln!("tocsin doctor: {e}"),
+        }
+    }
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    for f in &findings {
+        let tag = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        println!("{tag}: {} [{}]: {}", f.object, f.code, f.message);
+    }
+    if findings.is_empty() {
+        println!("doctor: nothing found that would lose alerts");
+    } else {
+        println!(
+            "doctor: {errors} error(s), {} warning(s)",
+            findings.len() - errors
+        );
+    }
+    i32::from(errors > 0)
+}
