@@ -83,6 +83,7 @@ impl App {
                     event_ids: vec![event.id.clone()],
                     created_ms: received_ms,
                     note: None,
+                    not_before_ms: None,
                 })
                 .collect();
             items.push(IngestItem {
@@ -110,15 +111,17 @@ impl App {
             duplicates: 0,
         };
         let mut outbox = Vec::new();
-        for ((event, outcome, messages), is_new) in plans.into_iter().zip(fresh) {
+        for ((event, outcome, _planned), done) in plans.into_iter().zip(fresh) {
             answer.ids.push(event.id.clone());
-            if !is_new {
+            if !done.new {
                 answer.duplicates += 1;
                 continue;
             }
             answer.accepted += 1;
             self.metrics.event_received(event.format.as_str(), outcome);
-            for m in messages {
+            // Only the messages the store created: merged and suppressed
+            // occurrences have none.
+            for m in done.messages {
                 outbox.push(OutboxMessage {
                     id: m.id,
                     contact: m.contact,
@@ -126,7 +129,7 @@ impl App {
                     subscriptions: m.subscriptions,
                     events: vec![event.clone()],
                     created_ms: m.created_ms,
-                    next_attempt_ms: m.created_ms,
+                    next_attempt_ms: m.not_before_ms.unwrap_or(m.created_ms),
                     attempts: 0,
                     note: None,
                 });

@@ -131,6 +131,37 @@ pub async fn detail(
     }
 }
 
+/// `POST /api/v1/subscriptions/dry-run`: `{"subscription": {...}, "since"?, "until"?}`.
+pub async fn dry_run(
+    State(app): State<Arc<App>>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| bad("subscription", format!("the body is not valid JSON: {e}")))?;
+    let Some(candidate) = v.get("subscription").filter(|s| s.is_object()) else {
+        return Err(bad(
+            "subscription",
+            "`subscription` (an object, the config file's schema) is required".into(),
+        ));
+    };
+    let str_field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let since = time_param("since", str_field("since"))?;
+    let until = time_param("until", str_field("until"))?;
+    let snap = app.config();
+    let sub = crate::dryrun::candidate(&snap.config, candidate).map_err(|errors| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        body: json!({
+            "error": "the subscription is not valid",
+            "field": errors.first().map(|d| d.path.clone()),
+            "problems": errors.iter().map(|d| format!("{}: {}", d.path, d.message)).collect::<Vec<_>>(),
+        }),
+    })?;
+    let forecast = crate::dryrun::dry_run(app.store.as_ref(), &snap.config, sub, since, until)
+        .await
+        .map_err(store_error)?;
+    Ok(axum::Json(forecast).into_response())
+}
+
 /// `GET /api/v1/events/{id}/explain`: the recorded journey as steps.
 pub async fn explain(
     State(app): State<Arc<App>>,

@@ -30,6 +30,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(objects::notification_policies),
         )
         .route("/subscriptions", get(objects::subscriptions))
+        .route("/subscriptions/dry-run", post(history::dry_run))
         .route("/sources", get(objects::sources))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

@@ -4,6 +4,7 @@ mod bench;
 mod check;
 mod demo;
 mod doctor;
+mod dry_run;
 mod explain;
 mod send;
 mod serve;
@@ -44,6 +45,27 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Walk the "I'm not receiving alerts" checklist over a whole config.
     Doctor(DoctorArgs),
+    /// What a candidate subscription would have matched and sent, over the stored events.
+    DryRun(DryRunArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DryRunArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = DEFAULT_SERVER)]
+    pub server: String,
+    /// API token (default: $TOCSIN_API_TOKEN).
+    #[arg(long, env = "TOCSIN_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A YAML or JSON file holding one subscription (the config file's schema).
+    #[arg(long)]
+    pub subscription: PathBuf,
+    /// Only events received at or after this RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events received before this RFC 3339 time.
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -168,5 +190,6 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Demo(a) => demo::run(a).await,
         Command::Explain(a) => explain::run(a).await,
         Command::Doctor(a) => doctor::run(a).await,
+        Command::DryRun(a) => dry_run::run(a).await,
     }
 }

@@ -62,6 +62,7 @@ pub fn load_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Loaded {
 pub fn load_str(text: &str, file_name: &str, env: &dyn Fn(&str) -> Option<String>) -> Loaded {
     let mut cx = Cx {
         file: file_name.to_string(),
+        text,
         env,
         diags: Vec::new(),
         refs: Vec::new(),
@@ -100,15 +101,7 @@ fn not_yet(path: &str, key: &str) -> bool {
             .is_some_and(|i| i.chars().all(|c| c.is_ascii_digit()))
     };
     let keys: &[&str] = if object("subscriptions") {
-        &[
-            "merge_window",
-            "merge_by",
-            "min_occurrences",
-            "silence",
-            "digest",
-        ]
-    } else if object("contacts") {
-        &["template"]
+        &["digest"]
     } else if object("notification_policies") {
         &["active_hours", "outside_hours"]
     } else {
@@ -119,6 +112,8 @@ fn not_yet(path: &str, key: &str) -> bool {
 
 struct Cx<'a> {
     file: String,
+    /// The file's text (to tell a block scalar from an inline one).
+    text: &'a str,
     env: &'a dyn Fn(&str) -> Option<String>,
     diags: Vec<Diagnostic>,
     /// References to check once every object is known.
@@ -769,6 +764,7 @@ impl Cx<'_> {
             "mentions",
             "lang",
             "timezone",
+            "template",
         ];
         for (i, item) in self.list_items(node, "contacts").into_iter().enumerate() {
             let p = format!("contacts[{i}]");
@@ -789,8 +785,10 @@ impl Cx<'_> {
                 mentions: Mentions::default(),
                 lang: Lang::En,
                 timezone: DEFAULT_TIMEZONE.to_string(),
+                template: None,
                 line: item.line,
             };
+            let mut template_node: Option<(usize, &Node)> = None;
             let mut has_channel = false;
             let mut has_webhook = false;
             for (k, v) in &entries {
@@ -823,6 +821,21 @@ impl Cx<'_> {
                         }
                     }
                     "secret" => c.secret = self.opt_string(v, &kp).unwrap_or_default(),
+                    "template" => match &v.value {
+                        Value::Str(t) if !t.trim().is_empty() => {
+                            c.template = Some(t.clone());
+                            template_node = Some((k.line, v));
+                        }
+                        Value::Str(_) => self.error(v.line, &kp, "the template is empty"),
+                        _ => self.error(
+                            v.line,
+                            &kp,
+                            format!(
+                                "expected a string (a YAML block scalar `|`), found {}",
+                                v.kind()
+                            ),
+                        ),
+                    },
                     "headers" => {
                         let Value::Map(pairs) = &v.value else {
                             if v.value != Value::Null {
@@ -980,10 +993,54 @@ impl Cx<'_> {
             if !has_webhook {
                 self.error(item.line, &p, "`webhook` is required");
             }
+            if let Some((key_line, v)) = template_node {
+                self.template(&c, key_line, v, &join(&p, "template"));
+            }
             out.push(c);
         }
         self.unique("contact", &names);
         out
+    }
+
+    /// Checks a contact's template: chat platforms only, compiles, renders
+    /// a sample alert; warns when it may leave out every keyword.
+    fn template(&mut self, c: &Contact, key_line: usize, v: &Node, path: &str) {
+        let Some(source) = &c.template else {
+            return;
+        };
+        if c.channel == Channel::Webhook {
+            self.error(
+                key_line,
+                path,
+                "templates apply to chat platforms; the webhook sends Tocsin's JSON",
+            );
+            return;
+        }
+        if let Err(p) = crate::notify::template::check(source, c) {
+            // A block scalar (`|`, `>`) starts on the line after its key.
+            let block = self
+                .text
+                .lines()
+                .nth(key_line.saturating_sub(1))
+                .and_then(|l| l.split_once(':').map(|(_, rest)| rest.trim_start()))
+                .is_some_and(|rest| rest.starts_with('|') || rest.starts_with('>'));
+            let line = match p.line {
+                Some(l) if block => key_line + l,
+                Some(l) => v.line + l - 1,
+                None => key_line,
+            };
+            self.error(line, path, p.message);
+            return;
+        }
+        if let Some(first) = c.keywords.first()
+            && !c.keywords.iter().any(|k| source.contains(k.as_str()))
+        {
+            self.warn(
+                key_line,
+                path,
+                format!("the template may produce messages without any of the keywords; Tocsin adds `{first}` to the footer of such messages"),
+            );
+        }
     }
 
     fn groups(&mut self, node: &Node) -> Vec<ContactGroup> {
@@ -1082,6 +1139,10 @@ impl Cx<'_> {
             "resources",
             "content_keywords",
             "notification_policy",
+            "merge_window",
+            "merge_by",
+            "min_occurrences",
+            "silence",
         ];
         for (i, item) in self
             .list_items(node, "subscriptions")
@@ -1105,6 +1166,10 @@ impl Cx<'_> {
                 resources: Vec::new(),
                 content_keywords: Vec::new(),
                 notification_policy: String::new(),
+                merge_window: None,
+                merge_by: Vec::new(),
+                min_occurrences: 1,
+                silence: None,
                 line: item.line,
             };
             let mut policy_seen = false;
@@ -1147,6 +1212,31 @@ impl Cx<'_> {
                                 path: kp.clone(),
                             });
                             s.notification_policy = name;
+                        }
+                    }
+                    "merge_window" => s.merge_window = self.nonzero_duration(v, &kp),
+                    "silence" => s.silence = self.nonzero_duration(v, &kp),
+                    "min_occurrences" => match &v.value {
+                        Value::Int(n) if (1..=1_000_000).contains(n) => {
+                            s.min_occurrences = *n as u32
+                        }
+                        _ => self.error(v.line, &kp, "must be a whole number of at least 1"),
+                    },
+                    "merge_by" => {
+                        let keys = self.strings(v, &kp);
+                        if keys.len() > 5 {
+                            self.error(v.line, &kp, "at most 5 keys");
+                        }
+                        for (j, (key, line)) in keys.into_iter().enumerate() {
+                            if is_identity_key(&key) {
+                                s.merge_by.push(key);
+                            } else {
+                                self.error(
+                                    line,
+                                    &format!("{kp}[{j}]"),
+                                    format!("`{key}` is not an event field (product, event_type, name, level, resource, instance, region, group, status) or content.<path>"),
+                                );
+                            }
                         }
                     }
                     _ => {}
@@ -1223,6 +1313,25 @@ impl Cx<'_> {
             }
         }
     }
+}
+
+/// A `merge_by` key: an event field, or `content.<path>` (dots between keys).
+pub fn is_identity_key(key: &str) -> bool {
+    const FIELDS: [&str; 9] = [
+        "product",
+        "event_type",
+        "name",
+        "level",
+        "resource",
+        "instance",
+        "region",
+        "group",
+        "status",
+    ];
+    FIELDS.contains(&key)
+        || key
+            .strip_prefix("content.")
+            .is_some_and(|p| !p.is_empty() && p.split('.').all(|seg| !seg.is_empty()))
 }
 
 fn valid_listen(s: &str) -> bool {

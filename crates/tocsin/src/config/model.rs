@@ -161,6 +161,9 @@ pub struct Contact {
     pub lang: Lang,
     /// IANA time zone for rendered times.
     pub timezone: String,
+    /// A minijinja template for the body of single-alert messages (chat
+    /// platforms only); checked at load.
+    pub template: Option<String>,
     pub line: usize,
 }
 
@@ -273,6 +276,15 @@ pub struct Subscription {
     pub resources: Vec<String>,
     pub content_keywords: Vec<String>,
     pub notification_policy: String,
+    /// Repeats of the same event inside this window fold into one follow-up.
+    pub merge_window: Option<Duration>,
+    /// Identity keys instead of the default (product, event type, name,
+    /// content.alarmUniqueInfo or resource).
+    pub merge_by: Vec<String>,
+    /// Notify only once the same event occurred this many times in the window.
+    pub min_occurrences: u32,
+    /// After a notification, the same event is suppressed for this long.
+    pub silence: Option<Duration>,
     pub line: usize,
 }
 

@@ -225,6 +225,7 @@ async fn fold_backlog(
             event_ids: chunk.iter().map(|e| e.id.clone()).collect(),
             created_ms: created,
             note: None,
+            not_before_ms: None,
         };
         if let Err(e) = shared
             .store
@@ -276,6 +277,17 @@ async fn fold_backlog(
 /// One attempt: render, send, record. Returns the message when it is to be
 /// retried.
 async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMessage> {
+    if m.kind == MessageKind::FollowUp {
+        match shared.store.message_events(&m.id).await {
+            Ok(events) if !events.is_empty() => {
+                m.events = events.into_iter().map(Arc::new).collect()
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(message = %m.id, error = %e, "could not read a follow-up's events")
+            }
+        }
+    }
     let snapshot = shared.snapshot.load_full();
     let contact = snapshot.contact(&m.contact)?;
     let notifier = notify::notifier_for(contact.channel);
@@ -425,6 +437,7 @@ async fn report_failure(
             event_ids: m.events.iter().map(|e| e.id.clone()).collect(),
             created_ms: now,
             note: Some(note.clone()),
+            not_before_ms: None,
         })
         .collect();
     if messages.is_empty() {

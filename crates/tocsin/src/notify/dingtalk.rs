@@ -58,6 +58,11 @@ pub fn escape(s: &str) -> String {
 fn markdown(doc: &Doc, msg: &MessageView<'_>) -> String {
     let mut out = format!("### {}\n\n", escape(&doc.title));
     let view = render::labels(doc.lang).view;
+    // The contact's template: markdown, event values escaped for DingTalk.
+    if let Some(body) = &doc.body {
+        out.push_str(body);
+        out.push('\n');
+    }
     for s in &doc.sections {
         if let Some(line) = &s.line {
             out.push_str(&format!("- {}\n", escape(line)));

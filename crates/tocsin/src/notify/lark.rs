@@ -40,6 +40,10 @@ fn card(doc: &Doc, msg: &MessageView<'_>) -> Value {
     let view = render::labels(doc.lang).view;
     let mut elements: Vec<Value> = Vec::new();
     let mut digest_lines: Vec<String> = Vec::new();
+    // The contact's template: markdown, event values escaped for lark_md.
+    if let Some(body) = &doc.body {
+        elements.push(json!({"tag": "div", "text": {"tag": "lark_md", "content": body}}));
+    }
     for s in &doc.sections {
         if let Some(line) = &s.line {
             digest_lines.push(line.clone());

@@ -10,6 +10,7 @@ pub mod http;
 pub mod lark;
 pub mod render;
 pub mod slack;
+pub mod template;
 pub mod webhook;
 pub mod wecom;
 

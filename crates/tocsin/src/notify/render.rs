@@ -22,6 +22,9 @@ pub struct Doc {
     /// Something was shortened to fit (values, details).
     pub shortened: bool,
     pub footer: String,
+    /// The contact's template, rendered and escaped for the platform: it
+    /// replaces the sections (there are none then).
+    pub body: Option<String>,
     /// Labels in the contact's language.
     pub lang: Lang,
 }
@@ -195,7 +198,7 @@ fn details(e: &Event) -> Vec<(String, String)> {
     out
 }
 
-fn event_link(public_url: Option<&str>, e: &Event) -> Option<String> {
+pub fn event_link(public_url: Option<&str>, e: &Event) -> Option<String> {
     public_url.map(|u| {
         let id: String = url::form_urlencoded::byte_serialize(e.id.as_bytes()).collect();
         format!("{}/api/v1/events/{id}", u.trim_end_matches('/'))
@@ -240,6 +243,7 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
         omitted: 0,
         shortened: false,
         footer,
+        body: None,
         lang: c.lang,
     };
     match (msg.kind, msg.events) {
@@ -256,6 +260,53 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
                 fields: vec![],
                 details: vec![],
                 link: None,
+            });
+        }
+        (MessageKind::FollowUp, events) if !events.is_empty() => {
+            // The repeats of one alert inside its merge window.
+            let e = &events[0];
+            let first = events
+                .iter()
+                .map(|x| x.received_ms)
+                .min()
+                .unwrap_or(e.received_ms);
+            let last = events
+                .iter()
+                .map(|x| x.received_ms)
+                .max()
+                .unwrap_or(e.received_ms);
+            let n = events.len();
+            doc.title = match c.lang {
+                Lang::En => format!(
+                    "[{}] {} — repeated {n} more times",
+                    level_word(level, c.lang),
+                    e.name
+                ),
+                Lang::Zh => format!(
+                    "[{}] {} — 又重复了 {n} 次",
+                    level_word(level, c.lang),
+                    e.name
+                ),
+            };
+            let line = match c.lang {
+                Lang::En => format!(
+                    "repeated {n} more times between {} and {} on {}",
+                    local_time(first, &c.timezone),
+                    local_time(last, &c.timezone),
+                    asset(e)
+                ),
+                Lang::Zh => format!(
+                    "在 {} 至 {} 之间于 {} 又重复了 {n} 次",
+                    local_time(first, &c.timezone),
+                    local_time(last, &c.timezone),
+                    asset(e)
+                ),
+            };
+            doc.sections.push(Section {
+                line: Some(line),
+                fields: vec![],
+                details: vec![],
+                link: event_link(msg.public_url, e),
             });
         }
         (_, [e]) if msg.kind != MessageKind::Digest => {
@@ -333,6 +384,28 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
             },
         );
     }
+    // The contact's template replaces the body of single alerts; when it
+    // fails, the built-in body stays and says why.
+    if let Some(source) = &c.template
+        && c.channel != crate::config::Channel::Webhook
+        && super::template::applies(msg.kind, msg.events.len())
+    {
+        match super::template::render(source, msg) {
+            Ok(text) => {
+                doc.sections.clear();
+                doc.body = Some(text);
+            }
+            Err(reason) => {
+                tracing::warn!(contact = %c.name, %reason, "the contact's template failed; using the built-in message");
+                doc.sections.push(Section {
+                    line: Some(super::template::failure_line(&reason, c.lang)),
+                    fields: vec![],
+                    details: vec![],
+                    link: None,
+                });
+            }
+        }
+    }
     // The bot's keyword rule: a keyword in the title (always kept) or the
     // footer (always kept), so every message passes it.
     if !c.keywords.is_empty()
@@ -362,6 +435,10 @@ pub fn cut(s: &str, max: usize) -> String {
 pub fn cut_note(doc: &Doc) -> Option<String> {
     match (doc.omitted, doc.shortened, doc.lang) {
         (0, false, _) => None,
+        (0, true, Lang::En) if doc.body.is_some() => {
+            Some("(the message was cut to fit the platform's size limit)".into())
+        }
+        (0, true, Lang::Zh) if doc.body.is_some() => Some("（消息因平台长度限制被截断）".into()),
         (0, true, Lang::En) => {
             Some("(some values were shortened to fit the platform's size limit)".into())
         }
@@ -381,6 +458,28 @@ pub fn fit(mut doc: Doc, budget: usize, size: impl Fn(&Doc) -> usize) -> Doc {
     doc.title = cut(&doc.title, 300);
     if size(&doc) <= budget {
         return doc;
+    }
+    // A template's output: the longest cut (at a character boundary) that
+    // fits, found by bisection.
+    if let Some(body) = doc.body.clone() {
+        // Measured with the note that says it was cut.
+        let was_shortened = doc.shortened;
+        doc.shortened = true;
+        let (mut lo, mut hi) = (0, body.len());
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            doc.body = Some(cut(&body, mid));
+            if size(&doc) <= budget {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        doc.body = Some(cut(&body, lo));
+        doc.shortened = was_shortened || lo < body.len();
+        if size(&doc) <= budget {
+            return doc;
+        }
     }
     for s in &mut doc.sections {
         if s.details.len() > 4 {

@@ -36,6 +36,11 @@ fn body(doc: &Doc, msg: &MessageView<'_>) -> Value {
     ];
     let mut lines: Vec<String> = Vec::new();
     let view = render::labels(doc.lang).view;
+    // The contact's template: one mrkdwn section (kept under SECTION_MAX by
+    // `fit`), event values escaped for Slack.
+    if let Some(text) = &doc.body {
+        blocks.push(section(text.clone()));
+    }
     for s in &doc.sections {
         if let Some(line) = &s.line {
             lines.push(format!("• {}", escape(line)));
@@ -113,8 +118,9 @@ impl Notifier for SlackNotifier {
         let doc = render::fit(render::document(msg), BUDGET, |d| {
             let b = body(d, msg);
             let blocks = b["blocks"].as_array().map_or(0, Vec::len);
-            // Over 50 blocks counts as too big.
-            if blocks >= 50 {
+            // Over 50 blocks, or a template's output over one section,
+            // counts as too big.
+            if blocks >= 50 || d.body.as_ref().is_some_and(|t| t.len() > SECTION_MAX) {
                 usize::MAX
             } else {
                 b.to_string().len()

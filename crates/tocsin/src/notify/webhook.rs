@@ -51,6 +51,15 @@ impl Notifier for WebhookNotifier {
         if let Some(note) = msg.note {
             body["note"] = json!(note);
         }
+        if msg.kind == crate::store::MessageKind::FollowUp && !msg.events.is_empty() {
+            let first = msg.events.iter().map(|e| e.received_ms).min().unwrap_or(0);
+            let last = msg.events.iter().map(|e| e.received_ms).max().unwrap_or(0);
+            body["repeats"] = json!({
+                "count": msg.events.len(),
+                "first": crate::timefmt::rfc3339(first),
+                "last": crate::timefmt::rfc3339(last),
+            });
+        }
         let body = serde_json::to_vec(&body).map_err(|e| RenderError(e.to_string()))?;
         let mut headers: Vec<(String, String)> = msg.contact.headers.clone();
         headers.push(("Content-Type".into(), "application/json".into()));

@@ -52,6 +52,11 @@ fn markdown(doc: &Doc, msg: &MessageView<'_>) -> String {
         escape(&doc.title)
     );
     let view = render::labels(doc.lang).view;
+    // The contact's template: markdown, event values escaped for WeCom.
+    if let Some(body) = &doc.body {
+        out.push_str(body);
+        out.push('\n');
+    }
     for s in &doc.sections {
         if let Some(line) = &s.line {
             out.push_str(&format!("> {}\n", escape(line)));
@@ -84,6 +89,10 @@ fn markdown(doc: &Doc, msg: &MessageView<'_>) -> String {
 
 fn text(doc: &Doc) -> String {
     let mut out = format!("{}\n", doc.title.replace('<', "＜"));
+    if let Some(body) = &doc.body {
+        out.push_str(body);
+        out.push('\n');
+    }
     for s in &doc.sections {
         if let Some(line) = &s.line {
             out.push_str(&format!("{line}\n"));

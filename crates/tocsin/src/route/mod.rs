@@ -8,6 +8,7 @@
 //! subscriptions there are.
 
 pub mod glob;
+pub mod noise;
 
 use crate::catalog::{self, SwitchStop};
 use crate::config::{Config, Level, Subscription};
@@ -59,6 +60,8 @@ pub struct Decision {
 pub struct NoticePlan {
     pub contact: String,
     pub subscriptions: Vec<String>,
+    /// Merge window, threshold and silence for this contact (None: send each event).
+    pub noise: Option<noise::NoisePolicy>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +82,10 @@ struct CompiledSubscription {
     content_keywords: Vec<String>,
     /// Contacts reached through the policy, in config order, deduplicated.
     contacts: Vec<u32>,
+    window_ms: i64,
+    silence_ms: i64,
+    min_occurrences: u32,
+    merge_by: Vec<String>,
 }
 
 /// The compiled routing table of one config snapshot.
@@ -205,8 +212,8 @@ impl RoutingTable {
         }
         let name = event.name.to_lowercase();
         let mut decisions = Vec::new();
-        // contact index → subscription names, kept in first-reached order.
-        let mut reached: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+        // contact index → subscriptions, kept in first-reached order.
+        let mut reached: BTreeMap<u32, Vec<&CompiledSubscription>> = BTreeMap::new();
         let mut order: Vec<u32> = Vec::new();
         for i in self.covering(event) {
             let sub = &self.subscriptions[i as usize];
@@ -217,16 +224,20 @@ impl RoutingTable {
                         order.push(*c);
                         Vec::new()
                     });
-                    subs.push(sub.name.clone());
+                    subs.push(sub);
                 }
             }
             decisions.push(decision);
         }
         let notices: Vec<NoticePlan> = order
             .into_iter()
-            .map(|c| NoticePlan {
-                contact: self.contacts[c as usize].clone(),
-                subscriptions: reached.remove(&c).unwrap_or_default(),
+            .map(|c| {
+                let subs = reached.remove(&c).unwrap_or_default();
+                NoticePlan {
+                    contact: self.contacts[c as usize].clone(),
+                    noise: combined_noise(&subs, event),
+                    subscriptions: subs.iter().map(|s| s.name.clone()).collect(),
+                }
             })
             .collect();
         RouteResult {
@@ -260,7 +271,32 @@ fn compile_subscription(s: &Subscription, contacts: Option<&Vec<u32>>) -> Compil
             .map(|k| k.to_lowercase())
             .collect(),
         contacts: contacts.cloned().unwrap_or_default(),
+        window_ms: s.merge_window.map_or(0, |d| d.as_millis() as i64),
+        silence_ms: s.silence.map_or(0, |d| d.as_millis() as i64),
+        min_occurrences: s.min_occurrences.max(1),
+        merge_by: s.merge_by.clone(),
     }
+}
+
+/// The noise rules for one contact reached by several subscriptions: the
+/// smallest window, silence and threshold apply (a subscription without a
+/// window wants every event).
+fn combined_noise(subs: &[&CompiledSubscription], event: &Event) -> Option<noise::NoisePolicy> {
+    let governing = subs
+        .iter()
+        .min_by_key(|s| (s.window_ms, s.silence_ms, s.min_occurrences))?;
+    let window_ms = subs.iter().map(|s| s.window_ms).min().unwrap_or(0);
+    let silence_ms = subs.iter().map(|s| s.silence_ms).min().unwrap_or(0);
+    let min_occurrences = subs.iter().map(|s| s.min_occurrences).min().unwrap_or(1);
+    let (identity, identity_text) = noise::identity(event, &governing.merge_by);
+    let p = noise::NoisePolicy {
+        window_ms,
+        silence_ms,
+        min_occurrences,
+        identity,
+        identity_text,
+    };
+    p.is_active().then_some(p)
 }
 
 fn level_list(levels: &[Level]) -> String {

@@ -97,11 +97,13 @@ fn every_filter_kind_and_first_failure() {
         [
             NoticePlan {
                 contact: "a".into(),
-                subscriptions: vec!["all-ok".into()]
+                subscriptions: vec!["all-ok".into()],
+                noise: None,
             },
             NoticePlan {
                 contact: "b".into(),
-                subscriptions: vec!["all-ok".into()]
+                subscriptions: vec!["all-ok".into()],
+                noise: None,
             },
         ]
     );

@@ -67,6 +67,8 @@ pub struct NewMessage {
     pub created_ms: i64,
     /// A sentence shown above the events (failure reports).
     pub note: Option<String>,
+    /// Not before this time (follow-ups: when their window closes).
+    pub not_before_ms: Option<i64>,
 }
 
 /// One accepted event with everything routing decided about it.
@@ -195,9 +197,18 @@ pub struct EventDetail {
     pub deliveries: Vec<DeliveryRecord>,
 }
 
-/// The result of an ingest: for each item, in order, whether it was new
-/// (false: its id was already stored, so nothing was written for it).
-pub type IngestResult = Vec<bool>;
+/// What the ingest did with one item.
+#[derive(Clone, Debug, Default)]
+pub struct IngestOutcome {
+    /// False: its id was already stored, so nothing was written for it.
+    pub new: bool,
+    /// Messages created for it that the dispatcher must send (singles now,
+    /// follow-ups when their window closes).
+    pub messages: Vec<NewMessage>,
+}
+
+/// The result of an ingest, one outcome per item in order.
+pub type IngestResult = Vec<IngestOutcome>;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -218,6 +229,8 @@ pub trait Store: Send + Sync + 'static {
     /// Creates messages that carry events without notices of their own
     /// (failure reports); their events are kept by id.
     async fn create_messages(&self, messages: Vec<NewMessage>) -> Result<(), StoreError>;
+    /// The events a message carries now (follow-ups gain events while their window is open).
+    async fn message_events(&self, message_id: &str) -> Result<Vec<Event>, StoreError>;
     /// (contact, time) of every attempt since `since_ms`: seeds the rate budgets on start.
     async fn recent_attempts(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError>;
     /// Marks every pending message of a contact failed with `reason`.

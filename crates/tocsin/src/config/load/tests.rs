@@ -133,7 +133,7 @@ contacts:
 contact_groups:
   - { name: g, contacts: [a, b] }
 subscriptions:
-  - { name: s, deny_list: true, levels: [loud], notification_policy: missing, merge_window: 1m }
+  - { name: s, deny_list: true, levels: [loud], notification_policy: missing, merge_window: soon }
 ";
     let e = errors(text);
     let expect = [
@@ -144,7 +144,7 @@ subscriptions:
         "t.yaml:8: contacts[1].webhook: must be an http:// or https:// URL",
         "t.yaml:8: contacts[1].name: duplicate contact name `a` (first at line 7)",
         "t.yaml:10: contact_groups[0].contacts[1]: no contact named `b`",
-        "t.yaml:12: subscriptions[0].merge_window: `merge_window` is not supported by this build yet",
+        "t.yaml:12: subscriptions[0].merge_window: bad duration",
         "t.yaml:12: subscriptions[0].levels[0]: `loud` is not a level",
         "t.yaml:12: subscriptions[0]: a deny list needs event_names or levels to deny",
         "t.yaml:12: subscriptions[0].notification_policy: no notification policy named `missing`",
@@ -258,7 +258,7 @@ fn five_problems_in_one_run() {
             "t.yaml:11: subscriptions[1].name: duplicate subscription name `s1` (first at line 8)",
             "t.yaml:12: subscriptions[1].notification_policy: no notification policy named `nope`",
             "t.yaml:14: subscriptions[2].products: expected a list, found a string",
-            "t.yaml:16: subscriptions[2].merge_windw: unknown key `merge_windw` (expected one of: name, products, event_types, event_names, levels, deny_list, groups, resources, content_keywords, notification_policy)",
+            "t.yaml:16: subscriptions[2].merge_windw: unknown key `merge_windw` (expected one of: name, products, event_types, event_names, levels, deny_list, groups, resources, content_keywords, notification_policy, merge_window, merge_by, min_occurrences, silence)",
         ]
     );
     assert!(load(&text).config.is_none());
@@ -309,7 +309,7 @@ merge_window: 1m
     );
     assert_eq!(
         e[1],
-        "t.yaml:4: contacts[0].template: `template` is not supported by this build yet"
+        "t.yaml:4: contacts[0].template: templates apply to chat platforms; the webhook sends Tocsin's JSON"
     );
     assert_eq!(
         e[2],
@@ -542,4 +542,134 @@ fn load_file_reports_unreadable_files() {
             .to_string()
             .starts_with("/nonexistent/tocsin.yaml:0: (file): cannot read")
     );
+}
+
+fn warnings(text: &str) -> Vec<String> {
+    load(text)
+        .diagnostics
+        .iter()
+        .filter(|d| d.warning)
+        .map(|d| d.to_string())
+        .collect()
+}
+
+#[test]
+fn contact_templates() {
+    let ok = "\
+contacts:
+  - name: w
+    channel: wecom
+    webhook: https://qyapi.example.com/cgi-bin/webhook/send?key=k
+    template: |
+      **{{ event.name }}** on {{ event.content.instanceName | default('-') }}
+      {% if link %}[view]({{ link }}){% endif %}
+";
+    let l = load(ok);
+    assert!(
+        l.diagnostics
+            .iter()
+            .all(|d| d.warning && d.message.contains("no contact group")),
+        "{:?}",
+        l.diagnostics
+    );
+    let c = &l.config.unwrap().contacts[0];
+    assert!(
+        c.template
+            .as_deref()
+            .unwrap()
+            .starts_with("**{{ event.name }}**")
+    );
+
+    // A syntax error: the file's line and the template's own line.
+    let bad = "\
+contacts:
+  - name: w
+    channel: wecom
+    webhook: https://qyapi.example.com/cgi-bin/webhook/send?key=k
+    template: |
+      line one
+      {{ event.name }}
+      {% if event.level == 'critical' %}x{% endfi %}
+";
+    let e = errors(bad);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "t.yaml:8: contacts[0].template: syntax error in the template at its line 3: "
+        ),
+        "{e:?}"
+    );
+
+    // An inline template: its line 1 is the key's line.
+    let inline = "contacts:\n  - { name: w, channel: slack, webhook: \"https://h.example/x\", template: \"{{ event.name }\" }\n";
+    let e = errors(inline);
+    assert!(
+        e[0].starts_with(
+            "t.yaml:2: contacts[0].template: syntax error in the template at its line 1"
+        ),
+        "{e:?}"
+    );
+
+    // A typo in a variable name fails on the sample alert.
+    let typo = "\
+contacts:
+  - name: d
+    channel: dingtalk
+    webhook: https://oapi.example.com/robot/send?access_token=t
+    template: |
+      {{ event.name }}
+      {{ event.nmae }}
+";
+    let e = errors(typo);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "t.yaml:7: contacts[0].template: the template fails on a sample alert: undefined"
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e[0].contains("event.nmae") && e[0].contains("at its line 2"),
+        "{e:?}"
+    );
+
+    // Webhook contacts send Tocsin's JSON.
+    let hook = "contacts:\n  - { name: h, channel: webhook, webhook: \"https://h.example/x\", template: \"{{ event.name }}\" }\n";
+    assert_eq!(
+        errors(hook),
+        vec![
+            "t.yaml:2: contacts[0].template: templates apply to chat platforms; the webhook sends Tocsin's JSON"
+        ]
+    );
+
+    // Not a string.
+    let list = "contacts:\n  - { name: h, channel: lark, webhook: \"https://h.example/x\", template: [a] }\n";
+    assert!(
+        errors(list)[0].contains("expected a string"),
+        "{:?}",
+        errors(list)
+    );
+}
+
+#[test]
+fn template_without_keywords_warns() {
+    let text = "\
+contacts:
+  - name: l
+    channel: lark
+    webhook: https://open.feishu.example/open-apis/bot/v2/hook/x
+    keywords: [告警, alert]
+    template: |
+      {{ event.name }} on {{ event.instance }}
+";
+    let l = load(text);
+    assert!(l.config.is_some(), "a warning, not an error");
+    assert_eq!(
+        warnings(text)[1..],
+        [
+            "warning: t.yaml:6: contacts[0].template: the template may produce messages without any of the keywords; Tocsin adds `告警` to the footer of such messages"
+        ]
+    );
+    let with = text.replace("{{ event.name }}", "alert: {{ event.name }}");
+    assert_eq!(warnings(&with).len(), 1, "{:?}", warnings(&with));
 }

@@ -12,14 +12,19 @@ mod read;
 mod write;
 
 use super::*;
+use crate::event::Event;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 /// The schema this build writes; a store with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 2;
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema2.sql")];
+pub const SCHEMA_VERSION: i64 = 3;
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("schema2.sql"),
+    include_str!("schema3.sql"),
+];
 const READERS: usize = 4;
 /// Most write requests folded into one transaction.
 const MAX_GROUP: usize = 256;
@@ -196,6 +201,10 @@ impl Store for SqliteStore {
     async fn create_messages(&self, messages: Vec<NewMessage>) -> Result<(), StoreError> {
         self.write(|reply| write::WriteOp::Create(messages, reply))
             .await
+    }
+    async fn message_events(&self, message_id: &str) -> Result<Vec<Event>, StoreError> {
+        let id = message_id.to_string();
+        self.read(move |c| read::message_events(c, &id)).await
     }
     async fn recent_attempts(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
         self.read(move |c| {

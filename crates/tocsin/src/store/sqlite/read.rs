@@ -237,3 +237,13 @@ pub fn get_event(c: &Connection, id: &str) -> rusqlite::Result<Option<EventDetai
         deliveries,
     }))
 }
+
+pub fn message_events(c: &Connection, message_id: &str) -> rusqlite::Result<Vec<Event>> {
+    c.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE id IN (SELECT event_id FROM notices WHERE message_id = ?1) \
+         ORDER BY seq"
+    ))?
+    .query_map([message_id], stored_event)?
+    .map(|s| s.map(|s| s.event))
+    .collect()
+}

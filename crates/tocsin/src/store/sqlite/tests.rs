@@ -41,6 +41,7 @@ fn routed(id: &str, received_ms: i64, message_id: &str) -> IngestItem {
             notices: vec![NoticePlan {
                 contact: "c".into(),
                 subscriptions: vec!["s".into()],
+                noise: None,
             }],
         },
         config_version: "v1".into(),
@@ -52,6 +53,7 @@ fn routed(id: &str, received_ms: i64, message_id: &str) -> IngestItem {
             event_ids: vec![id.into()],
             created_ms: received_ms,
             note: None,
+            not_before_ms: None,
         }],
     }
 }
@@ -78,15 +80,21 @@ fn attempt(message_id: &str, outcome: AttemptOutcome, at_ms: i64) -> AttemptReco
 async fn ingest_is_idempotent_and_the_outbox_moves_on() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
-    let fresh = store
+    let fresh: Vec<bool> = store
         .ingest(vec![routed("e1", 1000, "m1"), routed("e1", 1000, "m1b")])
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .map(|o| o.new)
+        .collect();
     assert_eq!(fresh, [true, false]);
-    let fresh = store
+    let fresh: Vec<bool> = store
         .ingest(vec![routed("e1", 2000, "m1c"), routed("e2", 2000, "m2")])
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .map(|o| o.new)
+        .collect();
     assert_eq!(fresh, [false, true]);
 
     let pending = store.pending_messages().await.unwrap();

@@ -1,7 +1,8 @@
 //! The writer thread: group commit of every waiting write request.
 
 use super::super::*;
-use rusqlite::{Connection, params};
+use crate::route::noise::{NoiseDecision, NoisePolicy, Window};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -213,10 +214,6 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
         "INSERT INTO messages (id, contact, kind, status, subscriptions, created_ms, next_attempt_ms) \
          VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5) ON CONFLICT (id) DO NOTHING",
     )?;
-    let mut insert_notice = c.prepare_cached(
-        "INSERT INTO notices (event_id, contact, status, subscriptions, message_id) \
-         VALUES (?1, ?2, 'pending', ?3, ?4) ON CONFLICT (event_id, contact) DO NOTHING",
-    )?;
     for item in items {
         let e = &item.event;
         let sw = item.route.switch.as_ref();
@@ -244,7 +241,7 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
             item.config_version,
         ])?;
         if inserted == 0 {
-            out.push(false);
+            out.push(IngestOutcome::default());
             continue;
         }
         for (pos, d) in item.route.decisions.iter().enumerate() {
@@ -257,27 +254,142 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
                 d.detail
             ])?;
         }
+        let mut created = Vec::new();
         for plan in &item.route.notices {
-            let message = item.messages.iter().find(|m| m.contact == plan.contact);
-            insert_notice.execute(params![
+            let Some(planned) = item.messages.iter().find(|m| m.contact == plan.contact) else {
+                continue;
+            };
+            let decision = match &plan.noise {
+                None => NoiseDecision::Notify,
+                Some(policy) => noise_decision(c, &plan.contact, policy, e.received_ms)?,
+            };
+            let (status, message_id, reason) = match &decision {
+                NoiseDecision::Notify => {
+                    insert_message.execute(params![
+                        planned.id,
+                        planned.contact,
+                        planned.kind.as_str(),
+                        json_list(&planned.subscriptions),
+                        planned.created_ms
+                    ])?;
+                    created.push(planned.clone());
+                    ("pending", Some(planned.id.clone()), None)
+                }
+                NoiseDecision::Merge { at } => {
+                    let policy = plan.noise.as_ref().expect("merge needs a policy");
+                    let follow_up = follow_up_for(c, planned, policy, *at, &mut created)?;
+                    let reason = format!(
+                        "merged: a repeat of {} inside the merge window; counted in the follow-up sent at {}",
+                        policy.identity_text,
+                        crate::timefmt::rfc3339(*at)
+                    );
+                    ("merged", Some(follow_up), Some(reason))
+                }
+                NoiseDecision::Suppress(reason) => ("suppressed", None, Some(reason.clone())),
+            };
+            c.prepare_cached(
+                "INSERT INTO notices (event_id, contact, status, subscriptions, message_id, reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (event_id, contact) DO NOTHING",
+            )?
+            .execute(params![
                 e.id,
                 plan.contact,
+                status,
                 json_list(&plan.subscriptions),
-                message.map(|m| m.id.as_str())
+                message_id,
+                reason
             ])?;
         }
-        for m in &item.messages {
-            insert_message.execute(params![
-                m.id,
-                m.contact,
-                m.kind.as_str(),
-                json_list(&m.subscriptions),
-                m.created_ms
-            ])?;
-        }
-        out.push(true);
+        out.push(IngestOutcome {
+            new: true,
+            messages: created,
+        });
     }
     Ok(out)
+}
+
+/// Reads the (contact, identity) window, decides, and writes it back.
+fn noise_decision(
+    c: &Connection,
+    contact: &str,
+    p: &NoisePolicy,
+    at_ms: i64,
+) -> rusqlite::Result<NoiseDecision> {
+    let current: Option<Window> = c
+        .prepare_cached(
+            "SELECT opened_ms, merge_until, silence_until, count, first_ms, last_ms, follow_up, notified \
+             FROM windows WHERE contact = ?1 AND identity = ?2",
+        )?
+        .query_row(params![contact, p.identity], |r| {
+            Ok(Window {
+                opened_ms: r.get(0)?,
+                merge_until: r.get(1)?,
+                silence_until: r.get(2)?,
+                count: r.get::<_, i64>(3)? as u32,
+                first_ms: r.get(4)?,
+                last_ms: r.get(5)?,
+                follow_up: r.get(6)?,
+                notified: r.get(7)?,
+            })
+        })
+        .optional()?;
+    let (decision, w) = crate::route::noise::decide(current.as_ref(), p, at_ms);
+    c.prepare_cached(
+        "INSERT INTO windows (contact, identity, opened_ms, merge_until, silence_until, count, first_ms, last_ms, \
+         follow_up, notified) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+         ON CONFLICT (contact, identity) DO UPDATE SET opened_ms = excluded.opened_ms, \
+         merge_until = excluded.merge_until, silence_until = excluded.silence_until, count = excluded.count, \
+         first_ms = excluded.first_ms, last_ms = excluded.last_ms, follow_up = excluded.follow_up, \
+         notified = excluded.notified",
+    )?
+    .execute(params![
+        contact,
+        p.identity,
+        w.opened_ms,
+        w.merge_until,
+        w.silence_until,
+        w.count as i64,
+        w.first_ms,
+        w.last_ms,
+        w.follow_up,
+        w.notified
+    ])?;
+    Ok(decision)
+}
+
+/// The window's follow-up message, created with the first repeat.
+fn follow_up_for(
+    c: &Connection,
+    planned: &NewMessage,
+    p: &NoisePolicy,
+    at: i64,
+    created: &mut Vec<NewMessage>,
+) -> rusqlite::Result<String> {
+    let existing: Option<String> = c
+        .prepare_cached("SELECT follow_up FROM windows WHERE contact = ?1 AND identity = ?2")?
+        .query_row(params![planned.contact, p.identity], |r| r.get(0))?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let m = NewMessage {
+        id: uuid::Uuid::now_v7().to_string(),
+        contact: planned.contact.clone(),
+        kind: MessageKind::FollowUp,
+        subscriptions: planned.subscriptions.clone(),
+        event_ids: Vec::new(),
+        created_ms: planned.created_ms,
+        note: None,
+        not_before_ms: Some(at),
+    };
+    c.prepare_cached(
+        "INSERT INTO messages (id, contact, kind, status, subscriptions, created_ms, next_attempt_ms) \
+         VALUES (?1, ?2, 'follow_up', 'pending', ?3, ?4, ?5)",
+    )?
+    .execute(params![m.id, m.contact, json_list(&m.subscriptions), m.created_ms, at])?;
+    c.prepare_cached("UPDATE windows SET follow_up = ?3 WHERE contact = ?1 AND identity = ?2")?
+        .execute(params![m.contact, p.identity, m.id])?;
+    created.push(m.clone());
+    Ok(m.id)
 }
 
 fn attempt(c: &Connection, a: &AttemptRecord) -> rusqlite::Result<()> {
@@ -316,8 +428,11 @@ fn attempt(c: &Connection, a: &AttemptRecord) -> rusqlite::Result<()> {
                  WHERE id = ?1",
             )?
             .execute(params![a.message_id, status, a.reason, finished])?;
-            c.prepare_cached("UPDATE notices SET status = ?2, reason = ?3 WHERE message_id = ?1")?
-                .execute(params![a.message_id, status, reason])?;
+            // Merged notices stay `merged`: the follow-up counts them.
+            c.prepare_cached(
+                "UPDATE notices SET status = ?2, reason = ?3 WHERE message_id = ?1 AND status <> 'merged'",
+            )?
+            .execute(params![a.message_id, status, reason])?;
         }
     }
     Ok(())
@@ -360,6 +475,10 @@ fn prune(c: &Connection, before_ms: i64) -> rusqlite::Result<u64> {
         &format!("DELETE FROM route_decisions WHERE event_id IN ({old_events})"),
         [before_ms],
     )?;
+    c.execute(
+        "DELETE FROM windows WHERE merge_until < ?1 AND silence_until < ?1",
+        [before_ms],
+    )?;
     // An event whose notice still waits on a pending message is kept.
     let n = c.execute(
         "DELETE FROM events WHERE received_ms < ?1 AND id NOT IN (SELECT event_id FROM notices)",
@@ -371,7 +490,7 @@ fn prune(c: &Connection, before_ms: i64) -> rusqlite::Result<u64> {
 fn insert_message(c: &Connection, m: &NewMessage) -> rusqlite::Result<()> {
     c.prepare_cached(
         "INSERT INTO messages (id, contact, kind, status, subscriptions, created_ms, next_attempt_ms, note, event_ids) \
-         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5, ?6, ?7)",
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         m.id,
@@ -379,6 +498,7 @@ fn insert_message(c: &Connection, m: &NewMessage) -> rusqlite::Result<()> {
         m.kind.as_str(),
         json_list(&m.subscriptions),
         m.created_ms,
+        m.not_before_ms.unwrap_or(m.created_ms),
         m.note,
         json_list(&m.event_ids)
     ])?;

@@ -1,0 +1,73 @@
+use super::DryRunArgs;
+
+/// Exit codes: 0 done, 1 the subscription or the request was refused, 2 the
+/// server is unreachable or the file unreadable.
+pub async fn run(args: DryRunArgs) -> i32 {
+    let text = match std::fs::read_to_string(&args.subscription) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "tocsin dry-run: cannot read {}: {e}",
+                args.subscription.display()
+            );
+            return 2;
+        }
+    };
+    let sub = match crate::dryrun::yaml_to_json(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("tocsin dry-run: {}: {e}", args.subscription.display());
+            return 1;
+        }
+    };
+    let mut body = serde_json::json!({"subscription": sub});
+    if let Some(s) = &args.since {
+        body["since"] = serde_json::json!(s);
+    }
+    if let Some(u) = &args.until {
+        body["until"] = serde_json::json!(u);
+    }
+    crate::install_crypto_provider();
+    let url = format!(
+        "{}/api/v1/subscriptions/dry-run",
+        args.server.trim_end_matches('/')
+    );
+    let mut req = reqwest::Client::new().post(&url).json(&body);
+    if let Some(t) = args.token.as_deref().filter(|t| !t.is_empty()) {
+        req = req.bearer_auth(t);
+    }
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "tocsin dry-run: server unreachable at {}: {}",
+                args.server,
+                e.without_url()
+            );
+            return 2;
+        }
+    };
+    let status = resp.status().as_u16();
+    let v: serde_json::Value = resp.json().await.unwrap_or_default();
+    if status != 200 {
+        eprintln!("tocsin dry-run: refused (HTTP {status}): {v}");
+        return 1;
+    }
+    println!(
+        "scanned {} stored events; the subscription would have matched {}",
+        v["scanned"], v["matched"]
+    );
+    for (name, c) in v["contacts"].as_object().into_iter().flatten() {
+        println!(
+            "  {name}: {} events → {} messages ({} at once, {} follow-ups, {} merged, {} suppressed, {} digests under the rate limit)",
+            c["events"],
+            c["messages"],
+            c["notifications"],
+            c["follow_ups"],
+            c["merged"],
+            c["suppressed"],
+            c["digests"]
+        );
+    }
+    0
+}

@@ -1,0 +1,273 @@
+//! Noise reduction, decided purely: merge windows, thresholds and silences
+//! per (contact, identity of the event). The store keeps the windows and
+//! calls [`decide`] inside the ingest transaction, so concurrent requests and
+//! restarts see one consistent history.
+
+use crate::event::Event;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The noise rules that apply to one contact for one event: the smallest of
+/// the rules of every subscription that led there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoisePolicy {
+    /// 0: no merge window.
+    pub window_ms: i64,
+    /// 0: no silence.
+    pub silence_ms: i64,
+    pub min_occurrences: u32,
+    /// Hash of the event's identity under the chosen keys.
+    pub identity: String,
+    /// The identity in words, for the history.
+    pub identity_text: String,
+}
+
+impl NoisePolicy {
+    pub fn is_active(&self) -> bool {
+        self.window_ms > 0 || self.silence_ms > 0 || self.min_occurrences > 1
+    }
+}
+
+/// The default identity keys of "the same event".
+pub const DEFAULT_KEYS: [&str; 4] = ["product", "event_type", "name", "alarmUniqueInfo|resource"];
+
+fn field(e: &Event, key: &str) -> String {
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    match key {
+        "product" => crate::catalog::canonical_product(&e.product).to_string(),
+        "event_type" => e.event_type.clone(),
+        "name" => e.name.clone(),
+        "level" => e.level.as_str().to_string(),
+        "resource" => s(&e.resource),
+        "instance" => s(&e.instance),
+        "region" => s(&e.region),
+        "group" => s(&e.group),
+        "status" => s(&e.status),
+        "alarmUniqueInfo|resource" => {
+            match e.content.get("alarmUniqueInfo").and_then(Value::as_str) {
+                Some(u) if !u.is_empty() => u.to_string(),
+                _ => s(&e.resource),
+            }
+        }
+        other => match other.strip_prefix("content.") {
+            Some(path) => {
+                let mut v = &e.content;
+                for seg in path.split('.') {
+                    match v.get(seg) {
+                        Some(x) => v = x,
+                        None => return String::new(),
+                    }
+                }
+                match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }
+            }
+            None => String::new(),
+        },
+    }
+}
+
+/// The identity of an event under `keys` (the default keys when empty):
+/// a hash, and the values joined for people.
+pub fn identity(e: &Event, keys: &[String]) -> (String, String) {
+    let values: Vec<String> = if keys.is_empty() {
+        DEFAULT_KEYS.iter().map(|k| field(e, k)).collect()
+    } else {
+        keys.iter().map(|k| field(e, k)).collect()
+    };
+    let text = values.join(" | ");
+    let mut h = Sha256::new();
+    for v in &values {
+        h.update(v.len().to_le_bytes());
+        h.update(v.as_bytes());
+    }
+    (hex::encode(&h.finalize()[..16]), text)
+}
+
+/// What the store remembers per (contact, identity).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub opened_ms: i64,
+    pub merge_until: i64,
+    pub silence_until: i64,
+    pub count: u32,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    /// The follow-up message that collects repeats, once there is one.
+    pub follow_up: Option<String>,
+    /// A notification went out for this window.
+    pub notified: bool,
+}
+
+impl Window {
+    pub fn ends(&self) -> i64 {
+        self.merge_until.max(self.silence_until)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoiseDecision {
+    /// Send a message for this event now.
+    Notify,
+    /// Fold into the window's follow-up, sent when the window closes at `at`.
+    Merge { at: i64 },
+    /// Do not send; the reason says why.
+    Suppress(String),
+}
+
+fn human(ms: i64) -> String {
+    crate::notify::http::humanize(std::time::Duration::from_millis(ms.max(0) as u64))
+}
+
+/// Decides what to do with one occurrence at `at_ms`, given the window (if
+/// any), and returns the window as it is afterwards.
+pub fn decide(window: Option<&Window>, p: &NoisePolicy, at_ms: i64) -> (NoiseDecision, Window) {
+    let open = window.filter(|w| at_ms < w.ends());
+    let Some(w) = open else {
+        let notify = p.min_occurrences <= 1;
+        let w = Window {
+            opened_ms: at_ms,
+            merge_until: at_ms + p.window_ms,
+            silence_until: if notify { at_ms + p.silence_ms } else { at_ms },
+            count: 1,
+            first_ms: at_ms,
+            last_ms: at_ms,
+            follow_up: None,
+            notified: notify,
+        };
+        let d = if notify {
+            NoiseDecision::Notify
+        } else {
+            NoiseDecision::Suppress(format!(
+                "below min_occurrences: 1 of {} occurrences within {}",
+                p.min_occurrences,
+                human(p.window_ms)
+            ))
+        };
+        return (d, w);
+    };
+    let mut w = w.clone();
+    w.count += 1;
+    w.last_ms = at_ms;
+    if !w.notified {
+        if w.count >= p.min_occurrences {
+            w.notified = true;
+            w.silence_until = at_ms + p.silence_ms;
+            return (NoiseDecision::Notify, w);
+        }
+        let reason = format!(
+            "below min_occurrences: {} of {} occurrences within {}",
+            w.count,
+            p.min_occurrences,
+            human(p.window_ms)
+        );
+        return (NoiseDecision::Suppress(reason), w);
+    }
+    if at_ms < w.merge_until {
+        return (NoiseDecision::Merge { at: w.merge_until }, w);
+    }
+    let reason = format!(
+        "inside the silence of {} after the notification of this event",
+        human(p.silence_ms)
+    );
+    (NoiseDecision::Suppress(reason), w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(window: i64, silence: i64, min: u32) -> NoisePolicy {
+        NoisePolicy {
+            window_ms: window,
+            silence_ms: silence,
+            min_occurrences: min,
+            identity: "x".into(),
+            identity_text: "x".into(),
+        }
+    }
+
+    #[test]
+    fn merge_window_boundaries() {
+        let p = policy(60_000, 0, 1);
+        let (d, w) = decide(None, &p, 1_000);
+        assert_eq!(d, NoiseDecision::Notify);
+        // 1 ms inside the window: merged into the follow-up at its close.
+        let (d, w2) = decide(Some(&w), &p, 60_999);
+        assert_eq!(d, NoiseDecision::Merge { at: 61_000 });
+        assert_eq!(w2.count, 2);
+        // Exactly at the close: a new window, notified at once.
+        let (d, w3) = decide(Some(&w2), &p, 61_000);
+        assert_eq!(d, NoiseDecision::Notify);
+        assert_eq!((w3.opened_ms, w3.count), (61_000, 1));
+    }
+
+    #[test]
+    fn threshold_reached_at_the_window_end() {
+        let p = policy(10_000, 0, 3);
+        let (d, w) = decide(None, &p, 0);
+        assert!(matches!(d, NoiseDecision::Suppress(ref r) if r.contains("1 of 3")));
+        let (d, w) = decide(Some(&w), &p, 5_000);
+        assert!(matches!(d, NoiseDecision::Suppress(ref r) if r.contains("2 of 3")));
+        let (d, w) = decide(Some(&w), &p, 9_999);
+        assert_eq!(d, NoiseDecision::Notify);
+        assert!(w.notified);
+        // One ms later the window is over: counting starts again.
+        let (d, _) = decide(Some(&w), &p, 10_000);
+        assert!(matches!(d, NoiseDecision::Suppress(ref r) if r.contains("1 of 3")));
+    }
+
+    #[test]
+    fn silence_after_a_notification() {
+        let p = policy(0, 30_000, 1);
+        let (_, w) = decide(None, &p, 0);
+        let (d, w) = decide(Some(&w), &p, 29_999);
+        assert!(matches!(d, NoiseDecision::Suppress(ref r) if r.contains("silence")));
+        let (d, _) = decide(Some(&w), &p, 30_000);
+        assert_eq!(d, NoiseDecision::Notify);
+        // Merge window and silence together: merged first, then suppressed.
+        let p = policy(10_000, 30_000, 1);
+        let (_, w) = decide(None, &p, 0);
+        let (d, w) = decide(Some(&w), &p, 9_000);
+        assert_eq!(d, NoiseDecision::Merge { at: 10_000 });
+        let (d, _) = decide(Some(&w), &p, 20_000);
+        assert!(matches!(d, NoiseDecision::Suppress(_)));
+    }
+
+    #[test]
+    fn identities() {
+        let mut e = Event {
+            id: "1".into(),
+            product: "aegis".into(),
+            event_type: "Suspicious".into(),
+            name: "Suspicious:X".into(),
+            level: crate::config::Level::Warn,
+            severity: None,
+            status: None,
+            resource: Some("r1".into()),
+            instance: Some("web-1".into()),
+            region: None,
+            group: None,
+            time_ms: 0,
+            received_ms: 0,
+            content: serde_json::json!({"alarmUniqueInfo": "u1", "a": {"b": 7}}),
+            format: crate::event::Format::Native,
+            raw: serde_json::json!({}),
+        };
+        let (id1, text) = identity(&e, &[]);
+        assert_eq!(text, "Sas | Suspicious | Suspicious:X | u1");
+        e.resource = Some("r2".into());
+        assert_eq!(
+            identity(&e, &[]).0,
+            id1,
+            "alarmUniqueInfo wins over the resource"
+        );
+        e.content = serde_json::json!({"a": {"b": 7}});
+        assert_eq!(identity(&e, &[]).1, "Sas | Suspicious | Suspicious:X | r2");
+        assert_eq!(
+            identity(&e, &["instance".into(), "content.a.b".into()]).1,
+            "web-1 | 7"
+        );
+    }
+}

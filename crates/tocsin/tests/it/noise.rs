@@ -1,0 +1,170 @@
+//! Merge windows, thresholds and silences end to end: what the receiver got
+//! and what the history says for every occurrence.
+
+use crate::common::*;
+use serde_json::json;
+use std::time::Duration;
+
+fn occurrence(id: &str, unique: &str) -> String {
+    json!({"id": id, "product": "Sas", "event_type": "Suspicious", "name": "Suspicious:UnusualLogon",
+           "level": "warn", "instance": "web-01", "content": {"alarmUniqueInfo": unique}})
+    .to_string()
+}
+
+fn with_sub(rx: &WebhookReceiver, sub: &str) -> String {
+    one_hook(
+        &rx.url("/hook"),
+        "",
+        &format!("  - {{ name: s, notification_policy: policy, {sub} }}\n"),
+    )
+}
+
+async fn delivery(h: &Harness, id: &str) -> serde_json::Value {
+    h.event(id).await["deliveries"][0].clone()
+}
+
+#[tokio::test]
+async fn merge_window_first_at_once_repeats_in_one_follow_up() {
+    let rx = WebhookReceiver::start().await;
+    let h = Harness::start(&with_sub(&rx, "merge_window: 2s")).await;
+    h.post("/api/v1/events", &occurrence("m-0", "u1")).await;
+    h.wait_status("m-0", "hook", "delivered").await;
+    let batch = format!(
+        "[{},{},{}]",
+        occurrence("m-1", "u1"),
+        occurrence("m-2", "u1"),
+        occurrence("m-3", "u1")
+    );
+    h.post("/api/v1/events", &batch).await;
+    // Another identity is not merged with these.
+    h.post("/api/v1/events", &occurrence("other-0", "u2")).await;
+    for id in ["m-1", "m-2", "m-3"] {
+        let d = delivery(&h, id).await;
+        assert_eq!(d["status"], "merged", "{d}");
+        assert!(d["reason"].as_str().unwrap().contains("merged"), "{d}");
+    }
+    h.wait_status("other-0", "hook", "delivered").await;
+    assert_eq!(
+        rx.received().len(),
+        2,
+        "nothing else before the window closes"
+    );
+    let got = rx.wait_for(3, WAIT).await;
+    let follow = got
+        .iter()
+        .find(|r| r.json()["kind"] == "follow_up")
+        .expect("a follow-up");
+    let body = follow.json();
+    assert_eq!(body["repeats"]["count"], 3);
+    let ids: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["m-1", "m-2", "m-3"]);
+    let d = delivery(&h, "m-2").await;
+    assert_eq!(d["status"], "merged");
+    assert_eq!(d["message_id"], body["message_id"]);
+    // After the window: a new first occurrence, at once.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    h.post("/api/v1/events", &occurrence("m-4", "u1")).await;
+    h.wait_status("m-4", "hook", "delivered").await;
+    let singles = rx
+        .received()
+        .iter()
+        .filter(|r| r.json()["kind"] == "single")
+        .count();
+    assert_eq!(singles, 3);
+}
+
+#[tokio::test]
+async fn no_repeats_no_follow_up() {
+    let rx = WebhookReceiver::start().await;
+    let h = Harness::start(&with_sub(&rx, "merge_window: 500ms")).await;
+    h.post("/api/v1/events", &occurrence("n-0", "u1")).await;
+    h.wait_status("n-0", "hook", "delivered").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(rx.received().len(), 1);
+}
+
+#[tokio::test]
+async fn min_occurrences_suppresses_until_the_threshold() {
+    let rx = WebhookReceiver::start().await;
+    let h = Harness::start(&with_sub(&rx, "merge_window: 3s, min_occurrences: 3")).await;
+    for i in 0..2 {
+        h.post("/api/v1/events", &occurrence(&format!("t-{i}"), "u1"))
+            .await;
+    }
+    let d = delivery(&h, "t-1").await;
+    assert_eq!(d["status"], "suppressed");
+    assert!(d["reason"].as_str().unwrap().contains("2 of 3"), "{d}");
+    h.post("/api/v1/events", &occurrence("t-2", "u1")).await;
+    h.wait_status("t-2", "hook", "delivered").await;
+    h.post("/api/v1/events", &occurrence("t-3", "u1")).await;
+    assert_eq!(delivery(&h, "t-3").await["status"], "merged");
+    assert_eq!(delivery(&h, "t-0").await["status"], "suppressed");
+    let got = rx.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json()["events"][0]["id"], "t-2");
+}
+
+#[tokio::test]
+async fn silence_after_a_notification() {
+    let rx = WebhookReceiver::start().await;
+    let h = Harness::start(&with_sub(&rx, "silence: 1h")).await;
+    h.post("/api/v1/events", &occurrence("s-0", "u1")).await;
+    h.wait_status("s-0", "hook", "delivered").await;
+    h.post("/api/v1/events", &occurrence("s-1", "u1")).await;
+    let d = delivery(&h, "s-1").await;
+    assert_eq!(d["status"], "suppressed");
+    assert!(
+        d["reason"].as_str().unwrap().contains("silence of 3600s"),
+        "{d}"
+    );
+    // merge_by picks other keys: another instance is another event.
+    assert_eq!(rx.received().len(), 1);
+}
+
+#[tokio::test]
+async fn merge_by_chooses_the_identity() {
+    let rx = WebhookReceiver::start().await;
+    let h = Harness::start(&with_sub(&rx, "merge_window: 1h, merge_by: [instance]")).await;
+    let e = |id: &str, inst: &str| {
+        json!({"id": id, "product": "Sas", "name": format!("Any:{id}"), "level": "info", "instance": inst}).to_string()
+    };
+    h.post("/api/v1/events", &e("mb-0", "web-1")).await;
+    h.post("/api/v1/events", &e("mb-1", "web-1")).await;
+    h.post("/api/v1/events", &e("mb-2", "web-2")).await;
+    assert_eq!(
+        delivery(&h, "mb-1").await["status"],
+        "merged",
+        "same instance, other name"
+    );
+    h.wait_status("mb-2", "hook", "delivered").await;
+}
+
+#[tokio::test]
+async fn a_restart_mid_window_keeps_the_follow_up_and_sends_the_first_once() {
+    let rx = WebhookReceiver::start().await;
+    let yaml = with_sub(&rx, "merge_window: 2s");
+    let mut h = Harness::start(&yaml).await;
+    h.post("/api/v1/events", &occurrence("r-0", "u1")).await;
+    h.wait_status("r-0", "hook", "delivered").await;
+    h.post("/api/v1/events", &occurrence("r-1", "u1")).await;
+    h.stop().await;
+    h.boot(config(&yaml, &[])).await;
+    // A repeat after the restart still joins the open window.
+    h.post("/api/v1/events", &occurrence("r-2", "u1")).await;
+    assert_eq!(delivery(&h, "r-2").await["status"], "merged");
+    let got = rx.wait_for(2, WAIT).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].json()["kind"], "follow_up");
+    assert_eq!(got[1].json()["repeats"]["count"], 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        rx.received().len(),
+        2,
+        "the first occurrence was not sent again"
+    );
+}
