@@ -8,6 +8,7 @@ mod cli;
 mod delivery;
 mod dryrun;
 mod explain;
+mod golden;
 mod ingest;
 mod noise;
 mod platforms;

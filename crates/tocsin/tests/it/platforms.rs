@@ -472,3 +472,27 @@ fn find_typed<'a>(v: &'a Value, ty: &str) -> Vec<&'a Value> {
     }
     out
 }
+
+#[tokio::test]
+async fn dingtalk_wrong_secret_is_refused_with_310000() {
+    let bot = FakeBot::dingtalk().await;
+    bot.add_bot("tok", BotSettings::with_secret("SECright"));
+    let h = Harness::start(&platform_config(
+        "dingtalk",
+        &bot.url("tok"),
+        "    secret: SECwrong\n",
+    ))
+    .await;
+    h.post(
+        "/api/v1/events",
+        &native("dt-bad", "Incident:X", "critical"),
+    )
+    .await;
+    let ev = h.wait_status("dt-bad", "bot", "failed").await;
+    let a = &ev["deliveries"][0]["attempts"][0];
+    assert_eq!(a["platform_code"], "310000");
+    assert_eq!(a["http_status"], 200);
+    assert!(a["reason"].as_str().unwrap().contains("secret"), "{a}");
+    assert_eq!(bot.received()[0].code, Some(310000));
+    assert!(bot.accepted().is_empty());
+}

@@ -1,0 +1,117 @@
+//! Golden payloads: the exact request each platform gets for a fixed event,
+//! message id and clock (hostile content included), compared byte for byte
+//! with files in tests/golden. `UPDATE_GOLDEN=1 cargo test golden` rewrites
+//! them after a deliberate change; review the diff.
+
+use std::sync::Arc;
+use tocsin::config::load_str;
+use tocsin::event::Event;
+use tocsin::ingest::{DecodeContext, decode};
+use tocsin::notify::{MessageView, notifier_for};
+use tocsin::store::MessageKind;
+
+const NOW_MS: i64 = 1_764_381_600_000; // 2025-11-29T02:00:00Z
+
+fn hostile() -> Arc<Event> {
+    let body = r#"{"id":"golden-1","product":"Sas","event_type":"Suspicious",
+        "name":"Suspicious:UnusualLogon <at user_id=\"all\">x</at> @all <@U1> <!channel> [ours](https://tocsin.example.com/x) **b**",
+        "level":"critical","resource":"acs:ecs:cn-hangzhou:1:instance/i-bp1abc","instance":"web-01","region":"cn-hangzhou",
+        "time":"2026-11-29T02:00:00Z",
+        "content":{"alarmUniqueInfo":"u1","alarmEventName":"Unusual Logon","alarmEventType":"Suspicious","intranetIp":"10.0.0.5",
+        "internetIp":"203.0.113.5","desc":"login from 203.0.113.5\n# not a heading","details":[{"name":"Command line","type":"text","value":"curl x | sh `id`"}]}}"#;
+    let map = tocsin::config::default_severity_map();
+    let ctx = DecodeContext {
+        severity_map: &map,
+        received_ms: NOW_MS,
+    };
+    Arc::new(
+        decode(tocsin::event::Format::Native, body.as_bytes(), &ctx)
+            .unwrap()
+            .remove(0),
+    )
+}
+
+fn huge() -> Arc<Event> {
+    let mut e = (*hostile()).clone();
+    e.id = "golden-huge".into();
+    e.content = serde_json::json!({"desc": "登录失败 ".repeat(3000), "details": (0..200).map(|i| serde_json::json!({"name": format!("field {i}"), "value": "x".repeat(300)})).collect::<Vec<_>>()});
+    Arc::new(e)
+}
+
+const CONTACTS: &str = r#"
+server:
+  public_url: https://tocsin.example.com
+contacts:
+  - { name: webhook, channel: webhook, webhook: "https://siem.example.com/hook", secret: s3cret, headers: { X-Team: secops } }
+  - { name: lark, channel: lark, webhook: "https://open.feishu.cn/open-apis/bot/v2/hook/h", secret: SEC000test, keywords: [alert], mentions: { users: [ou_1] } }
+  - { name: wecom, channel: wecom, webhook: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", mentions: { users: [zhangsan] } }
+  - { name: dingtalk, channel: dingtalk, webhook: "https://oapi.dingtalk.com/robot/send?access_token=t", secret: SEC000test, keywords: [alert], lang: zh, mentions: { mobiles: ["13800000000"] } }
+  - { name: slack, channel: slack, webhook: "https://hooks.slack.com/services/T0/B0/X", mentions: { all: true } }
+"#;
+
+fn check(name: &str, actual: &str) {
+    let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing {path}: run with UPDATE_GOLDEN=1"));
+    assert_eq!(actual, expected, "{name} differs from the golden file");
+}
+
+#[test]
+fn every_platform_payload_is_exactly_the_golden_one() {
+    let loaded = load_str(CONTACTS, "golden.yaml", &|_| None);
+    let config = loaded
+        .config
+        .unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
+    for contact in &config.contacts {
+        for (case, event) in [("hostile", hostile()), ("huge", huge())] {
+            let events = [event];
+            let subs = ["sec-feed".to_string()];
+            let view = MessageView {
+                id: "0193aaaa-bbbb-7ccc-8ddd-eeeeffff0000",
+                kind: MessageKind::Single,
+                contact,
+                subscriptions: &subs,
+                events: &events,
+                public_url: config.server.public_url.as_deref(),
+                note: None,
+            };
+            let notifier = notifier_for(contact.channel);
+            let r = notifier.render(&view, NOW_MS).unwrap();
+            let body = String::from_utf8(r.out.body.clone()).unwrap();
+            // Never over the platform's size budget.
+            let limit = notifier.limits().max_bytes;
+            let measured = match contact.channel {
+                tocsin::config::Channel::Wecom => {
+                    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    v["markdown"]["content"]
+                        .as_str()
+                        .or(v["text"]["content"].as_str())
+                        .unwrap()
+                        .len()
+                }
+                _ => body.len(),
+            };
+            assert!(
+                measured <= limit,
+                "{} {case}: {measured} > {limit}",
+                contact.name
+            );
+            let mut golden = format!("POST {}\n", r.out.url);
+            for (k, v) in &r.out.headers {
+                golden.push_str(&format!("{k}: {v}\n"));
+            }
+            let pretty = serde_json::to_string_pretty(
+                &serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+            )
+            .unwrap();
+            golden.push('\n');
+            golden.push_str(&pretty);
+            golden.push('\n');
+            check(&format!("{}-{case}.txt", contact.name), &golden);
+        }
+    }
+}
