@@ -131,7 +131,7 @@ impl App {
                     created_ms: m.created_ms,
                     next_attempt_ms: m.not_before_ms.unwrap_or(m.created_ms),
                     attempts: 0,
-                    note: None,
+                    note: m.note,
                 });
             }
         }

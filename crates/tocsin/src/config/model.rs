@@ -261,8 +261,31 @@ pub struct ContactGroup {
 pub struct NotificationPolicy {
     pub name: String,
     pub contact_groups: Vec<String>,
+    /// Quiet hours: outside these, messages are held (or only critical ones go).
+    pub active_hours: Option<crate::route::schedule::ActiveHours>,
+    pub outside_hours: OutsideHours,
     pub line: usize,
 }
+
+/// What happens to messages outside a policy's active hours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OutsideHours {
+    /// Held, then sent as one digest when the hours open.
+    #[default]
+    Hold,
+    /// Critical ones go at once; the rest are held.
+    CriticalOnly,
+}
+
+/// A subscription's scheduled digest: one summary per firing instead of each event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DigestSchedule {
+    pub cron: crate::route::schedule::Cron,
+    pub timezone: String,
+}
+
+/// The security product's own overview rhythm: weekly, Thursday 10:00.
+pub const DEFAULT_DIGEST_SCHEDULE: &str = "0 10 * * 4";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Subscription {
@@ -285,6 +308,8 @@ pub struct Subscription {
     pub min_occurrences: u32,
     /// After a notification, the same event is suppressed for this long.
     pub silence: Option<Duration>,
+    /// Instead of each event, one digest per schedule.
+    pub digest: Option<DigestSchedule>,
     pub line: usize,
 }
 

@@ -277,10 +277,15 @@ async fn fold_backlog(
 /// One attempt: render, send, record. Returns the message when it is to be
 /// retried.
 async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMessage> {
-    if m.kind == MessageKind::FollowUp {
+    // Follow-ups and scheduled digests gain events until they go out.
+    if matches!(m.kind, MessageKind::FollowUp | MessageKind::Digest) {
         match shared.store.message_events(&m.id).await {
-            Ok(events) if !events.is_empty() => {
-                m.events = events.into_iter().map(Arc::new).collect()
+            Ok(mut events) if !events.is_empty() => {
+                if m.kind == MessageKind::Digest {
+                    // Critical first, then by time.
+                    events.sort_by_key(|e| (Reverse(e.level), e.time_ms));
+                }
+                m.events = events.into_iter().map(Arc::new).collect();
             }
             Ok(_) => {}
             Err(e) => {

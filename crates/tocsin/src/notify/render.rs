@@ -431,6 +431,18 @@ pub fn cut(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
+/// Keeps the last `max` bytes of `s` at a character boundary, marking the cut.
+pub fn cut_front(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut start = s.len() - max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &s[start..])
+}
+
 /// The note added when something was cut to fit.
 pub fn cut_note(doc: &Doc) -> Option<String> {
     match (doc.omitted, doc.shortened, doc.lang) {
@@ -525,7 +537,8 @@ pub fn fit(mut doc: Doc, budget: usize, size: impl Fn(&Doc) -> usize) -> Doc {
     }
     if size(&doc) > budget {
         doc.title = cut(&doc.title, 80);
-        doc.footer = cut(&doc.footer, 80);
+        // Keep the footer's end: that is where a missing keyword was added.
+        doc.footer = cut_front(&doc.footer, 80);
     }
     doc
 }

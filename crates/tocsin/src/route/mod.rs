@@ -9,6 +9,7 @@
 
 pub mod glob;
 pub mod noise;
+pub mod schedule;
 
 use crate::catalog::{self, SwitchStop};
 use crate::config::{Config, Level, Subscription};
@@ -62,6 +63,10 @@ pub struct NoticePlan {
     pub subscriptions: Vec<String>,
     /// Merge window, threshold and silence for this contact (None: send each event).
     pub noise: Option<noise::NoisePolicy>,
+    /// Collected into the subscription's scheduled digest: (subscription, firing time).
+    pub digest: Option<(String, i64)>,
+    /// Outside the policy's active hours: held until (policy, opening time).
+    pub hold: Option<(String, i64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +91,9 @@ struct CompiledSubscription {
     silence_ms: i64,
     min_occurrences: u32,
     merge_by: Vec<String>,
+    digest: Option<(schedule::Cron, jiff::tz::TimeZone)>,
+    policy: String,
+    active_hours: Option<(schedule::ActiveHours, crate::config::OutsideHours)>,
 }
 
 /// The compiled routing table of one config snapshot.
@@ -157,10 +165,16 @@ impl RoutingTable {
                     }
                 }
             }
-            subscriptions.push(compile_subscription(
-                s,
-                policies.get(s.notification_policy.as_str()),
-            ));
+            let mut compiled =
+                compile_subscription(s, policies.get(s.notification_policy.as_str()));
+            if let Some(p) = config
+                .notification_policies
+                .iter()
+                .find(|p| p.name == s.notification_policy)
+            {
+                compiled.active_hours = p.active_hours.clone().map(|h| (h, p.outside_hours));
+            }
+            subscriptions.push(compiled);
         }
         RoutingTable {
             subscriptions,
@@ -236,6 +250,8 @@ impl RoutingTable {
                 NoticePlan {
                     contact: self.contacts[c as usize].clone(),
                     noise: combined_noise(&subs, event),
+                    digest: combined_digest(&subs, event),
+                    hold: combined_hold(&subs, event),
                     subscriptions: subs.iter().map(|s| s.name.clone()).collect(),
                 }
             })
@@ -275,7 +291,53 @@ fn compile_subscription(s: &Subscription, contacts: Option<&Vec<u32>>) -> Compil
         silence_ms: s.silence.map_or(0, |d| d.as_millis() as i64),
         min_occurrences: s.min_occurrences.max(1),
         merge_by: s.merge_by.clone(),
+        digest: s.digest.as_ref().map(|d| {
+            (
+                d.cron.clone(),
+                jiff::tz::TimeZone::get(&d.timezone).unwrap_or(jiff::tz::TimeZone::UTC),
+            )
+        }),
+        policy: s.notification_policy.clone(),
+        active_hours: None,
     }
+}
+
+/// Scheduled digest: when every subscription leading to the contact has one
+/// (the earliest firing wins). The product's own overview events keep going
+/// out on their own.
+fn combined_digest(subs: &[&CompiledSubscription], event: &Event) -> Option<(String, i64)> {
+    if matches!(
+        catalog::item_of(&event.event_type),
+        Some((_, catalog::PushKind::Overview))
+    ) {
+        return None;
+    }
+    let mut best: Option<(String, i64)> = None;
+    for s in subs {
+        let (cron, tz) = s.digest.as_ref()?;
+        let at = cron.next_after(event.received_ms, tz)?;
+        if best.as_ref().is_none_or(|(_, b)| at < *b) {
+            best = Some((s.name.clone(), at));
+        }
+    }
+    best
+}
+
+/// Quiet hours: held only when every policy leading to the contact is
+/// closed (and, for `critical_only`, the event is not critical).
+fn combined_hold(subs: &[&CompiledSubscription], event: &Event) -> Option<(String, i64)> {
+    let mut best: Option<(String, i64)> = None;
+    for s in subs {
+        let (hours, outside) = s.active_hours.as_ref()?;
+        let open_at = hours.next_open(event.received_ms)?;
+        if *outside == crate::config::OutsideHours::CriticalOnly && event.level == Level::Critical {
+            return None;
+        }
+        if best.as_ref().is_none_or(|(_, b)| open_at < *b) {
+            best = Some((s.policy.clone(), open_at));
+        }
+    }
+    best
 }
 
 /// The noise rules for one contact reached by several subscriptions: the

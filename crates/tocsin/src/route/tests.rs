@@ -99,11 +99,15 @@ fn every_filter_kind_and_first_failure() {
                 contact: "a".into(),
                 subscriptions: vec!["all-ok".into()],
                 noise: None,
+                digest: None,
+                hold: None,
             },
             NoticePlan {
                 contact: "b".into(),
                 subscriptions: vec!["all-ok".into()],
                 noise: None,
+                digest: None,
+                hold: None,
             },
         ]
     );

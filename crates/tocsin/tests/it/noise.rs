@@ -168,3 +168,107 @@ async fn a_restart_mid_window_keeps_the_follow_up_and_sends_the_first_once() {
         "the first occurrence was not sent again"
     );
 }
+
+/// Moves every pending scheduled message's time into the past, as if the
+/// server had been down while it fell due.
+fn make_due(h: &Harness) {
+    let db = rusqlite::Connection::open(h.dir.path().join("tocsin.db")).unwrap();
+    let n = db
+        .execute(
+            "UPDATE messages SET next_attempt_ms = 0 WHERE status = 'pending' AND kind = 'digest'",
+            [],
+        )
+        .unwrap();
+    assert!(n > 0, "no scheduled message to make due");
+}
+
+#[tokio::test]
+async fn scheduled_digest_collects_events_and_goes_out_after_downtime() {
+    let rx = WebhookReceiver::start().await;
+    let yaml = with_sub(
+        &rx,
+        "digest: { schedule: \"0 10 * * 4\", timezone: Asia/Shanghai }",
+    );
+    let mut h = Harness::start(&yaml).await;
+    h.post(
+        "/api/v1/events",
+        &format!("[{},{}]", occurrence("d-0", "u1"), occurrence("d-1", "u2")),
+    )
+    .await;
+    // The product's own overview events keep going out on their own.
+    let overview = json!({"id": "ov-1", "product": "Sas", "event_type": "Cspm-cnt", "name": "Cspm:WeeklyOverview", "level": "info"});
+    h.post("/api/v1/events", &overview.to_string()).await;
+    h.wait_status("ov-1", "hook", "delivered").await;
+    let d0 = delivery(&h, "d-0").await;
+    assert_eq!(d0["status"], "pending");
+    assert_eq!(d0["message_kind"], "digest");
+    assert_eq!(
+        d0["message_id"],
+        delivery(&h, "d-1").await["message_id"],
+        "one digest for the period"
+    );
+    assert_eq!(rx.received().len(), 1);
+    // Down while the digest fell due; it goes out when the server is back.
+    h.stop().await;
+    make_due(&h);
+    h.boot(config(&yaml, &[])).await;
+    h.wait_status("d-1", "hook", "delivered").await;
+    let got = rx.wait_for(2, WAIT).await;
+    let digest = got[1].json();
+    assert_eq!(digest["kind"], "digest");
+    assert_eq!(digest["events"].as_array().unwrap().len(), 2);
+    assert!(
+        digest["note"]
+            .as_str()
+            .unwrap()
+            .contains("Scheduled digest of subscription s"),
+        "{digest}"
+    );
+}
+
+#[tokio::test]
+async fn quiet_hours_hold_and_critical_only() {
+    let rx = WebhookReceiver::start().await;
+    // Hours that are never open today: on a weekday that is not today.
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::UTC)
+        .weekday()
+        .to_sunday_zero_offset();
+    let other = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"][((today + 3) % 7) as usize];
+    let yaml = format!(
+        "delivery:\n  allow_private_networks: true\ncontacts:\n  - {{ name: hook, channel: webhook, webhook: \"{}\" }}\ncontact_groups:\n  - {{ name: g, contacts: [hook] }}\nnotification_policies:\n  - name: office\n    contact_groups: [g]\n    active_hours: {{ timezone: UTC, weekdays: [{other}], start: \"09:00\", end: \"17:00\" }}\n    outside_hours: critical_only\nsubscriptions:\n  - {{ name: s, notification_policy: office }}\n",
+        rx.url("/hook")
+    );
+    let mut h = Harness::start(&yaml).await;
+    h.post("/api/v1/events", &native("q-warn", "Incident:X", "warn"))
+        .await;
+    h.post(
+        "/api/v1/events",
+        &native("q-crit", "Incident:Y", "critical"),
+    )
+    .await;
+    h.wait_status("q-crit", "hook", "delivered").await;
+    let held = delivery(&h, "q-warn").await;
+    assert_eq!(held["status"], "held");
+    assert!(
+        held["reason"]
+            .as_str()
+            .unwrap()
+            .contains("outside the active hours of office"),
+        "{held}"
+    );
+    assert_eq!(rx.received().len(), 1, "only the critical one went out");
+    // When the hours open (made due here), the held ones go out as one digest.
+    h.stop().await;
+    make_due(&h);
+    h.boot(config(&yaml, &[])).await;
+    h.wait_status("q-warn", "hook", "delivered").await;
+    let got = rx.wait_for(2, WAIT).await;
+    assert_eq!(got[1].json()["kind"], "digest");
+    assert!(
+        got[1].json()["note"]
+            .as_str()
+            .unwrap()
+            .contains("Held outside the active hours")
+    );
+}

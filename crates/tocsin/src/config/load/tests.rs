@@ -258,7 +258,7 @@ fn five_problems_in_one_run() {
             "t.yaml:11: subscriptions[1].name: duplicate subscription name `s1` (first at line 8)",
             "t.yaml:12: subscriptions[1].notification_policy: no notification policy named `nope`",
             "t.yaml:14: subscriptions[2].products: expected a list, found a string",
-            "t.yaml:16: subscriptions[2].merge_windw: unknown key `merge_windw` (expected one of: name, products, event_types, event_names, levels, deny_list, groups, resources, content_keywords, notification_policy, merge_window, merge_by, min_occurrences, silence)",
+            "t.yaml:16: subscriptions[2].merge_windw: unknown key `merge_windw` (expected one of: name, products, event_types, event_names, levels, deny_list, groups, resources, content_keywords, notification_policy, merge_window, merge_by, min_occurrences, silence, digest)",
         ]
     );
     assert!(load(&text).config.is_none());
@@ -313,7 +313,7 @@ merge_window: 1m
     );
     assert_eq!(
         e[2],
-        "t.yaml:6: notification_policies[0].active_hours: `active_hours` is not supported by this build yet"
+        "t.yaml:6: notification_policies[0].active_hours: expected a map, found a string"
     );
     assert!(
         e[3].starts_with("t.yaml:7: merge_window: unknown key `merge_window`"),
@@ -672,4 +672,27 @@ contacts:
     );
     let with = text.replace("{{ event.name }}", "alert: {{ event.name }}");
     assert_eq!(warnings(&with).len(), 1, "{:?}", warnings(&with));
+}
+
+#[test]
+fn noise_keys() {
+    let base = "contacts:\n  - { name: c, channel: webhook, webhook: \"https://h/x\" }\ncontact_groups:\n  - { name: g, contacts: [c] }\n";
+    let good = format!(
+        "{base}notification_policies:\n  - {{ name: p, contact_groups: [g], active_hours: {{ timezone: UTC, weekdays: [mon, fri], start: \"09:00\", end: \"18:00\" }}, outside_hours: critical_only }}\nsubscriptions:\n  - {{ name: s, merge_window: 1m, merge_by: [instance, content.alarmUniqueInfo], min_occurrences: 2, silence: 1h, digest: {{ schedule: \"0 10 * * 4\" }}, notification_policy: p }}\n"
+    );
+    let c = load(&good).config.expect("loads");
+    let s = &c.subscriptions[0];
+    assert_eq!(s.merge_window, Some(Duration::from_secs(60)));
+    assert_eq!(s.merge_by, ["instance", "content.alarmUniqueInfo"]);
+    assert_eq!(s.min_occurrences, 2);
+    assert_eq!(s.digest.as_ref().unwrap().timezone, "Asia/Shanghai");
+    assert_eq!(
+        c.notification_policies[0].outside_hours,
+        OutsideHours::CriticalOnly
+    );
+    let bad = format!(
+        "{base}notification_policies:\n  - {{ name: p, contact_groups: [g], active_hours: {{ weekdays: [someday], start: \"25:00\" }}, outside_hours: never }}\nsubscriptions:\n  - {{ name: s, merge_by: [nope], min_occurrences: 0, digest: {{ schedule: \"every thursday\" }}, notification_policy: p }}\n"
+    );
+    let e = errors(&bad);
+    assert_eq!(e.len(), 6, "{e:#?}");
 }

@@ -42,6 +42,8 @@ fn routed(id: &str, received_ms: i64, message_id: &str) -> IngestItem {
                 contact: "c".into(),
                 subscriptions: vec!["s".into()],
                 noise: None,
+                digest: None,
+                hold: None,
             }],
         },
         config_version: "v1".into(),

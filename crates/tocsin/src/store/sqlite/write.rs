@@ -264,17 +264,39 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
                 Some(policy) => noise_decision(c, &plan.contact, policy, e.received_ms)?,
             };
             let (status, message_id, reason) = match &decision {
-                NoiseDecision::Notify => {
-                    insert_message.execute(params![
-                        planned.id,
-                        planned.contact,
-                        planned.kind.as_str(),
-                        json_list(&planned.subscriptions),
-                        planned.created_ms
-                    ])?;
-                    created.push(planned.clone());
-                    ("pending", Some(planned.id.clone()), None)
-                }
+                NoiseDecision::Notify => match (&plan.digest, &plan.hold) {
+                    (Some((sub, at)), _) => {
+                        let note = format!(
+                            "Scheduled digest of subscription {sub}, sent at {}",
+                            crate::timefmt::rfc3339(*at)
+                        );
+                        let id = scheduled(c, "digest", planned, sub, *at, note, &mut created)?;
+                        ("pending", Some(id), None)
+                    }
+                    (None, Some((policy, at))) => {
+                        let note = format!(
+                            "Held outside the active hours of notification policy {policy}; sent when they opened at {}",
+                            crate::timefmt::rfc3339(*at)
+                        );
+                        let id = scheduled(c, "held", planned, policy, *at, note, &mut created)?;
+                        let reason = format!(
+                            "held: outside the active hours of {policy}; goes out in one digest when they open at {}",
+                            crate::timefmt::rfc3339(*at)
+                        );
+                        ("held", Some(id), Some(reason))
+                    }
+                    (None, None) => {
+                        insert_message.execute(params![
+                            planned.id,
+                            planned.contact,
+                            planned.kind.as_str(),
+                            json_list(&planned.subscriptions),
+                            planned.created_ms
+                        ])?;
+                        created.push(planned.clone());
+                        ("pending", Some(planned.id.clone()), None)
+                    }
+                },
                 NoiseDecision::Merge { at } => {
                     let policy = plan.noise.as_ref().expect("merge needs a policy");
                     let follow_up = follow_up_for(c, planned, policy, *at, &mut created)?;
@@ -355,6 +377,42 @@ fn noise_decision(
         w.notified
     ])?;
     Ok(decision)
+}
+
+/// The digest message that collects a contact's events until `at` (a
+/// scheduled digest, or the opening of quiet hours). Its id is derived from
+/// (kind, contact, key, at), so every event of the period finds the same one.
+fn scheduled(
+    c: &Connection,
+    kind: &str,
+    planned: &NewMessage,
+    key: &str,
+    at: i64,
+    note: String,
+    created: &mut Vec<NewMessage>,
+) -> rusqlite::Result<String> {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(format!("{kind}\n{}\n{key}\n{at}", planned.contact).as_bytes());
+    let id = format!("{kind}-{}", hex::encode(&hash[..12]));
+    let inserted = c
+        .prepare_cached(
+            "INSERT INTO messages (id, contact, kind, status, subscriptions, created_ms, next_attempt_ms, note) \
+             VALUES (?1, ?2, 'digest', 'pending', ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![id, planned.contact, json_list(&planned.subscriptions), planned.created_ms, at, note])?;
+    if inserted == 1 {
+        created.push(NewMessage {
+            id: id.clone(),
+            contact: planned.contact.clone(),
+            kind: MessageKind::Digest,
+            subscriptions: planned.subscriptions.clone(),
+            event_ids: Vec::new(),
+            created_ms: planned.created_ms,
+            note: Some(note),
+            not_before_ms: Some(at),
+        });
+    }
+    Ok(id)
 }
 
 /// The window's follow-up message, created with the first repeat.

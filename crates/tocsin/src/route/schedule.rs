@@ -1,0 +1,351 @@
+//! Time rules: cron schedules for scheduled digests and active hours for
+//! quiet hours, in a time zone (daylight-saving changes included). Pure.
+
+use jiff::civil::{Date, DateTime, Time, Weekday};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+
+/// A five-field cron schedule: minute hour day-of-month month day-of-week.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cron {
+    minutes: Vec<u8>,
+    hours: Vec<u8>,
+    days: Vec<u8>,
+    months: Vec<u8>,
+    weekdays: Vec<u8>,
+    days_any: bool,
+    weekdays_any: bool,
+    source: String,
+}
+
+fn field(text: &str, min: u8, max: u8, what: &str) -> Result<(Vec<u8>, bool), String> {
+    let mut out = Vec::new();
+    let any = text == "*";
+    for part in text.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (
+                r,
+                s.parse::<u8>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or(format!("bad step in {what} `{part}`"))?,
+            ),
+            None => (part, 1),
+        };
+        let (lo, hi) = if range == "*" {
+            (min, max)
+        } else if let Some((a, b)) = range.split_once('-') {
+            let a: u8 = a.parse().map_err(|_| format!("bad {what} `{part}`"))?;
+            let b: u8 = b.parse().map_err(|_| format!("bad {what} `{part}`"))?;
+            (a, b)
+        } else {
+            let a: u8 = range.parse().map_err(|_| format!("bad {what} `{part}`"))?;
+            (a, if step > 1 { max } else { a })
+        };
+        if lo < min || hi > max || lo > hi {
+            return Err(format!("{what} `{part}` is outside {min}-{max}"));
+        }
+        out.extend((lo..=hi).step_by(step as usize));
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok((out, any))
+}
+
+impl Cron {
+    pub fn parse(s: &str) -> Result<Cron, String> {
+        let parts: Vec<&str> = s.split_whitespace().collect();
+        if parts.len() != 5 {
+            return Err(format!(
+                "`{s}` is not a cron schedule (minute hour day-of-month month day-of-week, e.g. 0 10 * * 4)"
+            ));
+        }
+        let (minutes, _) = field(parts[0], 0, 59, "minute")?;
+        let (hours, _) = field(parts[1], 0, 23, "hour")?;
+        let (days, days_any) = field(parts[2], 1, 31, "day of month")?;
+        let (months, _) = field(parts[3], 1, 12, "month")?;
+        let (mut weekdays, weekdays_any) = field(parts[4], 0, 7, "day of week")?;
+        if weekdays.contains(&7) {
+            weekdays.retain(|d| *d != 7);
+            if !weekdays.contains(&0) {
+                weekdays.insert(0, 0);
+            }
+        }
+        Ok(Cron {
+            minutes,
+            hours,
+            days,
+            months,
+            weekdays,
+            days_any,
+            weekdays_any,
+            source: s.to_string(),
+        })
+    }
+
+    fn day_matches(&self, d: Date) -> bool {
+        let dow = d.weekday().to_sunday_zero_offset() as u8;
+        let dom = self.days.contains(&(d.day() as u8));
+        let wd = self.weekdays.contains(&dow);
+        let day = match (self.days_any, self.weekdays_any) {
+            (true, true) => true,
+            (true, false) => wd,
+            (false, true) => dom,
+            // Both restricted: either matches (classic cron).
+            (false, false) => dom || wd,
+        };
+        day && self.months.contains(&(d.month() as u8))
+    }
+
+    /// The first firing strictly after `after_ms`, in `tz`. A local time
+    /// skipped by a daylight-saving change fires at the first instant after
+    /// the gap; a repeated one fires once, at its first occurrence.
+    pub fn next_after(&self, after_ms: i64, tz: &TimeZone) -> Option<i64> {
+        let after = Timestamp::from_millisecond(after_ms).ok()?;
+        let start = after.to_zoned(tz.clone()).datetime();
+        let mut day = start.date();
+        for _ in 0..(366 * 8) {
+            if self.day_matches(day) {
+                for &h in &self.hours {
+                    for &m in &self.minutes {
+                        let civil =
+                            DateTime::from_parts(day, Time::new(h as i8, m as i8, 0, 0).ok()?);
+                        if civil.date() == start.date()
+                            && civil < start.with().second(0).subsec_nanosecond(0).build().ok()?
+                        {
+                            continue;
+                        }
+                        let at = tz
+                            .to_ambiguous_zoned(civil)
+                            .compatible()
+                            .ok()?
+                            .timestamp()
+                            .as_millisecond();
+                        if at > after_ms {
+                            return Some(at);
+                        }
+                    }
+                }
+            }
+            day = day.checked_add(1.day()).ok()?;
+        }
+        None
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    #[cfg(test)]
+    fn with_source(mut self, s: &str) -> Cron {
+        self.source = s.to_string();
+        self
+    }
+}
+
+/// When a notification policy is open for messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveHours {
+    pub timezone: String,
+    /// 0 = Sunday .. 6 = Saturday; empty: every day.
+    pub weekdays: Vec<u8>,
+    /// Minutes after local midnight; start < end, or start > end across midnight.
+    pub start_min: u16,
+    pub end_min: u16,
+}
+
+pub fn parse_weekday(s: &str) -> Option<u8> {
+    let w = match s.to_ascii_lowercase().get(..3)? {
+        "sun" => Weekday::Sunday,
+        "mon" => Weekday::Monday,
+        "tue" => Weekday::Tuesday,
+        "wed" => Weekday::Wednesday,
+        "thu" => Weekday::Thursday,
+        "fri" => Weekday::Friday,
+        "sat" => Weekday::Saturday,
+        _ => return None,
+    };
+    Some(w.to_sunday_zero_offset() as u8)
+}
+
+/// `09:00` → minutes after midnight (`24:00` allowed as an end).
+pub fn parse_clock(s: &str) -> Option<u16> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+}
+
+impl ActiveHours {
+    fn open_at(&self, dt: DateTime) -> bool {
+        let dow = dt.date().weekday().to_sunday_zero_offset() as u8;
+        let minute = dt.hour() as u16 * 60 + dt.minute() as u16;
+        let day_ok = |d: u8| self.weekdays.is_empty() || self.weekdays.contains(&d);
+        if self.start_min <= self.end_min {
+            day_ok(dow) && minute >= self.start_min && minute < self.end_min
+        } else {
+            // Across midnight: the evening belongs to its own day, the early
+            // morning to the day before.
+            (day_ok(dow) && minute >= self.start_min)
+                || (day_ok((dow + 6) % 7) && minute < self.end_min)
+        }
+    }
+
+    /// None when open at `at_ms`; else when the hours next open.
+    pub fn next_open(&self, at_ms: i64) -> Option<i64> {
+        let tz = TimeZone::get(&self.timezone).unwrap_or(TimeZone::UTC);
+        let now = Timestamp::from_millisecond(at_ms)
+            .ok()?
+            .to_zoned(tz.clone())
+            .datetime();
+        if self.open_at(now) {
+            return None;
+        }
+        let mut day = now.date();
+        for _ in 0..9 {
+            let dow = day.weekday().to_sunday_zero_offset() as u8;
+            if self.weekdays.is_empty() || self.weekdays.contains(&dow) {
+                let civil = DateTime::from_parts(
+                    day,
+                    Time::new(
+                        (self.start_min / 60) as i8,
+                        (self.start_min % 60) as i8,
+                        0,
+                        0,
+                    )
+                    .ok()?,
+                );
+                let at = tz
+                    .to_ambiguous_zoned(civil)
+                    .compatible()
+                    .ok()?
+                    .timestamp()
+                    .as_millisecond();
+                if at > at_ms {
+                    return Some(at);
+                }
+            }
+            day = day.checked_add(1.day()).ok()?;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(s: &str) -> i64 {
+        s.parse::<Timestamp>().unwrap().as_millisecond()
+    }
+    fn show(ms: i64) -> String {
+        crate::timefmt::rfc3339(ms)
+    }
+
+    #[test]
+    fn weekly_thursday_ten_shanghai() {
+        let c = Cron::parse("0 10 * * 4").unwrap();
+        let tz = TimeZone::get("Asia/Shanghai").unwrap();
+        // Sunday 2026-11-29 → Thursday 2026-12-03 10:00 +08 = 02:00Z.
+        assert_eq!(
+            show(c.next_after(ms("2026-11-29T07:00:00Z"), &tz).unwrap()),
+            "2026-12-03T02:00:00.000Z"
+        );
+        // Exactly at a firing: the next one is a week later.
+        assert_eq!(
+            show(c.next_after(ms("2026-12-03T02:00:00Z"), &tz).unwrap()),
+            "2026-12-10T02:00:00.000Z"
+        );
+        // One ms before: this one.
+        assert_eq!(
+            show(c.next_after(ms("2026-12-03T01:59:59.999Z"), &tz).unwrap()),
+            "2026-12-03T02:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn across_daylight_saving_changes() {
+        let tz = TimeZone::get("Europe/Berlin").unwrap();
+        let c = Cron::parse("0 10 * * *").unwrap();
+        // Berlin goes to summer time on 2026-03-29: 10:00 is 09:00Z before, 08:00Z after.
+        assert_eq!(
+            show(c.next_after(ms("2026-03-28T12:00:00Z"), &tz).unwrap()),
+            "2026-03-29T08:00:00.000Z"
+        );
+        assert_eq!(
+            show(c.next_after(ms("2026-03-27T12:00:00Z"), &tz).unwrap()),
+            "2026-03-28T09:00:00.000Z"
+        );
+        // 02:30 does not exist on that day: fires right after the gap (03:30 CEST = 01:30Z).
+        let c = Cron::parse("30 2 * * *").unwrap();
+        assert_eq!(
+            show(c.next_after(ms("2026-03-28T12:00:00Z"), &tz).unwrap()),
+            "2026-03-29T01:30:00.000Z"
+        );
+        // 02:30 happens twice on 2026-10-25: it fires once.
+        let first = c.next_after(ms("2026-10-24T12:00:00Z"), &tz).unwrap();
+        assert_eq!(show(first), "2026-10-25T00:30:00.000Z");
+        assert_eq!(
+            show(c.next_after(first, &tz).unwrap()),
+            "2026-10-26T01:30:00.000Z"
+        );
+    }
+
+    #[test]
+    fn cron_fields() {
+        assert!(Cron::parse("0 10 * *").is_err());
+        assert!(Cron::parse("60 * * * *").is_err());
+        let c = Cron::parse("*/15 9-17 * * 1-5").unwrap();
+        let tz = TimeZone::UTC;
+        // Saturday → Monday 09:00.
+        assert_eq!(
+            show(c.next_after(ms("2026-11-28T12:00:00Z"), &tz).unwrap()),
+            "2026-11-30T09:00:00.000Z"
+        );
+        assert_eq!(
+            show(c.next_after(ms("2026-11-30T09:00:00Z"), &tz).unwrap()),
+            "2026-11-30T09:15:00.000Z"
+        );
+        assert_eq!(
+            Cron::parse("0 0 * * 7").unwrap(),
+            Cron::parse("0 0 * * 0").unwrap().with_source("0 0 * * 7")
+        );
+    }
+
+    #[test]
+    fn active_hours() {
+        let h = ActiveHours {
+            timezone: "Asia/Shanghai".into(),
+            weekdays: vec![1, 2, 3, 4, 5],
+            start_min: 9 * 60,
+            end_min: 18 * 60,
+        };
+        // Monday 10:00 +08: open.
+        assert_eq!(h.next_open(ms("2026-11-30T02:00:00Z")), None);
+        // Monday 18:00 +08 (the end is exclusive): closed until Tuesday 09:00 +08.
+        assert_eq!(
+            show(h.next_open(ms("2026-11-30T10:00:00Z")).unwrap()),
+            "2026-12-01T01:00:00.000Z"
+        );
+        // Saturday: Monday 09:00.
+        assert_eq!(
+            show(h.next_open(ms("2026-11-28T02:00:00Z")).unwrap()),
+            "2026-11-30T01:00:00.000Z"
+        );
+        // Across midnight: 22:00-06:00 every day.
+        let n = ActiveHours {
+            timezone: "UTC".into(),
+            weekdays: vec![],
+            start_min: 22 * 60,
+            end_min: 6 * 60,
+        };
+        assert_eq!(n.next_open(ms("2026-11-30T23:00:00Z")), None);
+        assert_eq!(n.next_open(ms("2026-12-01T05:59:00Z")), None);
+        assert_eq!(
+            show(n.next_open(ms("2026-12-01T06:00:00Z")).unwrap()),
+            "2026-12-01T22:00:00.000Z"
+        );
+        assert_eq!(parse_weekday("Thursday"), Some(4));
+        assert_eq!(parse_clock("24:00"), Some(1440));
+        assert_eq!(parse_clock("9:60"), None);
+    }
+}
