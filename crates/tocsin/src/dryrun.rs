@@ -24,6 +24,10 @@ pub struct ContactForecast {
     pub follow_ups: u64,
     pub merged: u64,
     pub suppressed: u64,
+    /// Events collected into scheduled digests or held for quiet hours.
+    pub scheduled_events: u64,
+    /// Scheduled digests and quiet-hours digests.
+    pub scheduled: u64,
     /// After the bot's rate budget: digests replace what the budget could not take.
     pub messages: u64,
     pub digests: u64,
@@ -127,7 +131,6 @@ pub async fn dry_run(
 ) -> Result<Forecast, StoreError> {
     let mut cfg = config.clone();
     cfg.subscriptions = vec![sub];
-    let table = RoutingTable::compile(&cfg);
     // Oldest first, as they happened.
     let mut events = Vec::new();
     let mut cursor = None;
@@ -148,13 +151,24 @@ pub async fn dry_run(
         }
     }
     events.reverse();
+    Ok(forecast(&events, config, cfg.subscriptions.remove(0)))
+}
+
+/// The forecast for events (oldest first) through one subscription: pure,
+/// shared by the dry-run and `tocsin bench --noise`.
+pub fn forecast(events: &[crate::event::Event], config: &Config, sub: Subscription) -> Forecast {
+    let mut cfg = config.clone();
+    cfg.subscriptions = vec![sub];
+    let table = RoutingTable::compile(&cfg);
     let mut f = Forecast {
         scanned: events.len() as u64,
         ..Default::default()
     };
     let mut windows: HashMap<(String, String), Window> = HashMap::new();
     let mut sends: HashMap<String, Vec<i64>> = HashMap::new();
-    for e in &events {
+    let mut periods: std::collections::HashSet<(String, &'static str, String, i64)> =
+        Default::default();
+    for e in events {
         let r = table.route(&cfg, e);
         if r.notices.is_empty() {
             continue;
@@ -166,27 +180,49 @@ pub async fn dry_run(
         for plan in r.notices {
             let c = f.contacts.entry(plan.contact.clone()).or_default();
             c.events += 1;
-            let Some(p) = plan.noise else {
-                c.notifications += 1;
-                sends
-                    .entry(plan.contact.clone())
-                    .or_default()
-                    .push(e.received_ms);
-                continue;
+            let decision = match &plan.noise {
+                None => None,
+                Some(p) => {
+                    let key = (plan.contact.clone(), p.identity.clone());
+                    let (d, w) = noise::decide(windows.get(&key), p, e.received_ms);
+                    Some((d, w, key))
+                }
             };
-            let key = (plan.contact.clone(), p.identity.clone());
-            let (d, mut w) = noise::decide(windows.get(&key), &p, e.received_ms);
+            let (d, mut w, key) = match decision {
+                Some(x) => (x.0, Some(x.1), Some(x.2)),
+                None => (NoiseDecision::Notify, None, None),
+            };
             match d {
                 NoiseDecision::Notify => {
-                    c.notifications += 1;
-                    sends
-                        .entry(plan.contact.clone())
-                        .or_default()
-                        .push(e.received_ms);
+                    // A scheduled digest or quiet hours collect it into one
+                    // message per period; otherwise it goes at once.
+                    let scheduled = plan
+                        .digest
+                        .as_ref()
+                        .map(|x| ("digest", &x.0, x.1))
+                        .or(plan.hold.as_ref().map(|x| ("held", &x.0, x.1)));
+                    match scheduled {
+                        Some((kind, key, at)) => {
+                            c.scheduled_events += 1;
+                            if periods.insert((plan.contact.clone(), kind, key.clone(), at)) {
+                                c.scheduled += 1;
+                                sends.entry(plan.contact.clone()).or_default().push(at);
+                            }
+                        }
+                        None => {
+                            c.notifications += 1;
+                            sends
+                                .entry(plan.contact.clone())
+                                .or_default()
+                                .push(e.received_ms);
+                        }
+                    }
                 }
                 NoiseDecision::Merge { at } => {
                     c.merged += 1;
-                    if w.follow_up.is_none() {
+                    if let Some(w) = w.as_mut()
+                        && w.follow_up.is_none()
+                    {
                         w.follow_up = Some("planned".into());
                         c.follow_ups += 1;
                         sends.entry(plan.contact.clone()).or_default().push(at);
@@ -194,7 +230,9 @@ pub async fn dry_run(
                 }
                 NoiseDecision::Suppress(_) => c.suppressed += 1,
             }
-            windows.insert(key, w);
+            if let (Some(key), Some(w)) = (key, w) {
+                windows.insert(key, w);
+            }
         }
     }
     for (contact, mut times) in sends {
@@ -211,7 +249,7 @@ pub async fn dry_run(
             c.digests = digests;
         }
     }
-    Ok(f)
+    f
 }
 
 #[cfg(test)]

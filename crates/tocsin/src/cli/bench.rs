@@ -149,9 +149,142 @@ async fn wecom_burst(n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A replay of 10,000 realistic events with repeats (200 distinct alerts,
+/// repeated 1 to 200 times in bursts over a day) through each noise setting:
+/// how many messages a webhook and a WeCom bot (20 a minute) would get.
+fn noise_replay() -> anyhow::Result<()> {
+    use crate::event::{Event, Format};
+    let types = [
+        "Incident",
+        "Suspicious",
+        "Vulnerability",
+        "Rasp",
+        "Agentless",
+    ];
+    let levels = [
+        crate::config::Level::Critical,
+        crate::config::Level::Warn,
+        crate::config::Level::Warn,
+        crate::config::Level::Info,
+    ];
+    // Repeats per alert: 1 for the quietest, 200 for the noisiest, summing to 10,000.
+    let mut counts: Vec<usize> = (0..200)
+        .map(|i| 1 + (199.0 * (i as f64 / 199.0).powi(3)) as usize)
+        .collect();
+    let mut total: usize = counts.iter().sum();
+    let mut i = 199;
+    while total != 10_000 {
+        if total > 10_000 && counts[i] > 1 {
+            counts[i] -= 1;
+            total -= 1;
+        } else if total < 10_000 && counts[i] < 200 {
+            counts[i] += 1;
+            total += 1;
+        }
+        i = if i == 0 { 199 } else { i - 1 };
+    }
+    let day0: i64 = 1_764_547_200_000; // 2025-12-01T00:00:00Z, a Monday
+    let mut seed: u64 = 42;
+    let mut rnd = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n.max(1)
+    };
+    let mut events: Vec<Event> = Vec::with_capacity(10_000);
+    for (a, &k) in counts.iter().enumerate() {
+        let t = types[a % types.len()];
+        let mut at = day0 + rnd(86_400_000) as i64;
+        for r in 0..k {
+            events.push(Event {
+                id: format!("a{a}-r{r}"),
+                product: "Sas".into(),
+                event_type: t.into(),
+                name: format!("{t}:Alert{a}"),
+                level: levels[a % levels.len()],
+                severity: None,
+                status: None,
+                resource: Some(format!("acs:ecs:cn-hangzhou:1:instance/i-{a}")),
+                instance: Some(format!("web-{a}")),
+                region: Some("cn-hangzhou".into()),
+                group: None,
+                time_ms: at,
+                received_ms: at,
+                content: serde_json::json!({"alarmUniqueInfo": format!("u{a}")}),
+                format: Format::Native,
+                raw: serde_json::json!({}),
+            });
+            // Bursty repeats: 1 to 30 s apart, now and then a pause of up to 20 minutes.
+            at += if rnd(10) == 0 {
+                rnd(1_200_000) as i64
+            } else {
+                1_000 + rnd(29_000) as i64
+            };
+        }
+    }
+    events.sort_by_key(|e| e.received_ms);
+    let settings = [
+        ("no noise reduction", ""),
+        ("merge_window: 1m", "merge_window: 1m"),
+        ("merge_window: 5m", "merge_window: 5m"),
+        (
+            "merge_window: 1m, min_occurrences: 3",
+            "merge_window: 1m, min_occurrences: 3",
+        ),
+        (
+            "merge_window: 1m, silence: 1h",
+            "merge_window: 1m, silence: 1h",
+        ),
+        ("silence: 1h", "silence: 1h"),
+        (
+            "digest: daily at 09:00",
+            "digest: { schedule: \"0 9 * * *\", timezone: Asia/Shanghai }",
+        ),
+    ];
+    println!(
+        "noise replay: {} events, {} distinct alerts, over one day",
+        events.len(),
+        counts.len()
+    );
+    println!(
+        "{:<40} {:>9} {:>10} {:>8} {:>10} {:>14}",
+        "setting", "at once", "follow-ups", "merged", "suppressed", "WeCom messages"
+    );
+    for (label, keys) in settings {
+        let yaml = format!(
+            "contacts:\n  - {{ name: hook, channel: webhook, webhook: \"https://siem.example.com/x\" }}\n  - {{ name: wecom, channel: wecom, webhook: \"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k\" }}\n\
+             contact_groups:\n  - {{ name: g, contacts: [hook, wecom] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\n\
+             subscriptions:\n  - {{ name: s, notification_policy: p{}{keys} }}\n",
+            if keys.is_empty() { "" } else { ", " }
+        );
+        let loaded = crate::config::load_str(&yaml, "noise.yaml", &|_| None);
+        let mut config = loaded
+            .config
+            .ok_or_else(|| anyhow::anyhow!("{:?}", loaded.diagnostics))?;
+        let sub = config.subscriptions.remove(0);
+        let f = crate::dryrun::forecast(&events, &config, sub);
+        let hook = f.contacts.get("hook").cloned().unwrap_or_default();
+        let wecom = f.contacts.get("wecom").cloned().unwrap_or_default();
+        let at_once = hook.notifications;
+        let scheduled = if hook.scheduled > 0 {
+            format!(" ({} scheduled digests)", hook.scheduled)
+        } else {
+            String::new()
+        };
+        println!(
+            "{:<40} {:>9} {:>10} {:>8} {:>10} {:>14}{scheduled}",
+            label, at_once, hook.follow_ups, hook.merged, hook.suppressed, wecom.messages
+        );
+    }
+    Ok(())
+}
+
 async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(n) = args.wecom_burst {
         return wecom_burst(n).await;
+    }
+    if args.noise {
+        return noise_replay();
     }
     let receiver = tocsin_fakes::WebhookReceiver::start().await;
     println!(

@@ -135,6 +135,9 @@ pub struct BenchArgs {
     /// Instead: a burst of N alerts to one WeCom sandbox bot (20 a minute).
     #[arg(long)]
     pub wecom_burst: Option<usize>,
+    /// Instead: replay 10,000 events with repeats through each noise-reduction setting.
+    #[arg(long)]
+    pub noise: bool,
 }
 
 #[derive(clap::Args, Debug)]
