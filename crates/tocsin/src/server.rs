@@ -235,7 +235,6 @@ impl Server {
 
     /// Starts with an already loaded config (tests, the demo).
     pub async fn start_with(mut config: Config, options: ServeOptions) -> anyhow::Result<Server> {
-        crate::install_crypto_provider();
         apply_overrides(&mut config, &options);
         let store = SqliteStore::open(&config.server.data_dir).with_context(|| {
             format!(
@@ -243,7 +242,17 @@ impl Server {
                 config.server.data_dir.display()
             )
         })?;
-        let store: Arc<dyn Store> = Arc::new(store);
+        Server::start_with_store(config, options, Arc::new(store)).await
+    }
+
+    /// Starts on a given store (tests inject faults through the `Store` trait).
+    pub async fn start_with_store(
+        mut config: Config,
+        options: ServeOptions,
+        store: Arc<dyn Store>,
+    ) -> anyhow::Result<Server> {
+        crate::install_crypto_provider();
+        apply_overrides(&mut config, &options);
         let listen = config.server.listen.clone();
         let snapshot = Arc::new(Snapshot::new(config));
         save_version(store.as_ref(), &snapshot).await;

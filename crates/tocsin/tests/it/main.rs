@@ -5,9 +5,11 @@ mod common;
 
 mod api;
 mod cli;
+mod crash;
 mod delivery;
 mod dryrun;
 mod explain;
+mod faults;
 mod golden;
 mod ingest;
 mod noise;

@@ -147,7 +147,7 @@ async fn merge_by_chooses_the_identity() {
 #[tokio::test]
 async fn a_restart_mid_window_keeps_the_follow_up_and_sends_the_first_once() {
     let rx = WebhookReceiver::start().await;
-    let yaml = with_sub(&rx, "merge_window: 2s");
+    let yaml = with_sub(&rx, "merge_window: 4s");
     let mut h = Harness::start(&yaml).await;
     h.post("/api/v1/events", &occurrence("r-0", "u1")).await;
     h.wait_status("r-0", "hook", "delivered").await;
