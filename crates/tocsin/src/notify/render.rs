@@ -8,6 +8,7 @@ use crate::config::{Lang, Level};
 use crate::event::Event;
 use crate::store::MessageKind;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// A platform-neutral message.
 #[derive(Clone, Debug, PartialEq)]
@@ -218,6 +219,49 @@ pub fn digest_line(e: &Event, lang: Lang, timezone: &str) -> String {
     )
 }
 
+/// A digest's summary: the period covered, counts by level, the most
+/// frequent alerts and assets.
+fn summary(events: &[Arc<Event>], lang: Lang, timezone: &str) -> Vec<String> {
+    fn top(items: impl Iterator<Item = String>) -> String {
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for i in items {
+            *counts.entry(i).or_default() += 1;
+        }
+        let mut v: Vec<(String, usize)> = counts.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.iter()
+            .take(5)
+            .map(|(k, n)| format!("{k} ×{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+    let first = events.iter().map(|e| e.time_ms).min().unwrap_or(0);
+    let last = events.iter().map(|e| e.time_ms).max().unwrap_or(0);
+    let count = |l: Level| events.iter().filter(|e| e.level == l).count();
+    let (c, w, i) = (
+        count(Level::Critical),
+        count(Level::Warn),
+        count(Level::Info),
+    );
+    let names = top(events.iter().map(|e| e.name.clone()));
+    let assets = top(events.iter().map(|e| asset(e)));
+    let (from, to) = (local_time(first, timezone), local_time(last, timezone));
+    match lang {
+        Lang::En => vec![
+            format!("Period: {from} to {to}"),
+            format!("By level: critical {c} · warn {w} · info {i}"),
+            format!("Top alerts: {names}"),
+            format!("Top assets: {assets}"),
+        ],
+        Lang::Zh => vec![
+            format!("时段：{from} 至 {to}"),
+            format!("按级别：严重 {c} · 警告 {w} · 提示 {i}"),
+            format!("最多的告警：{names}"),
+            format!("最多的资产：{assets}"),
+        ],
+    }
+}
+
 /// Builds the doc of a message.
 pub fn document(msg: &MessageView<'_>) -> Doc {
     let c = msg.contact;
@@ -357,6 +401,16 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
                     details: vec![],
                     link: None,
                 });
+            }
+            if events.len() > 1 {
+                for line in summary(events, c.lang, &c.timezone) {
+                    doc.sections.push(Section {
+                        line: Some(line),
+                        fields: vec![],
+                        details: vec![],
+                        link: None,
+                    });
+                }
             }
             // Critical first, then by time.
             let mut sorted: Vec<&Event> = events.iter().map(|e| e.as_ref()).collect();
@@ -541,4 +595,111 @@ pub fn fit(mut doc: Doc, budget: usize, size: impl Fn(&Doc) -> usize) -> Doc {
         doc.footer = cut_front(&doc.footer, 80);
     }
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Contact};
+
+    fn event(id: &str, name: &str, level: Level, instance: &str, time_ms: i64) -> Arc<Event> {
+        Arc::new(Event {
+            id: id.into(),
+            product: "Sas".into(),
+            event_type: "Incident".into(),
+            name: name.into(),
+            level,
+            severity: None,
+            status: None,
+            resource: None,
+            instance: Some(instance.into()),
+            region: None,
+            group: None,
+            time_ms,
+            received_ms: time_ms,
+            content: serde_json::json!({}),
+            format: crate::event::Format::Native,
+            raw: serde_json::json!({}),
+        })
+    }
+
+    fn contact() -> Contact {
+        let yaml = "contacts:\n  - { name: c, channel: wecom, webhook: \"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k\", timezone: UTC }\n";
+        let c: Config = crate::config::load_str(yaml, "t", &|_| None)
+            .config
+            .unwrap();
+        c.contacts[0].clone()
+    }
+
+    #[test]
+    fn digest_summary_period_levels_top_alerts_and_assets() {
+        let c = contact();
+        let events = [
+            event(
+                "1",
+                "Incident:DDoS",
+                Level::Warn,
+                "web-1",
+                1_764_381_600_000,
+            ),
+            event(
+                "2",
+                "Incident:BruteForce",
+                Level::Critical,
+                "web-2",
+                1_764_381_660_000,
+            ),
+            event(
+                "3",
+                "Incident:DDoS",
+                Level::Info,
+                "web-1",
+                1_764_385_200_000,
+            ),
+        ];
+        let view = MessageView {
+            id: "d",
+            kind: MessageKind::Digest,
+            contact: &c,
+            subscriptions: &[],
+            events: &events,
+            public_url: None,
+            note: None,
+        };
+        let doc = document(&view);
+        assert_eq!(doc.title, "[CRITICAL] 3 alerts (1 critical)");
+        let lines: Vec<&str> = doc
+            .sections
+            .iter()
+            .filter_map(|s| s.line.as_deref())
+            .collect();
+        assert_eq!(
+            lines[0],
+            "Period: 2025-11-29 02:00:00 UTC to 2025-11-29 03:00:00 UTC"
+        );
+        assert_eq!(lines[1], "By level: critical 1 · warn 1 · info 1");
+        assert_eq!(
+            lines[2],
+            "Top alerts: Incident:DDoS ×2, Incident:BruteForce ×1"
+        );
+        assert_eq!(lines[3], "Top assets: web-1 ×2, web-2 ×1");
+        assert!(
+            lines[4].starts_with("CRITICAL · Incident:BruteForce · web-2"),
+            "{lines:?}"
+        );
+        assert_eq!(lines.len(), 7);
+    }
+
+    #[test]
+    fn cuts_keep_utf8_and_the_footer_end() {
+        assert_eq!(cut("登录失败", 7), "登…");
+        assert_eq!(
+            cut_front("Tocsin · Subscription: s · alert", 12),
+            "… · alert"
+        );
+        let s = "é".repeat(100);
+        for max in 0..60 {
+            assert!(cut(&s, max).len() <= max.max(3));
+        }
+    }
 }

@@ -495,7 +495,8 @@ mod tests {
             note: None,
         };
         let doc = render::document(&msg);
-        assert!(doc.body.is_none() && doc.sections.len() == 2, "{doc:?}");
+        // Four summary lines, then one line per event.
+        assert!(doc.body.is_none() && doc.sections.len() == 6, "{doc:?}");
     }
 
     #[test]
