@@ -26,7 +26,8 @@ pub struct Finding {
     pub message: String,
 }
 
-pub const FINDING_CODES: [&str; 10] = [
+pub const FINDING_CODES: [&str; 11] = [
+    "rate_limit_exceeded",
     "switch_off_for_all_event_types",
     "levels_exclude_everything",
     "unknown_event_name",
@@ -263,6 +264,56 @@ pub fn check(c: &Config) -> Vec<Finding> {
     out
 }
 
+/// Rate limits the recent history would have exceeded: routes the stored
+/// events with this config and finds, per contact, the busiest window of
+/// each of its bot's limits.
+pub fn rate_findings(c: &Config, events: &[crate::event::Event]) -> Vec<Finding> {
+    let table = crate::route::RoutingTable::compile(c);
+    let mut times: std::collections::HashMap<String, Vec<i64>> = Default::default();
+    for e in events {
+        for n in table.route(c, e).notices {
+            times.entry(n.contact).or_default().push(e.received_ms);
+        }
+    }
+    let mut out = Vec::new();
+    for contact in &c.contacts {
+        let Some(ts) = times.get_mut(&contact.name) else {
+            continue;
+        };
+        ts.sort_unstable();
+        for limit in crate::notify::effective_rate(contact) {
+            let window = limit.per.as_millis() as i64;
+            let (mut peak, mut peak_at, mut lo) = (0usize, 0i64, 0usize);
+            for hi in 0..ts.len() {
+                while ts[hi] - ts[lo] >= window {
+                    lo += 1;
+                }
+                if hi + 1 - lo > peak {
+                    peak = hi + 1 - lo;
+                    peak_at = ts[lo];
+                }
+            }
+            if peak > limit.count as usize {
+                out.push(finding(
+                    Severity::Warning,
+                    "rate_limit_exceeded",
+                    format!("contacts[{}]", contact.name),
+                    format!(
+                        "{}: {peak} events within {} from {} — over its bot's budget of {} ({}); Tocsin folds such bursts into digests; a merge_window or stricter subscription would send fewer",
+                        contact.name,
+                        crate::notify::http::humanize(limit.per),
+                        crate::timefmt::rfc3339(peak_at),
+                        limit.count,
+                        contact.channel.as_str()
+                    ),
+                ));
+                break;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,6 +402,49 @@ mod tests {
             !f.iter()
                 .any(|x| x.2 == "contacts[w]" && x.1 == "webhook_wrong_shape"),
             "{f:?}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_over_the_bots_budget_is_reported() {
+        let yaml = "contacts:\n  - { name: w, channel: wecom, webhook: \"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k\" }\ncontact_groups:\n  - { name: g, contacts: [w] }\nnotification_policies:\n  - { name: p, contact_groups: [g] }\nsubscriptions:\n  - { name: s, notification_policy: p }\n";
+        let c = crate::config::load_str(yaml, "d", &|_| None)
+            .config
+            .unwrap();
+        let event = |i: i64| crate::event::Event {
+            id: i.to_string(),
+            product: "Sas".into(),
+            event_type: "Incident".into(),
+            name: "Incident:X".into(),
+            level: crate::config::Level::Warn,
+            severity: None,
+            status: None,
+            resource: None,
+            instance: None,
+            region: None,
+            group: None,
+            time_ms: i,
+            received_ms: i,
+            content: serde_json::json!({}),
+            format: crate::event::Format::Native,
+            raw: serde_json::json!({}),
+        };
+        // 18 within the window: within the budget (18 per 63 s).
+        let calm: Vec<_> = (0..18).map(|i| event(i * 1000)).collect();
+        assert!(rate_findings(&c, &calm).is_empty());
+        let burst: Vec<_> = (0..30).map(|i| event(i * 1000)).collect();
+        let f = rate_findings(&c, &burst);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].code, "rate_limit_exceeded");
+        assert!(
+            f[0].message.contains("30 events within 63s"),
+            "{}",
+            f[0].message
         );
     }
 }

@@ -12,6 +12,47 @@ pub async fn run(args: DoctorArgs) -> i32 {
     }
     let Some(cfg) = loaded.config else { return 1 };
     let mut findings = doctor::check(&cfg);
+    // The recent history, when the store is there: would any bot's rate
+    // limit have been exceeded?
+    let data = args
+        .data
+        .clone()
+        .unwrap_or_else(|| cfg.server.data_dir.clone());
+    if data.join("tocsin.db").exists() {
+        match crate::store::sqlite::SqliteStore::open(&data) {
+            Ok(store) => {
+                use crate::store::Store;
+                let since = crate::now_ms() - 86_400_000;
+                let mut events = Vec::new();
+                let mut cursor = None;
+                while let Ok(page) = store
+                    .list_events(crate::store::EventFilter {
+                        since_ms: Some(since),
+                        limit: 1000,
+                        cursor,
+                        ..Default::default()
+                    })
+                    .await
+                {
+                    events.extend(page.events.into_iter().map(|s| s.stored.event));
+                    match page.next_cursor {
+                        Some(c) if events.len() < 200_000 => cursor = Some(c),
+                        _ => break,
+                    }
+                }
+                println!(
+                    "history: {} events of the last 24 h in {}",
+                    events.len(),
+                    data.display()
+                );
+                findings.extend(doctor::rate_findings(&cfg, &events));
+            }
+            Err(e) => eprintln!(
+                "tocsin doctor: cannot read the history in {}: {e}",
+                data.display()
+            ),
+        }
+    }
     if args.live {
         match notify::http::HttpContext::new(&cfg.delivery) {
             Ok(http) => {

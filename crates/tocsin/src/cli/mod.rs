@@ -76,6 +76,9 @@ pub struct DoctorArgs {
     /// Also send a test message through every contact.
     #[arg(long)]
     pub live: bool,
+    /// The store to read the last 24 h of history from (default: server.data_dir).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
