@@ -127,14 +127,18 @@ impl WebhookReceiver {
         self.lock().received.clone()
     }
 
+    /// How many requests arrived (cheaper than `received().len()`).
+    pub fn count(&self) -> usize {
+        self.lock().received.len()
+    }
+
     /// Waits until at least `n` requests arrived, or the timeout passes.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.shared.notify.notified();
-            let got = self.received();
-            if got.len() >= n || tokio::time::Instant::now() >= deadline {
-                return got;
+            if self.count() >= n || tokio::time::Instant::now() >= deadline {
+                return self.received();
             }
             let _ = tokio::time::timeout_at(deadline, notified).await;
         }
