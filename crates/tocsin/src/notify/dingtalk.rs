@@ -33,26 +33,7 @@ pub fn signed_url(webhook: &str, secret: &str, timestamp_ms: i64) -> String {
 
 /// Neutralizes markdown and `@` mentions in untrusted text.
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut prev = '\0';
-    for c in s.chars() {
-        match c {
-            '<' => out.push('＜'),
-            '>' => out.push('＞'),
-            // `[text](url)` is a link only with `](`: break that pair.
-            '(' if prev == ']' => out.push('（'),
-            '*' => out.push('＊'),
-            '`' => out.push('｀'),
-            '#' => out.push('＃'),
-            '@' => out.push('＠'),
-            '!' => out.push('！'),
-            '_' => out.push('＿'),
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-        prev = c;
-    }
-    out
+    super::markup::lookalikes(s, super::markup::DINGTALK)
 }
 
 fn markdown(doc: &Doc, msg: &MessageView<'_>) -> String {

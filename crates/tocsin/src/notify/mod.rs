@@ -8,6 +8,7 @@ pub mod dingtalk;
 pub mod egress;
 pub mod http;
 pub mod lark;
+pub mod markup;
 pub mod render;
 pub mod slack;
 pub mod template;

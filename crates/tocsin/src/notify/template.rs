@@ -31,26 +31,7 @@ pub const SOURCE_MAX: usize = 16 * 1024;
 /// tags, links, emphasis, strike-through, code and headings, by swapping in
 /// look-alike characters.
 pub fn lark_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut prev = '\0';
-    for c in s.chars() {
-        match c {
-            '<' => out.push('＜'),
-            '>' => out.push('＞'),
-            '[' => out.push('［'),
-            ']' => out.push('］'),
-            '(' if prev == ']' => out.push('（'),
-            '*' => out.push('＊'),
-            '~' => out.push('～'),
-            '`' => out.push('｀'),
-            '#' => out.push('＃'),
-            '&' => out.push('＆'),
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-        prev = c;
-    }
-    out
+    super::markup::lookalikes(s, super::markup::LARK)
 }
 
 /// The escape of a platform's markup.

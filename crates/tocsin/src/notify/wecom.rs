@@ -18,23 +18,7 @@ const TEXT_MAX: usize = 2048;
 /// links, emphasis and line-start markup, by swapping in look-alike
 /// characters (WeCom has no escape sequence).
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut prev = '\0';
-    for c in s.chars() {
-        match c {
-            '<' => out.push('＜'),
-            '>' => out.push('＞'),
-            // `[text](url)` is a link only with `](`: break that pair.
-            '(' if prev == ']' => out.push('（'),
-            '*' => out.push('＊'),
-            '`' => out.push('｀'),
-            '#' => out.push('＃'),
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-        prev = c;
-    }
-    out
+    super::markup::lookalikes(s, super::markup::WECOM)
 }
 
 fn colour(level: Level) -> &'static str {
