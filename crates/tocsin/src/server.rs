@@ -93,16 +93,10 @@ impl App {
                 messages,
             });
         }
-        // What the dispatcher needs after the commit (cheap: Arc'd events).
-        let plans: Vec<(Arc<crate::event::Event>, &'static str, Vec<NewMessage>)> = items
+        // What the answer and the dispatcher need after the commit (cheap: Arc'd events).
+        let plans: Vec<(Arc<crate::event::Event>, &'static str)> = items
             .iter()
-            .map(|i| {
-                (
-                    i.event.clone(),
-                    i.route.outcome.as_str(),
-                    i.messages.clone(),
-                )
-            })
+            .map(|i| (i.event.clone(), i.route.outcome.as_str()))
             .collect();
         let fresh = self.store.ingest(items).await?;
         let mut answer = IngestAnswer {
@@ -111,7 +105,7 @@ impl App {
             duplicates: 0,
         };
         let mut outbox = Vec::new();
-        for ((event, outcome, _planned), done) in plans.into_iter().zip(fresh) {
+        for ((event, outcome), done) in plans.into_iter().zip(fresh) {
             answer.ids.push(event.id.clone());
             if !done.new {
                 answer.duplicates += 1;
