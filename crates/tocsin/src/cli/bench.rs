@@ -279,7 +279,101 @@ fn noise_replay() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Routing cost with 10, 1,000 and 10,000 subscriptions (one core), and
+/// the server's start-up time on a fresh store.
+async fn matching() -> anyhow::Result<()> {
+    use crate::route::RoutingTable;
+    let types = [
+        "Incident",
+        "Suspicious",
+        "Vulnerability",
+        "Rasp",
+        "Agentless",
+        "mfd SDK",
+        "System-Baseline-cnt",
+        "Cspm-cnt",
+    ];
+    let levels = ["critical", "warn", "info"];
+    let map = crate::config::default_severity_map();
+    let ctx = crate::ingest::DecodeContext {
+        severity_map: &map,
+        received_ms: 0,
+    };
+    let events: Vec<crate::event::Event> = (0..100_000usize)
+        .map(|i| {
+            let t = types[i % types.len()];
+            let body = serde_json::json!({"id": format!("m{i}"), "product": "Sas", "event_type": t,
+                "name": format!("{t}:Kind{}", i % 50), "level": levels[i % 3], "instance": format!("web-{}", i % 500),
+                "group": format!("g{}", i % 20), "content": {"desc": "ssh login"}});
+            crate::ingest::decode(crate::event::Format::Native, body.to_string().as_bytes(), &ctx).map(|mut v| v.remove(0))
+        })
+        .collect::<Result<_, _>>()?;
+    println!(
+        "{:<32} {:>12} {:>16}",
+        "subscriptions", "events", "events/s (1 core)"
+    );
+    for n in [10usize, 1_000, 10_000] {
+        let mut yaml = String::from(
+            "contacts:\n  - { name: c, channel: webhook, webhook: \"https://x.example/h\" }\ncontact_groups:\n  - { name: g, contacts: [c] }\nnotification_policies:\n  - { name: p, contact_groups: [g] }\nsubscriptions:\n",
+        );
+        for i in 0..n {
+            // Spread over products and types like a large tenant: most subscriptions
+            // watch other products; a share watch the security product.
+            let product = if i % 10 == 0 {
+                "Sas".to_string()
+            } else {
+                format!("prod{}", i % 97)
+            };
+            yaml.push_str(&format!(
+                "  - {{ name: s{i}, products: [{product}], event_types: [\"{}\"], event_names: [\"*Kind{}*\"], levels: [{}], groups: [g{}], notification_policy: p }}\n",
+                types[i % types.len()],
+                i % 50,
+                levels[i % 3],
+                i % 20
+            ));
+        }
+        let loaded = crate::config::load_str(&yaml, "m.yaml", &|_| None);
+        let config = loaded
+            .config
+            .ok_or_else(|| anyhow::anyhow!("{:?}", loaded.diagnostics.first()))?;
+        let table = RoutingTable::compile(&config);
+        let start = Instant::now();
+        let mut routed = 0usize;
+        for e in &events {
+            routed += table.route(&config, e).notices.len();
+        }
+        let took = start.elapsed();
+        std::hint::black_box(routed);
+        println!(
+            "{:<32} {:>12} {:>16.0}",
+            n,
+            events.len(),
+            events.len() as f64 / took.as_secs_f64()
+        );
+    }
+    let dir = tempfile::tempdir()?;
+    let start = Instant::now();
+    let server = Server::start_with(
+        Config::embedded_default(),
+        ServeOptions {
+            config_path: None,
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(dir.path().to_path_buf()),
+        },
+    )
+    .await?;
+    println!(
+        "start-up on a fresh store (migrations, listening): {:.1} ms",
+        start.elapsed().as_secs_f64() * 1000.0
+    );
+    server.shutdown().await;
+    Ok(())
+}
+
 async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    if args.matching {
+        return matching().await;
+    }
     if let Some(n) = args.wecom_burst {
         return wecom_burst(n).await;
     }

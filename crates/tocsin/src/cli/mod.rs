@@ -141,6 +141,9 @@ pub struct BenchArgs {
     /// Instead: replay 10,000 events with repeats through each noise-reduction setting.
     #[arg(long)]
     pub noise: bool,
+    /// Instead: routing cost with 10, 1,000 and 10,000 subscriptions, and start-up time.
+    #[arg(long)]
+    pub matching: bool,
 }
 
 #[derive(clap::Args, Debug)]
