@@ -1268,6 +1268,7 @@ impl Cx<'_> {
             "min_occurrences",
             "silence",
             "digest",
+            "template",
         ];
         for (i, item) in self
             .list_items(node, "subscriptions")
@@ -1296,6 +1297,7 @@ impl Cx<'_> {
                 min_occurrences: 1,
                 silence: None,
                 digest: None,
+                template: None,
                 line: item.line,
             };
             let mut policy_seen = false;
@@ -1342,6 +1344,15 @@ impl Cx<'_> {
                     }
                     "merge_window" => s.merge_window = self.nonzero_duration(v, &kp),
                     "digest" => s.digest = self.digest(v, &kp),
+                    "template" => match &v.value {
+                        Value::Str(t) if !t.trim().is_empty() => {
+                            // Checked like a chat contact's template.
+                            let probe = probe_contact(t.clone());
+                            self.template(&probe, k.line, v, &kp);
+                            s.template = Some(t.clone());
+                        }
+                        _ => self.error(v.line, &kp, "expected a template (a non-empty string)"),
+                    },
                     "silence" => s.silence = self.nonzero_duration(v, &kp),
                     "min_occurrences" => match &v.value {
                         Value::Int(n) if (1..=1_000_000).contains(n) => {
@@ -1459,6 +1470,25 @@ pub fn is_identity_key(key: &str) -> bool {
         || key
             .strip_prefix("content.")
             .is_some_and(|p| !p.is_empty() && p.split('.').all(|seg| !seg.is_empty()))
+}
+
+/// A chat contact that only serves to check a subscription's template.
+fn probe_contact(template: String) -> Contact {
+    Contact {
+        name: "(subscription template)".into(),
+        channel: Channel::Lark,
+        webhook: String::new(),
+        headers: Vec::new(),
+        secret: String::new(),
+        concurrency: 1,
+        rate_limit: Vec::new(),
+        keywords: Vec::new(),
+        mentions: Mentions::default(),
+        lang: Lang::En,
+        timezone: DEFAULT_TIMEZONE.to_string(),
+        template: Some(template),
+        line: 0,
+    }
 }
 
 fn valid_listen(s: &str) -> bool {

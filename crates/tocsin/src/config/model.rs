@@ -310,6 +310,9 @@ pub struct Subscription {
     pub silence: Option<Duration>,
     /// Instead of each event, one digest per schedule.
     pub digest: Option<DigestSchedule>,
+    /// A message template for chat contacts reached through this
+    /// subscription; overrides the contact's own.
+    pub template: Option<String>,
     pub line: usize,
 }
 

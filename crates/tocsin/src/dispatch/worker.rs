@@ -197,6 +197,7 @@ async fn fold_backlog(
                 events: &rest[..take],
                 public_url,
                 note: None,
+                template: None,
             };
             match notifier.render(&view, now) {
                 Ok(r) if r.omitted == 0 || take == 1 => break,
@@ -308,6 +309,14 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
         events: &m.events,
         public_url: snapshot.config.server.public_url.as_deref(),
         note: m.note.as_deref(),
+        template: m.subscriptions.iter().find_map(|name| {
+            snapshot
+                .config
+                .subscriptions
+                .iter()
+                .find(|s| &s.name == name)
+                .and_then(|s| s.template.as_deref())
+        }),
     };
     let verdict = match notifier.render(&view, started) {
         Ok(r) => {

@@ -32,6 +32,8 @@ pub struct MessageView<'a> {
     pub public_url: Option<&'a str>,
     /// A sentence shown above the events (failure reports).
     pub note: Option<&'a str>,
+    /// A subscription's template, overriding the contact's.
+    pub template: Option<&'a str>,
 }
 
 /// A rendered request and how many events were left out to fit the
@@ -308,6 +310,7 @@ pub async fn test_contact(
         events: &events,
         public_url,
         note: None,
+        template: None,
     };
     match notifier.render(&view, now) {
         Ok(r) => send(http, notifier, r.out, delivery.timeout).await,

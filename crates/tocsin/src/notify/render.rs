@@ -438,9 +438,9 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
             },
         );
     }
-    // The contact's template replaces the body of single alerts; when it
-    // fails, the built-in body stays and says why.
-    if let Some(source) = &c.template
+    // The subscription's (else the contact's) template replaces the body of
+    // single alerts; when it fails, the built-in body stays and says why.
+    if let Some(source) = msg.template.or(c.template.as_deref())
         && c.channel != crate::config::Channel::Webhook
         && super::template::applies(msg.kind, msg.events.len())
     {
@@ -665,6 +665,7 @@ mod tests {
             events: &events,
             public_url: None,
             note: None,
+            template: None,
         };
         let doc = document(&view);
         assert_eq!(doc.title, "[CRITICAL] 3 alerts (1 critical)");

@@ -244,6 +244,7 @@ pub fn check(source: &str, contact: &Contact) -> Result<(), Problem> {
         events: &events,
         public_url: Some("https://tocsin.example.com"),
         note: None,
+        template: None,
     };
     let ctx = JValue::from(minijinja::value::Serde(context(&msg)));
     match env.render_str(source, ctx) {
@@ -308,6 +309,7 @@ mod tests {
             events: &events,
             public_url: None,
             note: None,
+            template: None,
         };
         render(template, &msg)
     }
@@ -430,6 +432,7 @@ mod tests {
             events: &events,
             public_url: None,
             note: None,
+            template: None,
         };
         let doc = render::document(&msg);
         let out = super::super::notifier_for(c.channel)
@@ -474,6 +477,7 @@ mod tests {
             events: &events,
             public_url: None,
             note: None,
+            template: None,
         };
         let doc = render::document(&msg);
         // Four summary lines, then one line per event.

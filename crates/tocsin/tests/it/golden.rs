@@ -78,6 +78,7 @@ fn every_platform_payload_is_exactly_the_golden_one() {
                 events: &events,
                 public_url: config.server.public_url.as_deref(),
                 note: None,
+                template: None,
             };
             let notifier = notifier_for(contact.channel);
             let r = notifier.render(&view, NOW_MS).unwrap();

@@ -121,3 +121,41 @@ async fn a_template_failing_at_send_time_falls_back_to_the_built_in_message() {
         "{md}"
     );
 }
+
+#[tokio::test]
+async fn a_subscription_template_overrides_the_contacts() {
+    let bot = FakeBot::wecom().await;
+    bot.add_bot("k", BotSettings::default());
+    let yaml = config("wecom", &bot.url("k"), "    template: \"contact says {{ event.name }}\"\n").replace(
+        "  - { name: sec-feed, notification_policy: policy }",
+        "  - { name: sec-feed, notification_policy: policy, template: \"subscription says {{ event.name }} on {{ event.instance }}\" }",
+    );
+    let h = Harness::start(&yaml).await;
+    h.post("/api/v1/events", &event("tp-sub", "web-9", "{}"))
+        .await;
+    h.wait_status("tp-sub", "bot", "delivered").await;
+    let got = bot.wait_for_accepted(1, WAIT).await;
+    let content = got[0].json()["markdown"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content.contains("subscription says Sas:WebShell on web-9"),
+        "{content}"
+    );
+    assert!(!content.contains("contact says"), "{content}");
+    // A bad subscription template is a config error with its path.
+    let loaded = tocsin::config::load_str(
+        "contact_groups: []\nnotification_policies: []\nsubscriptions:\n  - { name: s, notification_policy: p, template: \"{{ event.nmae }}\" }\n",
+        "t.yaml",
+        &|_| None,
+    );
+    assert!(
+        loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.path == "subscriptions[0].template"),
+        "{:?}",
+        loaded.diagnostics
+    );
+}

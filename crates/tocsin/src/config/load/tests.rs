@@ -258,7 +258,7 @@ fn five_problems_in_one_run() {
             "t.yaml:11: subscriptions[1].name: duplicate subscription name `s1` (first at line 8)",
             "t.yaml:12: subscriptions[1].notification_policy: no notification policy named `nope`",
             "t.yaml:14: subscriptions[2].products: expected a list, found a string",
-            "t.yaml:16: subscriptions[2].merge_windw: unknown key `merge_windw` (expected one of: name, products, event_types, event_names, levels, deny_list, groups, resources, content_keywords, notification_policy, merge_window, merge_by, min_occurrences, silence, digest)",
+            "t.yaml:16: subscriptions[2].merge_windw: unknown key `merge_windw` (expected one of: name, products, event_types, event_names, levels, deny_list, groups, resources, content_keywords, notification_policy, merge_window, merge_by, min_occurrences, silence, digest, template)",
         ]
     );
     assert!(load(&text).config.is_none());
