@@ -25,6 +25,8 @@ pub struct Received {
     pub body: Vec<u8>,
     /// What the receiver answered.
     pub status: u16,
+    /// When it arrived (ms since the Unix epoch).
+    pub at_ms: i64,
 }
 
 impl Received {
@@ -201,6 +203,7 @@ async fn handle(
             .collect(),
         body: body.to_vec(),
         status: response.0,
+        at_ms: now_ms(),
     };
     s.inner
         .lock()
@@ -222,6 +225,13 @@ async fn handle(
         }
     }
     r
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn now_secs() -> i64 {

@@ -370,7 +370,85 @@ async fn matching() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Latency from the ingest request to the receiver, at a steady rate of
+/// single-event requests (from one client, paced by a timer).
+async fn latency(rate: u64, seconds: u64) -> anyhow::Result<()> {
+    let receiver = tocsin_fakes::WebhookReceiver::start().await;
+    let yaml = format!(
+        "delivery:\n  allow_private_networks: true\ncontacts:\n  - {{ name: hook, channel: webhook, webhook: \"{}\", concurrency: 64 }}\n\
+         contact_groups:\n  - {{ name: g, contacts: [hook] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\n\
+         subscriptions:\n  - {{ name: all, notification_policy: p }}\n",
+        receiver.url("/lat")
+    );
+    let loaded = crate::config::load_str(&yaml, "bench.yaml", &|_| None);
+    let config = loaded
+        .config
+        .ok_or_else(|| anyhow::anyhow!("bench config: {:?}", loaded.diagnostics))?;
+    let dir = tempfile::tempdir()?;
+    let server = Server::start_with(
+        config,
+        ServeOptions {
+            config_path: None,
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(dir.path().to_path_buf()),
+        },
+    )
+    .await?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let url = format!("{}/api/v1/events", server.base_url());
+    let total = rate * seconds;
+    let mut sent: std::collections::HashMap<String, i64> =
+        std::collections::HashMap::with_capacity(total as usize);
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..total {
+        ticker.tick().await;
+        let id = format!("lat-{i}");
+        sent.insert(id.clone(), crate::now_ms());
+        let (client, url) = (client.clone(), url.clone());
+        tasks.spawn(async move {
+            let body = serde_json::json!({"id": id, "product": "Sas", "name": "Incident:Latency", "level": "warn"});
+            client.post(&url).json(&body).send().await.map(|r| r.status().as_u16())
+        });
+        while tasks.len() > 512 {
+            tasks.join_next().await;
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while receiver.count() < total as usize && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut lat: Vec<i64> = receiver
+        .received()
+        .iter()
+        .filter_map(|r| {
+            let v = r.json();
+            let id = v["events"][0]["id"].as_str()?.to_string();
+            sent.get(&id).map(|t| r.at_ms - t)
+        })
+        .collect();
+    lat.sort_unstable();
+    anyhow::ensure!(!lat.is_empty(), "nothing arrived");
+    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    println!(
+        "latency at {rate} events/s for {seconds} s ({} of {total} arrived): p50 {} ms, p99 {} ms, max {} ms (ms clock resolution)",
+        lat.len(),
+        p(0.50),
+        p(0.99),
+        lat.last().copied().unwrap_or(0)
+    );
+    server.shutdown().await;
+    Ok(())
+}
+
 async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(rate) = args.latency {
+        return latency(rate, 10).await;
+    }
     if args.matching {
         return matching().await;
     }

@@ -144,6 +144,9 @@ pub struct BenchArgs {
     /// Instead: routing cost with 10, 1,000 and 10,000 subscriptions, and start-up time.
     #[arg(long)]
     pub matching: bool,
+    /// Instead: ingest-to-receiver latency at this many single-event requests per second, for 10 s.
+    #[arg(long)]
+    pub latency: Option<u64>,
 }
 
 #[derive(clap::Args, Debug)]
