@@ -77,6 +77,37 @@ async fn post_all(base: &str, bodies: Vec<String>, clients: usize) -> anyhow::Re
     Ok(started.elapsed())
 }
 
+/// A config with one contact (`extra`: more of its keys) that every event reaches.
+fn one_contact(name: &str, channel: &str, webhook: &str, extra: &str) -> anyhow::Result<Config> {
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(", {extra}")
+    };
+    let yaml = format!(
+        "delivery:\n  allow_private_networks: true\ncontacts:\n  - {{ name: {name}, channel: {channel}, webhook: \"{webhook}\"{extra} }}\n\
+         contact_groups:\n  - {{ name: g, contacts: [{name}] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\n\
+         subscriptions:\n  - {{ name: all, notification_policy: p }}\n"
+    );
+    let loaded = crate::config::load_str(&yaml, "bench.yaml", &|_| None);
+    loaded
+        .config
+        .ok_or_else(|| anyhow::anyhow!("bench config: {:?}", loaded.diagnostics))
+}
+
+/// A server on loopback (an ephemeral port) with its store in `dir`.
+async fn start_server(config: Config, dir: &std::path::Path) -> anyhow::Result<Server> {
+    Server::start_with(
+        config,
+        ServeOptions {
+            config_path: None,
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(dir.to_path_buf()),
+        },
+    )
+    .await
+}
+
 pub async fn run(args: BenchArgs) -> i32 {
     match bench(args).await {
         Ok(()) => 0,
@@ -92,26 +123,9 @@ pub async fn run(args: BenchArgs) -> i32 {
 async fn wecom_burst(n: usize) -> anyhow::Result<()> {
     let bot = tocsin_fakes::FakeBot::wecom().await;
     bot.add_bot("burst", tocsin_fakes::BotSettings::default());
-    let yaml = format!(
-        "delivery:\n  allow_private_networks: true\ncontacts:\n  - {{ name: wecom, channel: wecom, webhook: \"{}\" }}\n\
-         contact_groups:\n  - {{ name: g, contacts: [wecom] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\n\
-         subscriptions:\n  - {{ name: all, notification_policy: p }}\n",
-        bot.url("burst")
-    );
-    let loaded = crate::config::load_str(&yaml, "bench.yaml", &|_| None);
-    let config = loaded
-        .config
-        .ok_or_else(|| anyhow::anyhow!("bench config: {:?}", loaded.diagnostics))?;
+    let config = one_contact("wecom", "wecom", &bot.url("burst"), "")?;
     let dir = tempfile::tempdir()?;
-    let server = Server::start_with(
-        config,
-        ServeOptions {
-            config_path: None,
-            listen: Some("127.0.0.1:0".into()),
-            data_dir: Some(dir.path().to_path_buf()),
-        },
-    )
-    .await?;
+    let server = start_server(config, dir.path()).await?;
     let start = Instant::now();
     post_all(&server.base_url(), bodies(n, n, "burst"), 1).await?;
     // Delivered when the store says so for every event.
@@ -353,15 +367,7 @@ async fn matching() -> anyhow::Result<()> {
     }
     let dir = tempfile::tempdir()?;
     let start = Instant::now();
-    let server = Server::start_with(
-        Config::embedded_default(),
-        ServeOptions {
-            config_path: None,
-            listen: Some("127.0.0.1:0".into()),
-            data_dir: Some(dir.path().to_path_buf()),
-        },
-    )
-    .await?;
+    let server = start_server(Config::embedded_default(), dir.path()).await?;
     println!(
         "start-up on a fresh store (migrations, listening): {:.1} ms",
         start.elapsed().as_secs_f64() * 1000.0
@@ -374,26 +380,9 @@ async fn matching() -> anyhow::Result<()> {
 /// single-event requests (from one client, paced by a timer).
 async fn latency(rate: u64, seconds: u64) -> anyhow::Result<()> {
     let receiver = tocsin_fakes::WebhookReceiver::start().await;
-    let yaml = format!(
-        "delivery:\n  allow_private_networks: true\ncontacts:\n  - {{ name: hook, channel: webhook, webhook: \"{}\", concurrency: 64 }}\n\
-         contact_groups:\n  - {{ name: g, contacts: [hook] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\n\
-         subscriptions:\n  - {{ name: all, notification_policy: p }}\n",
-        receiver.url("/lat")
-    );
-    let loaded = crate::config::load_str(&yaml, "bench.yaml", &|_| None);
-    let config = loaded
-        .config
-        .ok_or_else(|| anyhow::anyhow!("bench config: {:?}", loaded.diagnostics))?;
+    let config = one_contact("hook", "webhook", &receiver.url("/lat"), "concurrency: 64")?;
     let dir = tempfile::tempdir()?;
-    let server = Server::start_with(
-        config,
-        ServeOptions {
-            config_path: None,
-            listen: Some("127.0.0.1:0".into()),
-            data_dir: Some(dir.path().to_path_buf()),
-        },
-    )
-    .await?;
+    let server = start_server(config, dir.path()).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
@@ -476,26 +465,14 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
                 let dir = tempfile::tempdir()?;
                 let mut config = Config::embedded_default();
                 if routed {
-                    let yaml = format!(
-                        "delivery:\n  allow_private_networks: true\ncontacts:\n  - {{ name: hook, channel: webhook, webhook: \"{}\", concurrency: 64 }}\n\
-                         contact_groups:\n  - {{ name: g, contacts: [hook] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\n\
-                         subscriptions:\n  - {{ name: all, notification_policy: p }}\n",
-                        receiver.url(&format!("/b{batch}c{clients}"))
-                    );
-                    let loaded = crate::config::load_str(&yaml, "bench.yaml", &|_| None);
-                    config = loaded
-                        .config
-                        .ok_or_else(|| anyhow::anyhow!("bench config: {:?}", loaded.diagnostics))?;
+                    config = one_contact(
+                        "hook",
+                        "webhook",
+                        &receiver.url(&format!("/b{batch}c{clients}")),
+                        "concurrency: 64",
+                    )?;
                 }
-                let server = Server::start_with(
-                    config,
-                    ServeOptions {
-                        config_path: None,
-                        listen: Some("127.0.0.1:0".into()),
-                        data_dir: Some(dir.path().to_path_buf()),
-                    },
-                )
-                .await?;
+                let server = start_server(config, dir.path()).await?;
                 let before = receiver.count();
                 let run = format!("r{batch}-{clients}-{routed}");
                 let start = Instant::now();

@@ -27,28 +27,22 @@ pub async fn run(args: DryRunArgs) -> i32 {
     if let Some(u) = &args.until {
         body["until"] = serde_json::json!(u);
     }
-    crate::install_crypto_provider();
-    let url = format!(
-        "{}/api/v1/subscriptions/dry-run",
-        args.server.trim_end_matches('/')
-    );
-    let mut req = reqwest::Client::new().post(&url).json(&body);
-    if let Some(t) = args.token.as_deref().filter(|t| !t.is_empty()) {
-        req = req.bearer_auth(t);
-    }
-    let resp = match req.send().await {
-        Ok(r) => r,
+    let (status, v) = match super::call_api(
+        "dry-run",
+        reqwest::Method::POST,
+        &args.server,
+        "/api/v1/subscriptions/dry-run",
+        args.token.as_deref(),
+        Some(&body),
+    )
+    .await
+    {
+        Ok(answer) => answer,
         Err(e) => {
-            eprintln!(
-                "tocsin dry-run: server unreachable at {}: {}",
-                args.server,
-                e.without_url()
-            );
+            eprintln!("{e}");
             return 2;
         }
     };
-    let status = resp.status().as_u16();
-    let v: serde_json::Value = resp.json().await.unwrap_or_default();
     if status != 200 {
         eprintln!("tocsin dry-run: refused (HTTP {status}): {v}");
         return 1;

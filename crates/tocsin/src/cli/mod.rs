@@ -191,6 +191,35 @@ pub struct SendArgs {
     pub file: Option<PathBuf>,
 }
 
+/// Calls a running server's API: `(status, JSON body)`, or the message to
+/// print when the server is unreachable (exit code 2 for every command).
+pub(crate) async fn call_api(
+    command: &str,
+    method: reqwest::Method,
+    server: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> Result<(u16, serde_json::Value), String> {
+    crate::install_crypto_provider();
+    let url = format!("{}{path}", server.trim_end_matches('/'));
+    let mut req = reqwest::Client::new().request(method, &url);
+    if let Some(t) = token.filter(|t| !t.is_empty()) {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req.send().await.map_err(|e| {
+        format!(
+            "tocsin {command}: server unreachable at {server}: {}",
+            e.without_url()
+        )
+    })?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.json().await.unwrap_or_default()))
+}
+
 /// Runs a parsed command and returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
     match cli.command {

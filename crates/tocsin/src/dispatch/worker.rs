@@ -309,14 +309,7 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
         events: &m.events,
         public_url: snapshot.config.server.public_url.as_deref(),
         note: m.note.as_deref(),
-        template: m.subscriptions.iter().find_map(|name| {
-            snapshot
-                .config
-                .subscriptions
-                .iter()
-                .find(|s| &s.name == name)
-                .and_then(|s| s.template.as_deref())
-        }),
+        template: snapshot.subscription_template(&m.subscriptions),
     };
     let verdict = match notifier.render(&view, started) {
         Ok(r) => {

@@ -141,6 +141,11 @@ impl RoutingTable {
             .collect();
 
         let mut index: HashMap<String, HashMap<String, Vec<u32>>> = HashMap::new();
+        let policy_by_name: HashMap<&str, &crate::config::NotificationPolicy> = config
+            .notification_policies
+            .iter()
+            .map(|p| (p.name.as_str(), p))
+            .collect();
         let mut subscriptions = Vec::with_capacity(config.subscriptions.len());
         for (i, s) in config.subscriptions.iter().enumerate() {
             let products: Vec<String> = if s.products.is_empty() {
@@ -167,11 +172,7 @@ impl RoutingTable {
             }
             let mut compiled =
                 compile_subscription(s, policies.get(s.notification_policy.as_str()));
-            if let Some(p) = config
-                .notification_policies
-                .iter()
-                .find(|p| p.name == s.notification_policy)
-            {
+            if let Some(p) = policy_by_name.get(s.notification_policy.as_str()) {
                 compiled.active_hours = p.active_hours.clone().map(|h| (h, p.outside_hours));
             }
             subscriptions.push(compiled);
@@ -523,20 +524,44 @@ pub struct Snapshot {
     pub routing: RoutingTable,
     /// Hash of the config; stored with every event it routed.
     pub version: String,
+    /// Contact name → index, for the per-message lookups of the dispatchers.
+    contacts: HashMap<String, usize>,
+    /// Subscription name → its template, for the subscriptions that have one.
+    templates: HashMap<String, String>,
 }
 
 impl Snapshot {
     pub fn new(config: Config) -> Snapshot {
         let routing = RoutingTable::compile(&config);
         let version = config.version();
+        let contacts = config
+            .contacts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
+        let templates = config
+            .subscriptions
+            .iter()
+            .filter_map(|s| Some((s.name.clone(), s.template.clone()?)))
+            .collect();
         Snapshot {
             config,
             routing,
             version,
+            contacts,
+            templates,
         }
     }
 
     pub fn contact(&self, name: &str) -> Option<&crate::config::Contact> {
-        self.config.contacts.iter().find(|c| c.name == name)
+        self.contacts.get(name).map(|i| &self.config.contacts[*i])
+    }
+
+    /// The template of the first of these subscriptions that has one.
+    pub fn subscription_template(&self, subscriptions: &[String]) -> Option<&str> {
+        subscriptions
+            .iter()
+            .find_map(|s| self.templates.get(s).map(String::as_str))
     }
 }
