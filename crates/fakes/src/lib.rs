@@ -3,10 +3,13 @@
 //! byte, and answers the way the real receiver would.
 //!
 //! - [`webhook`]: a generic recording webhook receiver.
+//! - [`cutter`]: a front for a receiver that closes the first connections
+//!   without answering.
 //! - [`lark`], [`wecom`], [`dingtalk`], [`slack`]: faithful fakes of the chat
 //!   platforms' incoming webhooks (checks, codes and limits of
 //!   `docs/channels.md`), all served by one [`FakeBot`] type.
 
+pub mod cutter;
 pub mod dingtalk;
 pub mod lark;
 pub mod platform;
@@ -14,5 +17,6 @@ pub mod slack;
 pub mod webhook;
 pub mod wecom;
 
+pub use cutter::ConnectionCutter;
 pub use platform::{BotSettings, Delivery, FakeBot, Platform, ScriptedAnswer, sandbox_page};
 pub use webhook::{Received, Reply, WebhookReceiver};

@@ -79,6 +79,12 @@ impl Event {
         Value::Object(m)
     }
 
+    /// The same native form, serialized straight from the event (no JSON
+    /// tree in between): what the webhook sender uses on its hot path.
+    pub fn native(&self) -> NativeEvent<'_> {
+        NativeEvent(self)
+    }
+
     /// The groups of the event, split on commas and trimmed.
     pub fn groups(&self) -> impl Iterator<Item = &str> {
         self.group
@@ -87,5 +93,38 @@ impl Event {
             .split(',')
             .map(str::trim)
             .filter(|g| !g.is_empty())
+    }
+}
+
+/// An event serialized in its native form; the same keys, in the same order,
+/// as [`Event::to_native_json`].
+pub struct NativeEvent<'a>(&'a Event);
+
+impl serde::Serialize for NativeEvent<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let e = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &e.id)?;
+        m.serialize_entry("product", &e.product)?;
+        m.serialize_entry("event_type", &e.event_type)?;
+        m.serialize_entry("name", &e.name)?;
+        m.serialize_entry("level", e.level.as_str())?;
+        for (k, v) in [
+            ("severity", &e.severity),
+            ("status", &e.status),
+            ("resource", &e.resource),
+            ("instance", &e.instance),
+            ("region", &e.region),
+            ("group", &e.group),
+        ] {
+            if let Some(v) = v {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.serialize_entry("time", &crate::timefmt::rfc3339(e.time_ms))?;
+        m.serialize_entry("received_at", &crate::timefmt::rfc3339(e.received_ms))?;
+        m.serialize_entry("content", &e.content)?;
+        m.end()
     }
 }

@@ -86,12 +86,12 @@ impl App {
                     not_before_ms: None,
                 })
                 .collect();
-            items.push(IngestItem {
-                event: Arc::new(event),
+            items.push(IngestItem::new(
+                Arc::new(event),
                 route,
-                config_version: snap.version.clone(),
+                snap.version.clone(),
                 messages,
-            });
+            ));
         }
         // What the answer and the dispatcher need after the commit (cheap: Arc'd events).
         let plans: Vec<(Arc<crate::event::Event>, &'static str)> = items

@@ -254,5 +254,9 @@ impl Dispatcher {
                 join.abort();
             }
         }
+        // The workers' last attempt records are queued, not yet committed.
+        if let Err(e) = self.shared.store.flush().await {
+            tracing::error!(error = %e, "could not commit the last attempt records");
+        }
     }
 }

@@ -390,12 +390,10 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
             tracing::info!(contact = %m.contact, message = %m.id, attempts = m.attempts, reason = %reason, "will retry");
         }
     }
-    if let Err(e) = shared.store.record_attempt(record).await {
-        // The attempt happened; the store will show the message pending and
-        // it will be retried after a restart (receivers deduplicate on
-        // X-Tocsin-Message-Id).
-        tracing::error!(message = %m.id, error = %e, "could not record an attempt");
-    }
+    // Not awaited: the store commits attempt records many at a time. Should
+    // this one be lost, the message stays pending and goes out again after a
+    // restart with the same X-Tocsin-Message-Id, for receivers to deduplicate.
+    shared.store.record_attempt(record);
     if outcome == AttemptOutcome::Failed {
         report_failure(&shared, &snapshot, &m, &reason).await;
     }

@@ -9,10 +9,31 @@
 use super::{Disposition, Limits, MessageView, Notifier, Outgoing, RenderError, Rendered, Verdict};
 use crate::config::Channel;
 use hmac::{Hmac, Mac};
-use serde_json::json;
 use sha2::Sha256;
 
 pub struct WebhookNotifier;
+
+/// The message body, serialized straight from the message (keys in this order).
+#[derive(serde::Serialize)]
+struct Body<'a> {
+    version: u32,
+    message_id: &'a str,
+    kind: &'static str,
+    contact: &'a str,
+    subscriptions: &'a [String],
+    events: Vec<crate::event::NativeEvent<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repeats: Option<Repeats>,
+}
+
+#[derive(serde::Serialize)]
+struct Repeats {
+    count: usize,
+    first: String,
+    last: String,
+}
 
 /// `sha256=<hex>` of HMAC-SHA256(secret, timestamp + "." + body).
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
@@ -38,28 +59,26 @@ impl Notifier for WebhookNotifier {
     }
 
     fn render(&self, msg: &MessageView<'_>, now_ms: i64) -> Result<Rendered, RenderError> {
-        let events: Vec<serde_json::Value> =
-            msg.events.iter().map(|e| e.to_native_json()).collect();
-        let mut body = json!({
-            "version": 1,
-            "message_id": msg.id,
-            "kind": msg.kind.as_str(),
-            "contact": msg.contact.name,
-            "subscriptions": msg.subscriptions,
-            "events": events,
-        });
-        if let Some(note) = msg.note {
-            body["note"] = json!(note);
-        }
-        if msg.kind == crate::store::MessageKind::FollowUp && !msg.events.is_empty() {
-            let first = msg.events.iter().map(|e| e.received_ms).min().unwrap_or(0);
-            let last = msg.events.iter().map(|e| e.received_ms).max().unwrap_or(0);
-            body["repeats"] = json!({
-                "count": msg.events.len(),
-                "first": crate::timefmt::rfc3339(first),
-                "last": crate::timefmt::rfc3339(last),
+        let repeats = (msg.kind == crate::store::MessageKind::FollowUp && !msg.events.is_empty())
+            .then(|| {
+                let first = msg.events.iter().map(|e| e.received_ms).min().unwrap_or(0);
+                let last = msg.events.iter().map(|e| e.received_ms).max().unwrap_or(0);
+                Repeats {
+                    count: msg.events.len(),
+                    first: crate::timefmt::rfc3339(first),
+                    last: crate::timefmt::rfc3339(last),
+                }
             });
-        }
+        let body = Body {
+            version: 1,
+            message_id: msg.id,
+            kind: msg.kind.as_str(),
+            contact: &msg.contact.name,
+            subscriptions: msg.subscriptions,
+            events: msg.events.iter().map(|e| e.native()).collect(),
+            note: msg.note,
+            repeats,
+        };
         let body = serde_json::to_vec(&body).map_err(|e| RenderError(e.to_string()))?;
         let mut headers: Vec<(String, String)> = msg.contact.headers.clone();
         headers.push(("Content-Type".into(), "application/json".into()));

@@ -56,6 +56,19 @@ pub struct Decision {
     pub detail: String,
 }
 
+/// A covering subscription's verdict as routing decides it: cheap to make
+/// (a shared name and a code) for each of thousands of subscriptions; the
+/// sentence of [`Decision::detail`] is built from it and the event when the
+/// decision is recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteDecision {
+    pub subscription: std::sync::Arc<str>,
+    pub matched: bool,
+    pub code: &'static str,
+    /// For `level_not_matched`: the levels the subscription takes.
+    pub levels: Option<std::sync::Arc<str>>,
+}
+
 /// One contact an event goes to, with every subscription that led there.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NoticePlan {
@@ -73,12 +86,14 @@ pub struct NoticePlan {
 pub struct RouteResult {
     pub outcome: Outcome,
     pub switch: Option<SwitchStop>,
-    pub decisions: Vec<Decision>,
+    pub decisions: Vec<RouteDecision>,
     pub notices: Vec<NoticePlan>,
 }
 
 struct CompiledSubscription {
-    name: String,
+    name: std::sync::Arc<str>,
+    /// Its levels, as the `level_not_matched` sentence lists them.
+    levels_text: std::sync::Arc<str>,
     deny_list: bool,
     names: Vec<Pattern>,
     levels: Vec<Level>,
@@ -253,7 +268,7 @@ impl RoutingTable {
                     noise: combined_noise(&subs, event),
                     digest: combined_digest(&subs, event),
                     hold: combined_hold(&subs, event),
-                    subscriptions: subs.iter().map(|s| s.name.clone()).collect(),
+                    subscriptions: subs.iter().map(|s| s.name.to_string()).collect(),
                 }
             })
             .collect();
@@ -276,7 +291,8 @@ fn canonical_key(product: &str) -> String {
 
 fn compile_subscription(s: &Subscription, contacts: Option<&Vec<u32>>) -> CompiledSubscription {
     CompiledSubscription {
-        name: s.name.clone(),
+        name: s.name.as_str().into(),
+        levels_text: level_list(&s.levels).into(),
         deny_list: s.deny_list,
         names: s.event_names.iter().map(|n| Pattern::new(n)).collect(),
         levels: s.levels.clone(),
@@ -318,7 +334,7 @@ fn combined_digest(subs: &[&CompiledSubscription], event: &Event) -> Option<(Str
         let (cron, tz) = s.digest.as_ref()?;
         let at = cron.next_after(event.received_ms, tz)?;
         if best.as_ref().is_none_or(|(_, b)| at < *b) {
-            best = Some((s.name.clone(), at));
+            best = Some((s.name.to_string(), at));
         }
     }
     best
@@ -370,12 +386,14 @@ fn level_list(levels: &[Level]) -> String {
         .join(", ")
 }
 
-fn evaluate(sub: &CompiledSubscription, event: &Event, name: &str) -> Decision {
-    let fail = |code: &'static str, detail: String| Decision {
+fn evaluate(sub: &CompiledSubscription, event: &Event, name: &str) -> RouteDecision {
+    // Only the verdict is decided here, for every covering subscription of
+    // every event; the sentence is written when someone records or reads it.
+    let verdict = |code: &'static str| RouteDecision {
         subscription: sub.name.clone(),
-        matched: false,
+        matched: code == "matched",
         code,
-        detail,
+        levels: (code == "level_not_matched").then(|| sub.levels_text.clone()),
     };
     // Scope filters, in both modes.
     if !sub.groups.is_empty()
@@ -383,11 +401,7 @@ fn evaluate(sub: &CompiledSubscription, event: &Event, name: &str) -> Decision {
             .groups()
             .any(|g| sub.groups.iter().any(|s| s.eq_ignore_ascii_case(g)))
     {
-        let shown = event.group.as_deref().unwrap_or("(none)");
-        return fail(
-            "group_not_matched",
-            format!("group {shown} is not among the groups of {}", sub.name),
-        );
+        return verdict("group_not_matched");
     }
     if !sub.resources.is_empty() {
         let candidates = [event.resource.as_deref(), event.instance.as_deref()];
@@ -396,18 +410,7 @@ fn evaluate(sub: &CompiledSubscription, event: &Event, name: &str) -> Decision {
             sub.resources.iter().any(|p| p.matches(&r))
         });
         if !hit {
-            let shown = event
-                .instance
-                .as_deref()
-                .or(event.resource.as_deref())
-                .unwrap_or("(none)");
-            return fail(
-                "resource_not_matched",
-                format!(
-                    "resource {shown} is not among the resources of {}",
-                    sub.name
-                ),
-            );
+            return verdict("resource_not_matched");
         }
     }
     if !sub.content_keywords.is_empty() {
@@ -417,68 +420,71 @@ fn evaluate(sub: &CompiledSubscription, event: &Event, name: &str) -> Decision {
             .iter()
             .any(|k| text.contains(k.as_str()))
         {
-            return fail(
-                "content_keyword_missing",
-                format!("the content holds none of the keywords of {}", sub.name),
-            );
+            return verdict("content_keyword_missing");
         }
     }
     let name_hit = sub.names.is_empty() || sub.names.iter().any(|p| p.matches(name));
     let level_hit = sub.levels.is_empty() || sub.levels.contains(&event.level);
     if sub.deny_list {
         if name_hit && level_hit {
-            let (code, detail) = match (sub.names.is_empty(), sub.levels.is_empty()) {
-                (false, true) => (
-                    "denied_by_name",
-                    format!("name {} is on the deny list of {}", event.name, sub.name),
-                ),
-                (true, false) => (
-                    "denied_by_level",
-                    format!(
-                        "level {} is on the deny list of {}",
-                        event.level.as_str(),
-                        sub.name
-                    ),
-                ),
-                _ => (
-                    "denied",
-                    format!(
-                        "name {} at level {} is on the deny list of {}",
-                        event.name,
-                        event.level.as_str(),
-                        sub.name
-                    ),
-                ),
-            };
-            return fail(code, detail);
+            return verdict(match (sub.names.is_empty(), sub.levels.is_empty()) {
+                (false, true) => "denied_by_name",
+                (true, false) => "denied_by_level",
+                _ => "denied",
+            });
         }
     } else {
         if !name_hit {
-            return fail(
-                "name_not_matched",
-                format!(
-                    "name {} is not among the event names of {}",
-                    event.name, sub.name
-                ),
-            );
+            return verdict("name_not_matched");
         }
         if !level_hit {
-            return fail(
-                "level_not_matched",
-                format!(
-                    "level {} is not among {} in {}",
-                    event.level.as_str(),
-                    level_list(&sub.levels),
-                    sub.name
-                ),
-            );
+            return verdict("level_not_matched");
         }
     }
-    Decision {
-        subscription: sub.name.clone(),
-        matched: true,
-        code: "matched",
-        detail: format!("matched {}", sub.name),
+    verdict("matched")
+}
+
+impl RouteDecision {
+    /// The sentence for people, from the verdict and the event it was about.
+    pub fn detail(&self, event: &Event) -> String {
+        let sub = &self.subscription;
+        match self.code {
+            "matched" => format!("matched {sub}"),
+            "group_not_matched" => format!(
+                "group {} is not among the groups of {sub}",
+                event.group.as_deref().unwrap_or("(none)")
+            ),
+            "resource_not_matched" => format!(
+                "resource {} is not among the resources of {sub}",
+                event
+                    .instance
+                    .as_deref()
+                    .or(event.resource.as_deref())
+                    .unwrap_or("(none)")
+            ),
+            "content_keyword_missing" => {
+                format!("the content holds none of the keywords of {sub}")
+            }
+            "denied_by_name" => format!("name {} is on the deny list of {sub}", event.name),
+            "denied_by_level" => format!(
+                "level {} is on the deny list of {sub}",
+                event.level.as_str()
+            ),
+            "denied" => format!(
+                "name {} at level {} is on the deny list of {sub}",
+                event.name,
+                event.level.as_str()
+            ),
+            "name_not_matched" => {
+                format!("name {} is not among the event names of {sub}", event.name)
+            }
+            "level_not_matched" => format!(
+                "level {} is not among {} in {sub}",
+                event.level.as_str(),
+                self.levels.as_deref().unwrap_or("")
+            ),
+            other => format!("{other} ({sub})"),
+        }
     }
 }
 

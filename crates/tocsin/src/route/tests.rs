@@ -67,14 +67,12 @@ fn every_filter_kind_and_first_failure() {
   - { name: other-product, products: [ecs], notification_policy: pa }
 "#,
     );
-    let r = t.route(
-        &c,
-        &event("Sas", "Suspicious", "Suspicious:UnusualLogon", Level::Warn),
-    );
+    let ev = event("Sas", "Suspicious", "Suspicious:UnusualLogon", Level::Warn);
+    let r = t.route(&c, &ev);
     let codes: Vec<(&str, &str)> = r
         .decisions
         .iter()
-        .map(|d| (d.subscription.as_str(), d.code))
+        .map(|d| (&*d.subscription, d.code))
         .collect();
     assert_eq!(
         codes,
@@ -88,7 +86,7 @@ fn every_filter_kind_and_first_failure() {
         ]
     );
     assert_eq!(
-        r.decisions[0].detail,
+        r.decisions[0].detail(&ev),
         "level warn is not among critical in crit-only"
     );
     assert_eq!(r.outcome, Outcome::Routed);
@@ -140,11 +138,12 @@ fn deny_list_rule() {
   - { name: deny-both, event_names: ["Incident:*"], levels: [critical], deny_list: true, notification_policy: pa }
 "#,
     );
-    let r = t.route(&c, &event("Sas", "Incident", "Incident:DDoS", Level::Info));
+    let ev = event("Sas", "Incident", "Incident:DDoS", Level::Info);
+    let r = t.route(&c, &ev);
     let codes: Vec<&str> = r.decisions.iter().map(|d| d.code).collect();
     assert_eq!(codes, ["denied_by_name", "denied_by_level", "matched"]);
     assert_eq!(
-        r.decisions[0].detail,
+        r.decisions[0].detail(&ev),
         "name Incident:DDoS is on the deny list of deny-ddos"
     );
     let r = t.route(
@@ -166,11 +165,7 @@ fn scope_index_only_records_covering_subscriptions() {
 "#,
     );
     let r = t.route(&c, &event("Sas", "Incident", "x", Level::Info));
-    let subs: Vec<&str> = r
-        .decisions
-        .iter()
-        .map(|d| d.subscription.as_str())
-        .collect();
+    let subs: Vec<&str> = r.decisions.iter().map(|d| &*d.subscription).collect();
     assert_eq!(subs, ["sas-incident", "sas-any", "any-incident"]);
     let r = t.route(&c, &event("rds", "", "x", Level::Info));
     assert!(r.decisions.is_empty());

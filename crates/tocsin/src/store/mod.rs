@@ -78,6 +78,28 @@ pub struct IngestItem {
     pub route: RouteResult,
     pub config_version: String,
     pub messages: Vec<NewMessage>,
+    /// The event's content and raw form as stored, serialized by the caller
+    /// (in parallel) rather than by the store's single writer.
+    pub content_json: String,
+    pub raw_json: String,
+}
+
+impl IngestItem {
+    pub fn new(
+        event: std::sync::Arc<Event>,
+        route: RouteResult,
+        config_version: String,
+        messages: Vec<NewMessage>,
+    ) -> IngestItem {
+        IngestItem {
+            content_json: event.content.to_string(),
+            raw_json: event.raw.to_string(),
+            event,
+            route,
+            config_version,
+            messages,
+        }
+    }
 }
 
 /// How an attempt ended.
@@ -215,9 +237,17 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a batch durably (fsync'd) in one transaction. Items whose id is
     /// already stored, or repeated earlier in the batch, are skipped.
     async fn ingest(&self, items: Vec<IngestItem>) -> Result<IngestResult, StoreError>;
-    /// Records an attempt and moves its message (and notices) on. May be
-    /// group-committed with other writes.
-    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError>;
+    /// Queues an attempt record, which moves its message (and notices) on,
+    /// without waiting for its commit: a send slot is not held up by the
+    /// store, and attempt records are committed many at a time. Writes are
+    /// applied in the order they were queued; a record that cannot be written
+    /// is logged. `flush` waits until everything queued is committed.
+    ///
+    /// A crash can lose the last few records; their messages stay pending
+    /// and are sent again after the restart with the same message id.
+    fn record_attempt(&self, attempt: AttemptRecord);
+    /// Waits until every write queued before it is committed.
+    async fn flush(&self) -> Result<(), StoreError>;
     /// Replaces pending messages by one digest carrying their events: their
     /// notices now point at the digest, and they end `folded`.
     async fn fold_into_digest(

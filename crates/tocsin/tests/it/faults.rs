@@ -1,9 +1,14 @@
 //! Faults: a store that cannot write makes ingest answer 503 (never 202)
-//! and recovers; one broken contact never slows the others.
+//! and recovers; one broken contact never slows the others; a receiver that
+//! closes the connection, or is down for a minute, gets its messages once it
+//! answers, after a bounded number of backed-off tries. (5xx, timeouts,
+//! refused connections and Retry-After are in `delivery.rs`, each platform's
+//! rate-limit and permanent codes in `platforms.rs`.)
 
 use crate::common::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tocsin::server::{ServeOptions, Server};
 use tocsin::store::*;
 
@@ -25,8 +30,11 @@ impl Store for FlakyStore {
         }
         self.inner.ingest(items).await
     }
-    async fn record_attempt(&self, a: AttemptRecord) -> Result<(), StoreError> {
-        self.inner.record_attempt(a).await
+    fn record_attempt(&self, a: AttemptRecord) {
+        self.inner.record_attempt(a)
+    }
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flush().await
     }
     async fn fold_into_digest(
         &self,
@@ -126,7 +134,7 @@ async fn a_store_that_cannot_write_answers_503_and_recovers() {
 async fn one_broken_contact_never_slows_the_others() {
     let good = WebhookReceiver::start().await;
     let slow = WebhookReceiver::start().await;
-    slow.script((0..50).map(|_| Reply::Hang(std::time::Duration::from_secs(30))));
+    slow.script((0..50).map(|_| Reply::Hang(Duration::from_secs(30))));
     let yaml = format!(
         "delivery:\n  allow_private_networks: true\n  timeout: 20s\ncontacts:\n  - {{ name: good, channel: webhook, webhook: \"{}\" }}\n  - {{ name: slow, channel: webhook, webhook: \"{}\", concurrency: 1 }}\ncontact_groups:\n  - {{ name: g, contacts: [slow, good] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\nsubscriptions:\n  - {{ name: s, notification_policy: p }}\n",
         good.url("/g"),
@@ -142,4 +150,125 @@ async fn one_broken_contact_never_slows_the_others() {
     let got = good.wait_for(20, WAIT).await;
     assert_eq!(got.len(), 20);
     assert_eq!(h.event("bc-0").await["deliveries"][0]["status"], "pending");
+}
+
+#[tokio::test]
+async fn a_receiver_that_closes_the_connection_is_retried_until_it_answers() {
+    let rx = WebhookReceiver::start().await;
+    let cutter = tocsin_fakes::ConnectionCutter::start(rx.addr(), 2).await;
+    let h = Harness::start(&one_hook(&cutter.url("/hook"), "", ALL)).await;
+    h.post("/api/v1/events", &native("cut-1", "x", "warn"))
+        .await;
+    let ev = h.wait_status("cut-1", "hook", "delivered").await;
+    assert_eq!(
+        cutter.cut(),
+        2,
+        "both cut requests reached the receiver's door"
+    );
+    let attempts = ev["deliveries"][0]["attempts"].as_array().unwrap().clone();
+    let outcomes: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["retry", "retry", "delivered"], "{attempts:#?}");
+    for a in &attempts[..2] {
+        let reason = a["reason"].as_str().unwrap();
+        assert!(a["http_status"].is_null(), "no answer, no status: {a}");
+        assert!(reason.contains("closed"), "the true reason: {reason}");
+        assert!(reason.ends_with("will retry"), "{reason}");
+    }
+    // Exactly one message reached the receiver, with the id every attempt carried.
+    let got = rx.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].header("x-tocsin-message-id"),
+        ev["deliveries"][0]["message_id"].as_str()
+    );
+}
+
+/// A port below the kernel's ephemeral range that nothing listens on, so no
+/// outgoing connection of another test can take it while the receiver is down.
+async fn free_fixed_port() -> u16 {
+    for _ in 0..200 {
+        let port = 20_000 + (rand_u16() % 10_000);
+        if tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free port in 20000..30000");
+}
+
+fn rand_u16() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::UNIX_EPOCH
+            .elapsed()
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish() as u16
+}
+
+#[tokio::test]
+async fn a_receiver_down_for_a_minute_gets_everything_once_it_is_back() {
+    let port = free_fixed_port().await;
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let yaml = format!(
+        "delivery:\n  allow_private_networks: true\n  timeout: 2s\n  backoff: {{ initial: 1s, max: 8s }}\n  retry_horizon: 10m\n\
+         contacts:\n  - {{ name: hook, channel: webhook, webhook: \"{url}\" }}\n  - {{ name: up, channel: webhook, webhook: \"URL_UP\" }}\n\
+         contact_groups:\n  - {{ name: g, contacts: [hook, up] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\n\
+         subscriptions:\n  - {{ name: s, notification_policy: p }}\n"
+    );
+    let up = WebhookReceiver::start().await;
+    let h = Harness::start(&yaml.replace("URL_UP", &up.url("/up"))).await;
+    let batch: Vec<String> = (0..5)
+        .map(|i| native(&format!("down-{i}"), "x", "warn"))
+        .collect();
+    h.post("/api/v1/events", &format!("[{}]", batch.join(",")))
+        .await;
+    // The healthy contact is not held up by the one that is down.
+    assert_eq!(up.wait_for(5, WAIT).await.len(), 5);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let rx = WebhookReceiver::start_on(&format!("127.0.0.1:{port}")).await;
+    let got = rx.wait_for(5, Duration::from_secs(30)).await;
+    assert_eq!(
+        got.len(),
+        5,
+        "every message arrives once the receiver is back"
+    );
+    for i in 0..5 {
+        let ev = h
+            .wait_status(&format!("down-{i}"), "hook", "delivered")
+            .await;
+        let d = ev["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["contact"] == "hook")
+            .unwrap()
+            .clone();
+        let attempts = d["attempts"].as_array().unwrap();
+        let at = |a: &serde_json::Value| {
+            tocsin::timefmt::parse_rfc3339(a["at"].as_str().unwrap()).unwrap()
+        };
+        // Backed off (1 s doubling to 8 s, with jitter: half to all of each
+        // delay), so a minute takes a bounded number of tries, not hundreds.
+        assert!(
+            (5..=20).contains(&attempts.len()),
+            "{} attempts: {attempts:#?}",
+            attempts.len()
+        );
+        for a in &attempts[..attempts.len() - 1] {
+            let reason = a["reason"].as_str().unwrap();
+            assert!(reason.contains("could not connect"), "{reason}");
+        }
+        let gaps: Vec<i64> = attempts.windows(2).map(|w| at(&w[1]) - at(&w[0])).collect();
+        assert!(gaps.iter().all(|g| *g >= 450), "{gaps:?}");
+        assert!(gaps.iter().all(|g| *g <= 8_000 + 2_500), "{gaps:?}");
+        assert_eq!(attempts.last().unwrap()["outcome"], "delivered");
+    }
 }

@@ -1,7 +1,7 @@
 use super::*;
 use crate::config::Level;
 use crate::event::{Event, Format};
-use crate::route::{Decision, NoticePlan, Outcome, RouteResult};
+use crate::route::{NoticePlan, Outcome, RouteDecision, RouteResult};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -27,16 +27,16 @@ fn event(id: &str, received_ms: i64) -> Arc<Event> {
 }
 
 fn routed(id: &str, received_ms: i64, message_id: &str) -> IngestItem {
-    IngestItem {
-        event: event(id, received_ms),
-        route: RouteResult {
+    IngestItem::new(
+        event(id, received_ms),
+        RouteResult {
             outcome: Outcome::Routed,
             switch: None,
-            decisions: vec![Decision {
+            decisions: vec![RouteDecision {
                 subscription: "s".into(),
                 matched: true,
                 code: "matched",
-                detail: "matched s".into(),
+                levels: None,
             }],
             notices: vec![NoticePlan {
                 contact: "c".into(),
@@ -46,8 +46,8 @@ fn routed(id: &str, received_ms: i64, message_id: &str) -> IngestItem {
                 hold: None,
             }],
         },
-        config_version: "v1".into(),
-        messages: vec![NewMessage {
+        "v1".into(),
+        vec![NewMessage {
             id: message_id.into(),
             contact: "c".into(),
             kind: MessageKind::Single,
@@ -57,7 +57,7 @@ fn routed(id: &str, received_ms: i64, message_id: &str) -> IngestItem {
             note: None,
             not_before_ms: None,
         }],
-    }
+    )
 }
 
 fn attempt(message_id: &str, outcome: AttemptOutcome, at_ms: i64) -> AttemptRecord {
@@ -105,20 +105,14 @@ async fn ingest_is_idempotent_and_the_outbox_moves_on() {
     assert_eq!(pending[0].events[0].raw["extra"], true);
     assert_eq!(store.pending_count().await.unwrap(), 2);
 
-    store
-        .record_attempt(attempt("m1", AttemptOutcome::Retry, 1100))
-        .await
-        .unwrap();
+    store.record_attempt(attempt("m1", AttemptOutcome::Retry, 1100));
+    store.flush().await.unwrap();
     let p = store.pending_messages().await.unwrap();
     assert_eq!((p[0].attempts, p[0].next_attempt_ms), (1, 2100));
-    store
-        .record_attempt(attempt("m1", AttemptOutcome::Delivered, 2100))
-        .await
-        .unwrap();
-    store
-        .record_attempt(attempt("m2", AttemptOutcome::Failed, 2100))
-        .await
-        .unwrap();
+    store.record_attempt(attempt("m1", AttemptOutcome::Delivered, 2100));
+    store.flush().await.unwrap();
+    store.record_attempt(attempt("m2", AttemptOutcome::Failed, 2100));
+    store.flush().await.unwrap();
     assert_eq!(store.pending_count().await.unwrap(), 0);
 
     let d = store.get_event("e1").await.unwrap().unwrap();
@@ -149,10 +143,8 @@ async fn fail_pending_and_prune() {
         ])
         .await
         .unwrap();
-    store
-        .record_attempt(attempt("m-old", AttemptOutcome::Delivered, 1_500))
-        .await
-        .unwrap();
+    store.record_attempt(attempt("m-old", AttemptOutcome::Delivered, 1_500));
+    store.flush().await.unwrap();
     assert_eq!(
         store
             .fail_pending("c", "contact removed from the configuration", 5)

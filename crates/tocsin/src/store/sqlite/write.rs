@@ -3,13 +3,18 @@
 use super::super::*;
 use crate::route::noise::{NoiseDecision, NoisePolicy, Window};
 use rusqlite::{Connection, OptionalExtension, params};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::mpsc;
+use std::time::Instant;
+use tokio::sync::oneshot;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 pub enum WriteOp {
     Ingest(Vec<IngestItem>, Reply<IngestResult>),
-    Attempt(AttemptRecord, Reply<()>),
+    /// Queued without a reply: see `Store::record_attempt`.
+    Attempt(AttemptRecord),
+    /// Answers once everything queued before it is committed.
+    Flush(Reply<()>),
     FailPending {
         contact: String,
         reason: String,
@@ -49,6 +54,8 @@ enum Done {
     Ingest(Reply<IngestResult>, rusqlite::Result<IngestResult>),
     Unit(Reply<()>, rusqlite::Result<()>),
     Count(Reply<u64>, rusqlite::Result<u64>),
+    /// An attempt record: nobody waits, so a failure is logged here.
+    Attempt(String, rusqlite::Result<()>),
 }
 
 impl Done {
@@ -65,21 +72,45 @@ impl Done {
             Done::Ingest(r, v) => finish(r, v, commit),
             Done::Unit(r, v) => finish(r, v, commit),
             Done::Count(r, v) => finish(r, v, commit),
+            Done::Attempt(message, v) => {
+                let error = match (v, commit) {
+                    (Ok(()), Ok(())) => return,
+                    (Err(e), _) => e.to_string(),
+                    (Ok(()), Err(c)) => c.clone(),
+                };
+                tracing::error!(%message, %error, "could not record an attempt; the message stays pending and is sent again after a restart");
+            }
         }
     }
 }
 
-pub fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
+pub fn run(mut conn: Connection, rx: mpsc::Receiver<WriteOp>) {
     let mut full_sync = true;
-    while let Some(first) = rx.blocking_recv() {
+    while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
+        let mut want_full = batch[0].needs_full_sync();
+        // Attempt records alone may wait a little for company; anything
+        // someone waits on (an ingest above all) ends the wait at once.
+        let linger_until = Instant::now() + super::ATTEMPT_LINGER;
         while batch.len() < super::MAX_GROUP {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
-            }
+            let op = match rx.try_recv() {
+                Ok(op) => op,
+                Err(mpsc::TryRecvError::Disconnected) => break,
+                Err(mpsc::TryRecvError::Empty) => {
+                    let lingering = batch.iter().all(|op| matches!(op, WriteOp::Attempt(_)));
+                    let left = linger_until.saturating_duration_since(Instant::now());
+                    if !lingering || left.is_zero() {
+                        break;
+                    }
+                    match rx.recv_timeout(left) {
+                        Ok(op) => op,
+                        Err(_) => break,
+                    }
+                }
+            };
+            want_full |= op.needs_full_sync();
+            batch.push(op);
         }
-        let want_full = batch.iter().any(WriteOp::needs_full_sync);
         if want_full != full_sync {
             let mode = if want_full { "FULL" } else { "NORMAL" };
             if conn.pragma_update(None, "synchronous", mode).is_ok() {
@@ -116,7 +147,8 @@ fn fail(op: WriteOp, e: &rusqlite::Error) -> Done {
     let err = || rusqlite::Error::ToSqlConversionFailure(e.to_string().into());
     match op {
         WriteOp::Ingest(_, r) => Done::Ingest(r, Err(err())),
-        WriteOp::Attempt(_, r)
+        WriteOp::Attempt(a) => Done::Attempt(a.message_id, Err(err())),
+        WriteOp::Flush(r)
         | WriteOp::ConfigVersion { reply: r, .. }
         | WriteOp::Fold { reply: r, .. }
         | WriteOp::Create(_, r) => Done::Unit(r, Err(err())),
@@ -132,21 +164,28 @@ fn apply_one(conn: &Connection, op: WriteOp) -> Done {
         conn: &Connection,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
-        conn.execute_batch("SAVEPOINT op")?;
+        // Cached statements: most ops are small, and parsing these three
+        // statements anew each time was a visible share of the writer's time.
+        let run = |sql: &str| conn.prepare_cached(sql)?.execute([]).map(|_| ());
+        run("SAVEPOINT op")?;
         match f(conn) {
             Ok(v) => {
-                conn.execute_batch("RELEASE op")?;
+                run("RELEASE op")?;
                 Ok(v)
             }
             Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK TO op; RELEASE op");
+                let _ = run("ROLLBACK TO op").and_then(|_| run("RELEASE op"));
                 Err(e)
             }
         }
     }
     match op {
         WriteOp::Ingest(items, reply) => Done::Ingest(reply, scoped(conn, |c| ingest(c, &items))),
-        WriteOp::Attempt(a, reply) => Done::Unit(reply, scoped(conn, |c| attempt(c, &a))),
+        WriteOp::Attempt(a) => {
+            let r = scoped(conn, |c| attempt(c, &a));
+            Done::Attempt(a.message_id, r)
+        }
+        WriteOp::Flush(reply) => Done::Unit(reply, Ok(())),
         WriteOp::FailPending {
             contact,
             reason,
@@ -232,8 +271,8 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
             e.group,
             e.time_ms,
             e.received_ms,
-            e.content.to_string(),
-            e.raw.to_string(),
+            item.content_json,
+            item.raw_json,
             item.route.outcome.as_str(),
             sw.map(|s| s.source.as_str()),
             sw.map(|s| s.item.key()),
@@ -248,10 +287,10 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
             insert_decision.execute(params![
                 e.id,
                 pos as i64,
-                d.subscription,
+                &*d.subscription,
                 d.matched,
                 d.code,
-                d.detail
+                d.detail(e)
             ])?;
         }
         let mut created = Vec::new();
