@@ -167,7 +167,7 @@ fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(64);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // The checkpointer thread normally keeps the WAL short; this is the backstop.
-    conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     Ok(())
