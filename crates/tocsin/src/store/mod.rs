@@ -82,6 +82,51 @@ pub struct IngestItem {
     /// (in parallel) rather than by the store's single writer.
     pub content_json: String,
     pub raw_json: String,
+    /// The route decisions, packed as the store keeps them (see
+    /// `sqlite/schema4.sql`); `None` when no subscription covered the event.
+    pub verdicts_json: Option<String>,
+}
+
+/// One route decision as stored: `[subscription, code]`, or with the
+/// subscription's levels for `level_not_matched`.
+struct PackedVerdict<'a>(&'a crate::route::RouteDecision);
+
+impl serde::Serialize for PackedVerdict<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let d = self.0;
+        let mut seq = s.serialize_seq(Some(if d.levels.is_some() { 3 } else { 2 }))?;
+        seq.serialize_element(&*d.subscription)?;
+        seq.serialize_element(d.code)?;
+        if let Some(levels) = &d.levels {
+            seq.serialize_element(&**levels)?;
+        }
+        seq.end()
+    }
+}
+
+/// Unpacks stored verdicts into decisions with their sentences.
+pub fn unpack_verdicts(text: &str, event: &Event) -> Vec<Decision> {
+    let rows: Vec<Vec<String>> = serde_json::from_str(text).unwrap_or_default();
+    rows.into_iter()
+        .filter_map(|row| {
+            let mut it = row.into_iter();
+            let subscription = it.next()?;
+            let code = crate::route::decision_code(&it.next()?);
+            let verdict = crate::route::RouteDecision {
+                subscription: subscription.as_str().into(),
+                matched: code == "matched",
+                code,
+                levels: it.next().map(|l| l.as_str().into()),
+            };
+            Some(Decision {
+                detail: verdict.detail(event),
+                subscription,
+                matched: verdict.matched,
+                code,
+            })
+        })
+        .collect()
 }
 
 impl IngestItem {
@@ -91,9 +136,15 @@ impl IngestItem {
         config_version: String,
         messages: Vec<NewMessage>,
     ) -> IngestItem {
+        let verdicts_json = (!route.decisions.is_empty()).then(|| {
+            let packed: Vec<PackedVerdict<'_>> =
+                route.decisions.iter().map(PackedVerdict).collect();
+            serde_json::to_string(&packed).unwrap_or_else(|_| "[]".into())
+        });
         IngestItem {
             content_json: event.content.to_string(),
             raw_json: event.raw.to_string(),
+            verdicts_json,
             event,
             route,
             config_version,

@@ -167,6 +167,23 @@ pub fn list_events(c: &Connection, f: &EventFilter) -> rusqlite::Result<EventPag
     })
 }
 
+/// Route decisions of an event stored before schema 4.
+fn read_decision_rows(c: &Connection, id: &str) -> rusqlite::Result<Vec<crate::route::Decision>> {
+    c.prepare_cached(
+        "SELECT subscription, matched, code, detail FROM route_decisions WHERE event_id = ?1 ORDER BY position",
+    )?
+    .query_map([id], |r| {
+        let code: String = r.get(2)?;
+        Ok(crate::route::Decision {
+            subscription: r.get(0)?,
+            matched: r.get(1)?,
+            code: crate::route::decision_code(&code),
+            detail: r.get(3)?,
+        })
+    })?
+    .collect()
+}
+
 pub fn get_event(c: &Connection, id: &str) -> rusqlite::Result<Option<EventDetail>> {
     let Some(stored) = c
         .query_row(
@@ -178,20 +195,14 @@ pub fn get_event(c: &Connection, id: &str) -> rusqlite::Result<Option<EventDetai
     else {
         return Ok(None);
     };
-    let decisions = c
-        .prepare_cached(
-            "SELECT subscription, matched, code, detail FROM route_decisions WHERE event_id = ?1 ORDER BY position",
-        )?
-        .query_map([id], |r| {
-            let code: String = r.get(2)?;
-            Ok(crate::route::Decision {
-                subscription: r.get(0)?,
-                matched: r.get(1)?,
-                code: crate::route::decision_code(&code),
-                detail: r.get(3)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let packed: Option<String> = c
+        .prepare_cached("SELECT verdicts FROM events WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?;
+    let decisions = match packed {
+        Some(text) => super::super::unpack_verdicts(&text, &stored.event),
+        // Stored before schema 4: one row per decision.
+        None => read_decision_rows(c, id)?,
+    };
     let mut deliveries = c
         .prepare_cached(
             "SELECT n.contact, n.status, n.subscriptions, n.message_id, m.kind, COALESCE(n.reason, \

@@ -199,3 +199,69 @@ fn newer_schema_and_corrupt_files_are_refused() {
     let err = SqliteStore::open(dir.path()).err().unwrap().to_string();
     assert!(err.contains("tocsin.db"), "{err}");
 }
+
+#[tokio::test]
+async fn verdicts_are_packed_in_the_event_row_and_older_rows_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let mut item = routed("packed", 1000, "mp");
+    item.route.decisions.insert(
+        0,
+        RouteDecision {
+            subscription: "crit-only".into(),
+            matched: false,
+            code: "level_not_matched",
+            levels: Some("critical, warn".into()),
+        },
+    );
+    let item = IngestItem::new(item.event, item.route, item.config_version, item.messages);
+    store.ingest(vec![item]).await.unwrap();
+    let d = store.get_event("packed").await.unwrap().unwrap();
+    let got: Vec<(&str, bool, &str, &str)> = d
+        .decisions
+        .iter()
+        .map(|x| {
+            (
+                x.subscription.as_str(),
+                x.matched,
+                x.code,
+                x.detail.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "crit-only",
+                false,
+                "level_not_matched",
+                "level critical is not among critical, warn in crit-only"
+            ),
+            ("s", true, "matched", "matched s"),
+        ]
+    );
+    let rows: i64 = rusqlite::Connection::open(dir.path().join("tocsin.db"))
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM route_decisions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0, "one row per event, not one per decision");
+
+    // An event stored before schema 4 keeps its decision rows.
+    let mut old = routed("old", 1000, "mo");
+    old.route.decisions.clear();
+    let old = IngestItem::new(old.event, old.route, old.config_version, old.messages);
+    store.ingest(vec![old]).await.unwrap();
+    store.flush().await.unwrap();
+    rusqlite::Connection::open(dir.path().join("tocsin.db"))
+        .unwrap()
+        .execute(
+            "INSERT INTO route_decisions (event_id, position, subscription, matched, code, detail) \
+             VALUES ('old', 0, 's', 1, 'matched', 'matched s (as written by schema 3)')",
+            [],
+        )
+        .unwrap();
+    let d = store.get_event("old").await.unwrap().unwrap();
+    assert_eq!(d.decisions.len(), 1);
+    assert_eq!(d.decisions[0].detail, "matched s (as written by schema 3)");
+}

@@ -241,13 +241,9 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
     let mut insert_event = c.prepare_cached(
         "INSERT INTO events (id, format, product, event_type, name, level, severity, status, resource, \
          instance, region, grp, time_ms, received_ms, content, raw, outcome, switch_source, switch_item, \
-         switch_kind, config_version) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+         switch_kind, config_version, verdicts) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) \
          ON CONFLICT (id) DO NOTHING",
-    )?;
-    let mut insert_decision = c.prepare_cached(
-        "INSERT INTO route_decisions (event_id, position, subscription, matched, code, detail) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     let mut insert_message = c.prepare_cached(
         "INSERT INTO messages (id, contact, kind, status, subscriptions, created_ms, next_attempt_ms) \
@@ -278,20 +274,11 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
             sw.map(|s| s.item.key()),
             sw.map(|s| s.kind.as_str()),
             item.config_version,
+            item.verdicts_json,
         ])?;
         if inserted == 0 {
             out.push(IngestOutcome::default());
             continue;
-        }
-        for (pos, d) in item.route.decisions.iter().enumerate() {
-            insert_decision.execute(params![
-                e.id,
-                pos as i64,
-                &*d.subscription,
-                d.matched,
-                d.code,
-                d.detail(e)
-            ])?;
         }
         let mut created = Vec::new();
         for plan in &item.route.notices {
