@@ -313,22 +313,40 @@ async fn matching() -> anyhow::Result<()> {
         severity_map: &map,
         received_ms: 0,
     };
-    let events: Vec<crate::event::Event> = (0..100_000usize)
+    let json_events: Vec<serde_json::Value> = (0..100_000usize)
         .map(|i| {
             let t = types[i % types.len()];
-            let body = serde_json::json!({"id": format!("m{i}"), "product": "Sas", "event_type": t,
+            serde_json::json!({"id": format!("m{i}"), "product": "Sas", "event_type": t,
                 "name": format!("{t}:Kind{}", i % 50), "level": levels[i % 3], "instance": format!("web-{}", i % 500),
-                "group": format!("g{}", i % 20), "content": {"desc": "ssh login"}});
-            crate::ingest::decode(crate::event::Format::Native, body.to_string().as_bytes(), &ctx).map(|mut v| v.remove(0))
+                "group": format!("g{}", i % 20), "content": {"desc": "ssh login"}})
+        })
+        .collect();
+    let events: Vec<crate::event::Event> = json_events
+        .iter()
+        .map(|body| {
+            crate::ingest::decode(
+                crate::event::Format::Native,
+                body.to_string().as_bytes(),
+                &ctx,
+            )
+            .map(|mut v| v.remove(0))
         })
         .collect::<Result<_, _>>()?;
+    // The same events through a real server, stored with every verdict:
+    // 10,000 in batches of 100 from one client.
+    let stored_bodies: Vec<String> = json_events[..10_000]
+        .chunks(100)
+        .map(|c| serde_json::Value::Array(c.to_vec()).to_string())
+        .collect();
+    let receiver = tocsin_fakes::WebhookReceiver::start().await;
     println!(
-        "{:<32} {:>12} {:>16}",
-        "subscriptions", "events", "events/s (1 core)"
+        "{:<16} {:>12} {:>20} {:>26}",
+        "subscriptions", "events", "routing events/s", "ingest events/s (stored)"
     );
     for n in [10usize, 1_000, 10_000] {
-        let mut yaml = String::from(
-            "contacts:\n  - { name: c, channel: webhook, webhook: \"https://x.example/h\" }\ncontact_groups:\n  - { name: g, contacts: [c] }\nnotification_policies:\n  - { name: p, contact_groups: [g] }\nsubscriptions:\n",
+        let mut yaml = format!(
+            "delivery:\n  allow_private_networks: true\ncontacts:\n  - {{ name: c, channel: webhook, webhook: \"{}\", concurrency: 32 }}\ncontact_groups:\n  - {{ name: g, contacts: [c] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\nsubscriptions:\n",
+            receiver.url(&format!("/m{n}"))
         );
         for i in 0..n {
             // Spread over products and types like a large tenant: most subscriptions
@@ -358,11 +376,16 @@ async fn matching() -> anyhow::Result<()> {
         }
         let took = start.elapsed();
         std::hint::black_box(routed);
+        let dir = tempfile::tempdir()?;
+        let server = start_server(config, dir.path()).await?;
+        let ingest = post_all(&server.base_url(), stored_bodies.clone(), 1).await?;
+        server.shutdown().await;
         println!(
-            "{:<32} {:>12} {:>16.0}",
+            "{:<16} {:>12} {:>20.0} {:>26.0}",
             n,
             events.len(),
-            events.len() as f64 / took.as_secs_f64()
+            events.len() as f64 / took.as_secs_f64(),
+            10_000.0 / ingest.as_secs_f64()
         );
     }
     let dir = tempfile::tempdir()?;

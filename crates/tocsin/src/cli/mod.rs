@@ -141,7 +141,7 @@ pub struct BenchArgs {
     /// Instead: replay 10,000 events with repeats through each noise-reduction setting.
     #[arg(long)]
     pub noise: bool,
-    /// Instead: routing cost with 10, 1,000 and 10,000 subscriptions, and start-up time.
+    /// Instead: routing cost with 10, 1,000 and 10,000 subscriptions, ingest with them, and start-up time.
     #[arg(long)]
     pub matching: bool,
     /// Instead: ingest-to-receiver latency at this many single-event requests per second, for 10 s.
