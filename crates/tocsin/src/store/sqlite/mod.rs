@@ -32,10 +32,6 @@ const READERS: usize = 4;
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 /// Most write requests folded into one transaction.
 const MAX_GROUP: usize = 1024;
-/// How long a batch of attempt records alone waits for more before it
-/// commits: each commit writes every page it touched to the WAL, so a few
-/// large commits cost far less than many small ones. Ingest never waits.
-const ATTEMPT_LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 
 pub struct SqliteStore {
     writer: mpsc::Sender<write::WriteOp>,

@@ -4,7 +4,6 @@ use super::super::*;
 use crate::route::noise::{NoiseDecision, NoisePolicy, Window};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::mpsc;
-use std::time::Instant;
 use tokio::sync::oneshot;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -89,25 +88,10 @@ pub fn run(mut conn: Connection, rx: mpsc::Receiver<WriteOp>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         let mut want_full = batch[0].needs_full_sync();
-        // Attempt records alone may wait a little for company; anything
-        // someone waits on (an ingest above all) ends the wait at once.
-        let linger_until = Instant::now() + super::ATTEMPT_LINGER;
+        // Whatever is waiting joins this transaction: under load, attempt
+        // records arrive faster than commits and group up on their own.
         while batch.len() < super::MAX_GROUP {
-            let op = match rx.try_recv() {
-                Ok(op) => op,
-                Err(mpsc::TryRecvError::Disconnected) => break,
-                Err(mpsc::TryRecvError::Empty) => {
-                    let lingering = batch.iter().all(|op| matches!(op, WriteOp::Attempt(_)));
-                    let left = linger_until.saturating_duration_since(Instant::now());
-                    if !lingering || left.is_zero() {
-                        break;
-                    }
-                    match rx.recv_timeout(left) {
-                        Ok(op) => op,
-                        Err(_) => break,
-                    }
-                }
-            };
+            let Ok(op) = rx.try_recv() else { break };
             want_full |= op.needs_full_sync();
             batch.push(op);
         }
