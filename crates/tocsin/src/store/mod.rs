@@ -87,46 +87,67 @@ pub struct IngestItem {
     pub verdicts_json: Option<String>,
 }
 
-/// One route decision as stored: `[subscription, code]`, or with the
-/// subscription's levels for `level_not_matched`.
-struct PackedVerdict<'a>(&'a crate::route::RouteDecision);
+/// Route decisions as stored: runs of consecutive subscriptions with the same
+/// verdict, `[code, [subscription, ...]]`, or `[code, [subscription, ...],
+/// levels]` for `level_not_matched` (the subscriptions' own levels). With
+/// thousands of subscriptions most share a verdict, so an event's decisions
+/// take a few bytes per subscription.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum VerdictRun<S> {
+    Plain(S, Vec<S>),
+    Levels(S, Vec<S>, S),
+}
 
-impl serde::Serialize for PackedVerdict<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let d = self.0;
-        let mut seq = s.serialize_seq(Some(if d.levels.is_some() { 3 } else { 2 }))?;
-        seq.serialize_element(&*d.subscription)?;
-        seq.serialize_element(d.code)?;
-        if let Some(levels) = &d.levels {
-            seq.serialize_element(&**levels)?;
+fn pack_verdicts(decisions: &[crate::route::RouteDecision]) -> String {
+    let mut runs: Vec<VerdictRun<&str>> = Vec::new();
+    for d in decisions {
+        let levels = d.levels.as_deref();
+        match (runs.last_mut(), levels) {
+            (Some(VerdictRun::Plain(code, names)), None) if *code == d.code => {
+                names.push(&d.subscription)
+            }
+            (Some(VerdictRun::Levels(code, names, l)), Some(levels))
+                if *code == d.code && *l == levels =>
+            {
+                names.push(&d.subscription)
+            }
+            (_, None) => runs.push(VerdictRun::Plain(d.code, vec![&d.subscription])),
+            (_, Some(levels)) => {
+                runs.push(VerdictRun::Levels(d.code, vec![&d.subscription], levels))
+            }
         }
-        seq.end()
     }
+    serde_json::to_string(&runs).unwrap_or_else(|_| "[]".into())
 }
 
 /// Unpacks stored verdicts into decisions with their sentences.
 pub fn unpack_verdicts(text: &str, event: &Event) -> Vec<Decision> {
-    let rows: Vec<Vec<String>> = serde_json::from_str(text).unwrap_or_default();
-    rows.into_iter()
-        .filter_map(|row| {
-            let mut it = row.into_iter();
-            let subscription = it.next()?;
-            let code = crate::route::decision_code(&it.next()?);
+    // Owned strings: a name with escapes cannot be borrowed from the JSON.
+    let runs: Vec<VerdictRun<String>> = serde_json::from_str(text).unwrap_or_default();
+    let mut out = Vec::new();
+    for run in runs {
+        let (code, names, levels) = match run {
+            VerdictRun::Plain(c, n) => (c, n, None),
+            VerdictRun::Levels(c, n, l) => (c, n, Some(l)),
+        };
+        let code = crate::route::decision_code(&code);
+        for name in names {
             let verdict = crate::route::RouteDecision {
-                subscription: subscription.as_str().into(),
+                subscription: name.as_str().into(),
                 matched: code == "matched",
                 code,
-                levels: it.next().map(|l| l.as_str().into()),
+                levels: levels.as_deref().map(Into::into),
             };
-            Some(Decision {
+            out.push(Decision {
                 detail: verdict.detail(event),
-                subscription,
+                subscription: name,
                 matched: verdict.matched,
                 code,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    out
 }
 
 impl IngestItem {
@@ -136,11 +157,7 @@ impl IngestItem {
         config_version: String,
         messages: Vec<NewMessage>,
     ) -> IngestItem {
-        let verdicts_json = (!route.decisions.is_empty()).then(|| {
-            let packed: Vec<PackedVerdict<'_>> =
-                route.decisions.iter().map(PackedVerdict).collect();
-            serde_json::to_string(&packed).unwrap_or_else(|_| "[]".into())
-        });
+        let verdicts_json = (!route.decisions.is_empty()).then(|| pack_verdicts(&route.decisions));
         IngestItem {
             content_json: event.content.to_string(),
             raw_json: event.raw.to_string(),

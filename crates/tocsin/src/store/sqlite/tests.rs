@@ -205,15 +205,20 @@ async fn verdicts_are_packed_in_the_event_row_and_older_rows_still_read() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     let mut item = routed("packed", 1000, "mp");
-    item.route.decisions.insert(
-        0,
-        RouteDecision {
-            subscription: "crit-only".into(),
-            matched: false,
-            code: "level_not_matched",
-            levels: Some("critical, warn".into()),
-        },
-    );
+    let verdict = |name: &str, code: &'static str, levels: Option<&str>| RouteDecision {
+        subscription: name.into(),
+        matched: code == "matched",
+        code,
+        levels: levels.map(Into::into),
+    };
+    // Runs of one verdict share their code; names with escapes survive.
+    let front = [
+        verdict("crit-only", "level_not_matched", Some("critical, warn")),
+        verdict("warn-only", "level_not_matched", Some("warn")),
+        verdict("q\"uote", "name_not_matched", None),
+        verdict("名前", "name_not_matched", None),
+    ];
+    item.route.decisions.splice(0..0, front);
     let item = IngestItem::new(item.event, item.route, item.config_version, item.messages);
     store.ingest(vec![item]).await.unwrap();
     let d = store.get_event("packed").await.unwrap().unwrap();
@@ -237,6 +242,24 @@ async fn verdicts_are_packed_in_the_event_row_and_older_rows_still_read() {
                 false,
                 "level_not_matched",
                 "level critical is not among critical, warn in crit-only"
+            ),
+            (
+                "warn-only",
+                false,
+                "level_not_matched",
+                "level critical is not among warn in warn-only"
+            ),
+            (
+                "q\"uote",
+                false,
+                "name_not_matched",
+                "name Incident:DDoS is not among the event names of q\"uote"
+            ),
+            (
+                "名前",
+                false,
+                "name_not_matched",
+                "name Incident:DDoS is not among the event names of 名前"
             ),
             ("s", true, "matched", "matched s"),
         ]
