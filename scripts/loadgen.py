@@ -44,6 +44,12 @@ class LogCounter:
             self.rest = data[cut:]
         return self.count
 
+def cpu_seconds(pid):
+    """User plus system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 def peak_rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -57,6 +63,7 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--pid", type=int, required=True)
     p.add_argument("--log", required=True, help="the receiver's access log")
+    p.add_argument("--receiver-pid", type=int, help="the receiver's worker, to report its CPU time")
     p.add_argument("--path", required=True, help="the receiver path this target posts to")
     p.add_argument("--alerts", type=int, default=10000)
     p.add_argument("--batch", type=int, default=100)
@@ -71,6 +78,8 @@ def main():
               for s in range(0, a.alerts, a.batch)]
     needle = f"POST {a.path} ".encode()
     counter = LogCounter(a.log, needle)
+    cpu_before = cpu_seconds(a.pid)
+    rx_before = cpu_seconds(a.receiver_pid) if a.receiver_pid else 0.0
     conn = http.client.HTTPConnection("127.0.0.1", a.port)
     start = time.monotonic()
     for body in bodies:
@@ -88,8 +97,11 @@ def main():
             break
         time.sleep(0.002)
     done = time.monotonic() - start
+    cpu = cpu_seconds(a.pid) - cpu_before
+    rx_cpu = cpu_seconds(a.receiver_pid) - rx_before if a.receiver_pid else None
     print(json.dumps({"target": a.target, "alerts": a.alerts, "received": got,
                       "post_seconds": round(posted, 3), "end_to_end_seconds": round(done, 3),
+                      "cpu_seconds": round(cpu, 2), "receiver_cpu_seconds": rx_cpu and round(rx_cpu, 2),
                       "peak_rss_kib": peak_rss_kib(a.pid)}))
 
 if __name__ == "__main__":

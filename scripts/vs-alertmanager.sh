@@ -71,6 +71,7 @@ NGINX
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 pids+=($!)
 wait_http "http://127.0.0.1:$HOOK_PORT/ready"
+NGINX_WORKER=$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)
 
 cat > "$work/alertmanager.yml" <<AM
 route:
@@ -115,7 +116,7 @@ run_alertmanager() { # ROUND
   pids+=($pid)
   wait_http "http://127.0.0.1:$AM_PORT/-/ready"
   python3 scripts/loadgen.py --target alertmanager --port "$AM_PORT" --pid "$pid" \
-    --log "$work/nginx/access.log" --path /alertmanager --alerts "$ALERTS" --batch "$BATCH" --run "am$1"
+    --log "$work/nginx/access.log" --receiver-pid "$NGINX_WORKER" --path /alertmanager --alerts "$ALERTS" --batch "$BATCH" --run "am$1"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
@@ -129,7 +130,7 @@ run_tocsin() { # ROUND
   # With a wrapper (TOCSIN_WRAP="perf record -g --" to profile), measure Tocsin itself.
   [ -z "${TOCSIN_WRAP:-}" ] || pid=$(pgrep -n -f "$TOCSIN serve")
   python3 scripts/loadgen.py --target tocsin --port "$TOCSIN_PORT" --pid "$pid" \
-    --log "$work/nginx/access.log" --path /tocsin --alerts "$ALERTS" --batch "$BATCH" --run "t$1"
+    --log "$work/nginx/access.log" --receiver-pid "$NGINX_WORKER" --path /tocsin --alerts "$ALERTS" --batch "$BATCH" --run "t$1"
   kill -INT "$pid"; wait "$wrapper" 2>/dev/null || true
 }
 
@@ -153,8 +154,10 @@ for r in rows:
 am_t, to_t = med("alertmanager", "end_to_end_seconds"), med("tocsin", "end_to_end_seconds")
 am_m, to_m = med("alertmanager", "peak_rss_kib") / 1024, med("tocsin", "peak_rss_kib") / 1024
 print()
-print(f"{'median of rounds':<18} {'end to end':>12} {'peak RSS':>12}")
-print(f"{'Alertmanager':<18} {am_t:>10.3f} s {am_m:>8.1f} MiB")
-print(f"{'Tocsin':<18} {to_t:>10.3f} s {to_m:>8.1f} MiB")
-print(f"{'Tocsin / AM':<18} {to_t / am_t:>12.3f} {to_m / am_m:>12.3f}")
+am_c, to_c = med("alertmanager", "cpu_seconds"), med("tocsin", "cpu_seconds")
+am_r, to_r = med("alertmanager", "receiver_cpu_seconds"), med("tocsin", "receiver_cpu_seconds")
+print(f"{'median of rounds':<18} {'end to end':>12} {'peak RSS':>12} {'server CPU':>12} {'nginx CPU':>12}")
+print(f"{'Alertmanager':<18} {am_t:>10.3f} s {am_m:>8.1f} MiB {am_c:>10.2f} s {am_r:>10.2f} s")
+print(f"{'Tocsin':<18} {to_t:>10.3f} s {to_m:>8.1f} MiB {to_c:>10.2f} s {to_r:>10.2f} s")
+print(f"{'Tocsin / AM':<18} {to_t / am_t:>12.3f} {to_m / am_m:>12.3f} {to_c / am_c:>12.3f}")
 PY
