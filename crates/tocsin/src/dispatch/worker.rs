@@ -74,6 +74,9 @@ pub(super) async fn run(
     // When the rate budget next has room (0 = now).
     let mut budget_free_at: i64 = 0;
     let mut open = true;
+    // The contact's bot key and rate limits, worked out once per config
+    // snapshot rather than on every turn of the loop (one per message).
+    let mut limits_of: Option<(Arc<Snapshot>, String, Vec<crate::config::RateLimit>)> = None;
     loop {
         if *shutdown.borrow() {
             break;
@@ -86,17 +89,25 @@ pub(super) async fn run(
             break;
         };
         let concurrency = c.concurrency.max(1);
-        let bot = super::budget::bot_key(&c.webhook);
-        let limits = notify::effective_rate(c);
+        if !limits_of
+            .as_ref()
+            .is_some_and(|(s, ..)| Arc::ptr_eq(s, &snapshot))
+        {
+            limits_of = None;
+        }
+        let (_, bot, limits) = limits_of.get_or_insert_with(|| {
+            let bot = super::budget::bot_key(&c.webhook);
+            (snapshot.clone(), bot, notify::effective_rate(c))
+        });
         if !limits.is_empty() && ready.iter().filter(|m| foldable(m.kind)).count() >= 2 {
-            let left = shared.budgets.remaining(&bot, &limits, now);
+            let left = shared.budgets.remaining(bot, limits, now);
             if ready.len() > left {
                 fold_backlog(&shared, &snapshot, c, &mut ready, now).await;
             }
         }
         while in_flight.len() < concurrency && budget_free_at <= now {
             let Some(m) = ready.pop_front() else { break };
-            match shared.budgets.try_take(&bot, &limits, now) {
+            match shared.budgets.try_take(bot, limits, now) {
                 Ok(()) => {
                     in_flight.spawn(attempt(shared.clone(), m));
                 }

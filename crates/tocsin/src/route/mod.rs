@@ -368,18 +368,17 @@ fn combined_noise(subs: &[&CompiledSubscription], event: &Event) -> Option<noise
     let silence_ms = subs.iter().map(|s| s.silence_ms).min().unwrap_or(0);
     let min_occurrences = subs.iter().map(|s| s.min_occurrences).min().unwrap_or(1);
     // Without any rule there is no window to key, so no identity to compute.
-    if window_ms == 0 && silence_ms == 0 && min_occurrences <= 1 {
+    if !noise::has_rules(window_ms, silence_ms, min_occurrences) {
         return None;
     }
     let (identity, identity_text) = noise::identity(event, &governing.merge_by);
-    let p = noise::NoisePolicy {
+    Some(noise::NoisePolicy {
         window_ms,
         silence_ms,
         min_occurrences,
         identity,
         identity_text,
-    };
-    p.is_active().then_some(p)
+    })
 }
 
 fn level_list(levels: &[Level]) -> String {

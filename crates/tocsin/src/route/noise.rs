@@ -22,10 +22,10 @@ pub struct NoisePolicy {
     pub identity_text: String,
 }
 
-impl NoisePolicy {
-    pub fn is_active(&self) -> bool {
-        self.window_ms > 0 || self.silence_ms > 0 || self.min_occurrences > 1
-    }
+/// Whether these settings reduce noise at all (otherwise every event goes
+/// out, and no window is kept).
+pub fn has_rules(window_ms: i64, silence_ms: i64, min_occurrences: u32) -> bool {
+    window_ms > 0 || silence_ms > 0 || min_occurrences > 1
 }
 
 /// The default identity keys of "the same event".

@@ -176,3 +176,29 @@ pub fn native(id: &str, name: &str, level: &str) -> String {
             "time":"2026-11-29T02:00:00Z","content":{{"alarmUniqueInfo":"u-{id}","desc":"unusual login"}}}}"#
     )
 }
+
+/// A config with one chat-platform contact `bot` (`channel` at `url`, plus
+/// `extra` contact keys), one group, one policy and one subscription to everything.
+pub fn platform_config(channel: &str, url: &str, extra: &str) -> String {
+    format!(
+        r#"
+server:
+  public_url: https://tocsin.example.com
+delivery:
+  allow_private_networks: true
+  backoff: {{ initial: 50ms, max: 200ms }}
+  timeout: 2s
+contacts:
+  - name: bot
+    channel: {channel}
+    webhook: "{url}"
+{extra}
+contact_groups:
+  - {{ name: team, contacts: [bot] }}
+notification_policies:
+  - {{ name: policy, contact_groups: [team] }}
+subscriptions:
+  - {{ name: sec-feed, notification_policy: policy }}
+"#
+    )
+}

@@ -189,32 +189,38 @@ async fn doctor_names_the_cause_and_the_object() {
     lark.add_bot("kw", BotSettings::with_keywords(&["SecOps"]));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("d.yaml");
-    let exe = env!("CARGO_BIN_EXE_tocsin");
-    let yaml = |contact: &str, extra: &str| {
-        format!(
-            "delivery:\n  allow_private_networks: true\ncontacts:\n{contact}\ncontact_groups:\n  - {{ name: g, contacts: [bot] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\nsubscriptions:\n  - {{ name: s, products: [Sas], event_types: [Suspicious], notification_policy: p }}\n{extra}"
+    // Writes the config (one contact, `extra` top-level keys) and runs
+    // `tocsin doctor` on it: its exit code and what it printed.
+    let doctor = async |contact: &str, extra: &str, live: bool| {
+        std::fs::write(
+            &path,
+            format!(
+                "delivery:\n  allow_private_networks: true\ncontacts:\n{contact}\ncontact_groups:\n  - {{ name: g, contacts: [bot] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\nsubscriptions:\n  - {{ name: s, products: [Sas], event_types: [Suspicious], notification_policy: p }}\n{extra}"
+            ),
+        )
+        .unwrap();
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tocsin"));
+        cmd.arg("doctor");
+        if live {
+            cmd.arg("--live");
+        }
+        let out = cmd.arg("--config").arg(&path).output().await.unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
+    let without_keyword = format!(
+        "  - {{ name: bot, channel: lark, webhook: \"{}\" }}",
+        lark.url("kw")
+    );
+    let with_keyword = format!(
+        "  - {{ name: bot, channel: lark, webhook: \"{}\", keywords: [SecOps] }}",
+        lark.url("kw")
+    );
     // Keyword missing, found live.
-    std::fs::write(
-        &path,
-        yaml(
-            &format!(
-                "  - {{ name: bot, channel: lark, webhook: \"{}\" }}",
-                lark.url("kw")
-            ),
-            "",
-        ),
-    )
-    .unwrap();
-    let out = tokio::process::Command::new(exe)
-        .args(["doctor", "--live", "--config"])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let (code, text) = doctor(&without_keyword, "", true).await;
+    assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("error: contacts[bot] [live_test_failed]") && text.contains("19024"),
         "{text}"
@@ -224,49 +230,20 @@ async fn doctor_names_the_cause_and_the_object() {
         "{text}"
     );
     // The same contact with the bot's keyword: healthy.
-    std::fs::write(
-        &path,
-        yaml(
-            &format!(
-                "  - {{ name: bot, channel: lark, webhook: \"{}\", keywords: [SecOps] }}",
-                lark.url("kw")
-            ),
-            "",
-        ),
-    )
-    .unwrap();
-    let out = tokio::process::Command::new(exe)
-        .args(["doctor", "--live", "--config"])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text) = doctor(&with_keyword, "", true).await;
+    assert_eq!(code, Some(0), "{text}");
     assert!(
         text.contains("live: contacts[bot]: test message delivered"),
         "{text}"
     );
     // A switch that is off for the only event type: the subscription can never match.
-    std::fs::write(
-        &path,
-        yaml(
-            &format!(
-                "  - {{ name: bot, channel: lark, webhook: \"{}\", keywords: [SecOps] }}",
-                lark.url("kw")
-            ),
-            "sources:\n  - name: sc\n    items:\n      alert: { details: false }\n",
-        ),
+    let (code, text) = doctor(
+        &with_keyword,
+        "sources:\n  - name: sc\n    items:\n      alert: { details: false }\n",
+        false,
     )
-    .unwrap();
-    let out = tokio::process::Command::new(exe)
-        .args(["doctor", "--config"])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    .await;
+    assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("error: subscriptions[s] [switch_off_for_all_event_types]"),
         "{text}"

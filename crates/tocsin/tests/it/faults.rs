@@ -190,7 +190,7 @@ async fn a_receiver_that_closes_the_connection_is_retried_until_it_answers() {
 /// outgoing connection of another test can take it while the receiver is down.
 async fn free_fixed_port() -> u16 {
     for _ in 0..200 {
-        let port = 20_000 + (rand_u16() % 10_000);
+        let port = rand::random_range(20_000..30_000u16);
         if tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .is_ok()
@@ -199,18 +199,6 @@ async fn free_fixed_port() -> u16 {
         }
     }
     panic!("no free port in 20000..30000");
-}
-
-fn rand_u16() -> u16 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::UNIX_EPOCH
-            .elapsed()
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish() as u16
 }
 
 #[tokio::test]

@@ -7,30 +7,6 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tocsin_fakes::{BotSettings, FakeBot, ScriptedAnswer};
 
-fn platform_config(channel: &str, url: &str, extra: &str) -> String {
-    format!(
-        r#"
-server:
-  public_url: https://tocsin.example.com
-delivery:
-  allow_private_networks: true
-  backoff: {{ initial: 50ms, max: 200ms }}
-  timeout: 2s
-contacts:
-  - name: bot
-    channel: {channel}
-    webhook: "{url}"
-{extra}
-contact_groups:
-  - {{ name: team, contacts: [bot] }}
-notification_policies:
-  - {{ name: policy, contact_groups: [team] }}
-subscriptions:
-  - {{ name: sec-feed, notification_policy: policy }}
-"#
-    )
-}
-
 const HOSTILE_NAME: &str = r#"Suspicious:<at user_id=\"all\">x</at> @all <@U999> <!channel> [ours](https://tocsin.example.com/fake) **b**"#;
 
 fn hostile_event(id: &str) -> String {

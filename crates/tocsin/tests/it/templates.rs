@@ -6,30 +6,6 @@
 use crate::common::*;
 use tocsin_fakes::{BotSettings, FakeBot};
 
-fn config(channel: &str, url: &str, extra: &str) -> String {
-    format!(
-        r#"
-server:
-  public_url: https://tocsin.example.com
-delivery:
-  allow_private_networks: true
-  backoff: {{ initial: 50ms, max: 200ms }}
-  timeout: 2s
-contacts:
-  - name: bot
-    channel: {channel}
-    webhook: "{url}"
-{extra}
-contact_groups:
-  - {{ name: team, contacts: [bot] }}
-notification_policies:
-  - {{ name: policy, contact_groups: [team] }}
-subscriptions:
-  - {{ name: sec-feed, notification_policy: policy }}
-"#
-    )
-}
-
 const TEMPLATE: &str = r#"    template: |
       **{{ event.name }}** on `{{ event.instance }}`
       > region: {{ event.region }}, time: {{ time }}
@@ -47,7 +23,7 @@ fn event(id: &str, instance: &str, content: &str) -> String {
 async fn wecom_gets_the_template_byte_for_byte_with_hostile_values_neutralized() {
     let bot = FakeBot::wecom().await;
     bot.add_bot("k", BotSettings::default());
-    let h = Harness::start(&config("wecom", &bot.url("k"), TEMPLATE)).await;
+    let h = Harness::start(&platform_config("wecom", &bot.url("k"), TEMPLATE)).await;
     let body = event("tp-1", r#"<@all> [x](http://evil)"#, "{}");
     let (s, v) = h.post("/api/v1/events", &body).await;
     assert_eq!(s, 202, "{v}");
@@ -71,7 +47,7 @@ async fn lark_keywords_are_added_where_the_template_left_them_out() {
     let bot = FakeBot::lark().await;
     bot.add_bot("hook", BotSettings::with_keywords(&["alert"]));
     let extra = "    keywords: [alert]\n    template: |\n      **{{ event.name }}** on {{ event.instance }}\n";
-    let h = Harness::start(&config("lark", &bot.url("hook"), extra)).await;
+    let h = Harness::start(&platform_config("lark", &bot.url("hook"), extra)).await;
     let (s, v) = h
         .post(
             "/api/v1/events",
@@ -100,7 +76,7 @@ async fn a_template_failing_at_send_time_falls_back_to_the_built_in_message() {
     bot.add_bot("t", BotSettings::default());
     // Fine on the sample alert (no `n`), out of fuel on this event.
     let extra = "    template: |\n      {% if event.content.n is defined %}{% for i in range(event.content.n) %}{% for j in range(event.content.n) %}{% endfor %}{% endfor %}{% endif %}{{ event.name }}\n";
-    let h = Harness::start(&config("dingtalk", &bot.url("t"), extra)).await;
+    let h = Harness::start(&platform_config("dingtalk", &bot.url("t"), extra)).await;
     let (s, v) = h
         .post(
             "/api/v1/events",
@@ -126,7 +102,7 @@ async fn a_template_failing_at_send_time_falls_back_to_the_built_in_message() {
 async fn a_subscription_template_overrides_the_contacts() {
     let bot = FakeBot::wecom().await;
     bot.add_bot("k", BotSettings::default());
-    let yaml = config("wecom", &bot.url("k"), "    template: \"contact says {{ event.name }}\"\n").replace(
+    let yaml = platform_config("wecom", &bot.url("k"), "    template: \"contact says {{ event.name }}\"\n").replace(
         "  - { name: sec-feed, notification_policy: policy }",
         "  - { name: sec-feed, notification_policy: policy, template: \"subscription says {{ event.name }} on {{ event.instance }}\" }",
     );

@@ -185,19 +185,17 @@ fn read_decision_rows(c: &Connection, id: &str) -> rusqlite::Result<Vec<crate::r
 }
 
 pub fn get_event(c: &Connection, id: &str) -> rusqlite::Result<Option<EventDetail>> {
-    let Some(stored) = c
+    // The verdicts column follows EVENT_COLUMNS (22 of them).
+    let Some((stored, packed)) = c
         .query_row(
-            &format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"),
+            &format!("SELECT {EVENT_COLUMNS}, verdicts FROM events WHERE id = ?1"),
             [id],
-            stored_event,
+            |r| Ok((stored_event(r)?, r.get::<_, Option<String>>(22)?)),
         )
         .optional()?
     else {
         return Ok(None);
     };
-    let packed: Option<String> = c
-        .prepare_cached("SELECT verdicts FROM events WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))?;
     let decisions = match packed {
         Some(text) => super::super::unpack_verdicts(&text, &stored.event),
         // Stored before schema 4: one row per decision.
