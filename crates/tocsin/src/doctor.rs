@@ -301,7 +301,7 @@ pub fn rate_findings(c: &Config, events: &[crate::event::Event]) -> Vec<Finding>
                     format!(
                         "{}: {peak} events within {} from {} — over its bot's budget of {} ({}); Tocsin folds such bursts into digests; a merge_window or stricter subscription would send fewer",
                         contact.name,
-                        crate::notify::http::humanize(limit.per),
+                        crate::domain::humanize(limit.per),
                         crate::timefmt::rfc3339(peak_at),
                         limit.count,
                         contact.channel.as_str()

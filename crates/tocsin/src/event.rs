@@ -1,6 +1,6 @@
 //! The normalized event every wire format decodes into.
 
-use crate::config::Level;
+use crate::domain::Level;
 use serde_json::{Map, Value, json};
 
 /// The wire format an event arrived in.

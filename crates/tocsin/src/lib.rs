@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod doctor;
+pub mod domain;
 pub mod dryrun;
 pub mod event;
 pub mod explain;

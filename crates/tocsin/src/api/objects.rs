@@ -37,7 +37,7 @@ pub fn contacts_json(c: &Config) -> Value {
                     "headers": headers,
                     "secret": if x.secret.is_empty() { Value::Null } else { json!(MASK) },
                     "concurrency": x.concurrency,
-                    "rate_limit": x.rate_limit.iter().map(|r| format!("{}/{}", r.count, crate::notify::http::humanize(r.per))).collect::<Vec<_>>(),
+                    "rate_limit": x.rate_limit.iter().map(|r| format!("{}/{}", r.count, crate::domain::humanize(r.per))).collect::<Vec<_>>(),
                 })
             })
             .collect(),

@@ -56,36 +56,12 @@ pub struct Backoff {
     pub max: Duration,
 }
 
+pub use crate::domain::Level;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct CatalogConfig {
     /// Lowercased product severity → level.
     pub severity_map: BTreeMap<String, Level>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub enum Level {
-    Info,
-    Warn,
-    Critical,
-}
-
-impl Level {
-    /// Case-insensitive: critical, warn, warning, info.
-    pub fn parse(s: &str) -> Option<Level> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "critical" => Some(Level::Critical),
-            "warn" | "warning" => Some(Level::Warn),
-            "info" => Some(Level::Info),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Critical => "critical",
-            Level::Warn => "warn",
-            Level::Info => "info",
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

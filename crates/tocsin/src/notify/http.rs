@@ -87,14 +87,7 @@ impl SendError {
     }
 }
 
-pub fn humanize(d: Duration) -> String {
-    let ms = d.as_millis();
-    if !ms.is_multiple_of(1000) {
-        format!("{ms}ms")
-    } else {
-        format!("{}s", ms / 1000)
-    }
-}
+pub use crate::domain::humanize;
 
 pub struct HttpContext {
     client: reqwest::Client,

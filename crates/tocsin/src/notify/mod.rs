@@ -16,8 +16,8 @@ pub mod webhook;
 pub mod wecom;
 
 use crate::config::{Channel, Contact, RateLimit};
+use crate::domain::MessageKind;
 use crate::event::Event;
-use crate::store::MessageKind;
 use std::sync::Arc;
 use std::time::Duration;
 

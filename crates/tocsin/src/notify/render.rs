@@ -5,8 +5,8 @@
 
 use super::MessageView;
 use crate::config::{Lang, Level};
+use crate::domain::MessageKind;
 use crate::event::Event;
-use crate::store::MessageKind;
 use serde_json::Value;
 use std::sync::Arc;
 

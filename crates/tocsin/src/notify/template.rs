@@ -10,8 +10,8 @@
 use super::MessageView;
 use super::render;
 use crate::config::{Channel, Contact, Lang, Level};
+use crate::domain::MessageKind;
 use crate::event::{Event, Format};
-use crate::store::MessageKind;
 use minijinja::value::Value as JValue;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
 use serde_json::{Value, json};

@@ -59,7 +59,7 @@ impl Notifier for WebhookNotifier {
     }
 
     fn render(&self, msg: &MessageView<'_>, now_ms: i64) -> Result<Rendered, RenderError> {
-        let repeats = (msg.kind == crate::store::MessageKind::FollowUp && !msg.events.is_empty())
+        let repeats = (msg.kind == crate::domain::MessageKind::FollowUp && !msg.events.is_empty())
             .then(|| {
                 let first = msg.events.iter().map(|e| e.received_ms).min().unwrap_or(0);
                 let last = msg.events.iter().map(|e| e.received_ms).max().unwrap_or(0);

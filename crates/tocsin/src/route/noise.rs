@@ -117,7 +117,7 @@ pub enum NoiseDecision {
 }
 
 fn human(ms: i64) -> String {
-    crate::notify::http::humanize(std::time::Duration::from_millis(ms.max(0) as u64))
+    crate::domain::humanize(std::time::Duration::from_millis(ms.max(0) as u64))
 }
 
 /// Decides what to do with one occurrence at `at_ms`, given the window (if

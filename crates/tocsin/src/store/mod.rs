@@ -22,38 +22,7 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// What kind of message a message is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MessageKind {
-    Single,
-    FollowUp,
-    Digest,
-    Test,
-    /// Tells a contact group that a message to another contact failed for good.
-    FailureReport,
-}
-
-impl MessageKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageKind::Single => "single",
-            MessageKind::FollowUp => "follow_up",
-            MessageKind::Digest => "digest",
-            MessageKind::Test => "test",
-            MessageKind::FailureReport => "failure_report",
-        }
-    }
-    pub fn parse(s: &str) -> Option<MessageKind> {
-        Some(match s {
-            "single" => MessageKind::Single,
-            "follow_up" => MessageKind::FollowUp,
-            "digest" => MessageKind::Digest,
-            "test" => MessageKind::Test,
-            "failure_report" => MessageKind::FailureReport,
-            _ => return None,
-        })
-    }
-}
+pub use crate::domain::MessageKind;
 
 /// A message to create in the same transaction as the events it carries.
 #[derive(Clone, Debug)]
