@@ -3,6 +3,9 @@
 //! config) and tells it as steps, each with a machine-readable `code`, a
 //! sentence, and for failures what to do about it.
 
+pub mod doctor;
+pub mod dryrun;
+
 use crate::store::{DeliveryRecord, EventDetail};
 use crate::timefmt::rfc3339;
 use serde::Serialize;
