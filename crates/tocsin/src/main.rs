@@ -7,14 +7,30 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Logs go to stderr: coloured only when stderr is a terminal (a file or a
+/// journal gets plain text), JSON lines with `TOCSIN_LOG_FORMAT=json`.
+fn init_logging() {
+    use std::io::IsTerminal as _;
+    let filter = EnvFilter::try_from_env("TOCSIN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match std::env::var("TOCSIN_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().with_current_span(false).init(),
+        Ok("text") | Ok("") | Err(_) => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        Ok(other) => {
+            builder.with_ansi(false).init();
+            tracing::warn!(
+                value = other,
+                "TOCSIN_LOG_FORMAT is neither `text` nor `json`; using text"
+            );
+        }
+    }
+}
+
 fn main() {
     tocsin::install_crypto_provider();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_env("TOCSIN_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    init_logging();
     let cli = tocsin::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

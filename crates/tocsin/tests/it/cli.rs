@@ -213,7 +213,49 @@ async fn serve_send_sighup_sigterm_and_no_secret_in_logs() {
     let logs = std::fs::read_to_string(&log).unwrap();
     assert!(logs.contains("reload refused"), "{logs}");
     assert!(logs.contains("message failed"), "{logs}");
+    // stderr is a file, not a terminal: no colour codes.
+    assert!(
+        !logs.contains('\x1b'),
+        "ANSI escapes in a log file:\n{logs}"
+    );
     for mark in crate::secrets::MARKS {
         assert!(!logs.contains(mark), "{mark} leaked into the logs:\n{logs}");
     }
+}
+
+#[test]
+fn json_logs_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = dir.path().join("stderr.log");
+    let child = tocsin()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(dir.path().join("data"))
+        .env("TOCSIN_LOG_FORMAT", "json")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Child(child);
+    wait_ready(&base);
+    signal(child.0.id(), "TERM");
+    assert_eq!(child.0.wait().unwrap().code(), Some(0));
+    let logs = std::fs::read_to_string(&log).unwrap();
+    let mut lines = 0;
+    for line in logs.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert!(v["level"].is_string(), "{line}");
+        assert!(v["fields"]["message"].is_string(), "{line}");
+        lines += 1;
+    }
+    // The shutdown line at least, and nothing but JSON besides the
+    // listening banner (printed for people, not through the logger).
+    assert!(lines >= 1, "{logs}");
+    assert!(
+        logs.lines()
+            .all(|l| l.starts_with('{') || l.starts_with("tocsin: listening")),
+        "{logs}"
+    );
 }
