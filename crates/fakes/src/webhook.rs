@@ -55,6 +55,8 @@ pub enum Reply {
 struct Inner {
     script: VecDeque<Reply>,
     received: Vec<Received>,
+    /// Requests whose body was read, answered or not (a hanging one counts).
+    arrived: usize,
     secret: Option<String>,
 }
 
@@ -146,6 +148,20 @@ impl WebhookReceiver {
         }
     }
 
+    /// Waits until `n` requests have arrived (read, but perhaps not yet
+    /// answered, as with [`Reply::Hang`]); returns how many did.
+    pub async fn wait_for_arrivals(&self, n: usize, timeout: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.notify.notified();
+            let arrived = self.lock().arrived;
+            if arrived >= n || tokio::time::Instant::now() >= deadline {
+                return arrived;
+            }
+            let _ = tokio::time::timeout_at(deadline, notified).await;
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.shared.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -160,8 +176,10 @@ async fn handle(
 ) -> Response {
     let (reply, secret) = {
         let mut inner = s.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.arrived += 1;
         (inner.script.pop_front(), inner.secret.clone())
     };
+    s.notify.notify_waiters();
     let header = |name: &str| {
         headers
             .get(name)

@@ -302,12 +302,17 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, gives in-flight sends at most 5 s, leaves the rest
-    /// pending in the store.
+    /// Stops accepting, gives in-flight requests and sends one shared
+    /// deadline ([`crate::dispatch_grace`]), leaves the rest pending in the
+    /// store. HTTP drain and delivery stop at the same time, so the whole
+    /// shutdown stays within the 5 s the README promises.
     pub async fn shutdown(self) {
+        let deadline = tokio::time::Instant::now() + crate::dispatch_grace();
         let _ = self.stop.send(true);
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.http).await;
-        self.app.dispatcher.shutdown(crate::dispatch_grace()).await;
+        let http = async {
+            let _ = tokio::time::timeout_at(deadline, self.http).await;
+        };
+        tokio::join!(http, self.app.dispatcher.shutdown(deadline));
         for b in self.background {
             b.abort();
         }

@@ -15,7 +15,6 @@ use crate::store::{MessageKind, PendingMessage, Store};
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -234,9 +233,9 @@ impl Dispatcher {
         }
     }
 
-    /// Stops the workers: no new sends; in-flight sends get `grace` to finish,
-    /// the rest stay pending in the store.
-    pub async fn shutdown(&self, grace: Duration) {
+    /// Stops the workers: no new sends; in-flight sends have until
+    /// `deadline` to finish, the rest stay pending in the store.
+    pub async fn shutdown(&self, deadline: tokio::time::Instant) {
         let _ = self.stop.send(true);
         let handles: Vec<WorkerHandle> = self
             .shared
@@ -246,7 +245,6 @@ impl Dispatcher {
             .drain()
             .map(|(_, h)| h)
             .collect();
-        let deadline = tokio::time::Instant::now() + grace + Duration::from_millis(200);
         for h in handles {
             drop(h.tx);
             let mut join = h.join;

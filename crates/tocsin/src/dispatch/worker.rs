@@ -16,8 +16,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-/// How long a worker waits for in-flight sends at shutdown.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long a worker waits for in-flight sends at shutdown (a backstop: the
+/// dispatcher stops every worker at the shutdown's one deadline).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(4_500);
 /// How long a bot rests after a rate-limit answer that named no delay.
 const RATE_LIMIT_REST: Duration = Duration::from_secs(60);
 

@@ -259,3 +259,81 @@ fn json_logs_on_request() {
         "{logs}"
     );
 }
+
+/// SIGTERM with a send hanging at the receiver and an upload still coming
+/// in: the process exits 0 within the README's 5 s (one deadline for the
+/// HTTP drain and the sends, not one after the other), and the unsent
+/// message is still pending after a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_ends_within_one_deadline_and_leaves_the_rest_pending() {
+    let rx = WebhookReceiver::start().await;
+    rx.script((0..10).map(|_| Reply::Hang(Duration::from_secs(120))));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tocsin.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "delivery: {{ allow_private_networks: true, timeout: 60s }}\n\
+             contacts: [{{ name: hook, channel: webhook, webhook: \"{}\" }}]\n\
+             contact_groups: [{{ name: g, contacts: [hook] }}]\n\
+             notification_policies: [{{ name: p, contact_groups: [g] }}]\n\
+             subscriptions: [{{ name: s, notification_policy: p }}]\n",
+            rx.url("/hook")
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let start = |log: &str| {
+        tocsin()
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--data"])
+            .arg(dir.path().join("data"))
+            .stderr(std::fs::File::create(dir.path().join(log)).unwrap())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = Child(start("first.log"));
+    wait_ready(&base);
+    let c = client();
+    let r = c
+        .post(format!("{base}/api/v1/events"))
+        .body(native("term-1", "x", "critical"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    assert_eq!(rx.wait_for_arrivals(1, WAIT).await, 1); // the send is in flight, hanging
+    // An upload that never finishes: headers and half a body.
+    let mut upload = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    upload
+        .write_all(
+            b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"product\":",
+        )
+        .unwrap();
+    let asked = std::time::Instant::now();
+    signal(child.0.id(), "TERM");
+    let status = child.0.wait().unwrap();
+    let took = asked.elapsed();
+    eprintln!("SIGTERM to exit: {took:?}");
+    assert_eq!(status.code(), Some(0));
+    // The contract is 5 s; the bound leaves room for a loaded machine (the
+    // drain and the sends one after the other took over 10 s).
+    assert!(took < Duration::from_secs(8), "shutdown took {took:?}");
+    drop(upload);
+
+    let mut child = Child(start("second.log"));
+    wait_ready(&base);
+    let v: serde_json::Value = c
+        .get(format!("{base}/api/v1/events/term-1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["deliveries"][0]["status"], "pending", "{v}");
+    drop(child); // SIGKILL: the retry hangs again, nothing more to learn
+}
