@@ -324,7 +324,7 @@ async fn sigterm_ends_within_one_deadline_and_leaves_the_rest_pending() {
     assert!(took < Duration::from_secs(8), "shutdown took {took:?}");
     drop(upload);
 
-    let mut child = Child(start("second.log"));
+    let child = Child(start("second.log"));
     wait_ready(&base);
     let v: serde_json::Value = c
         .get(format!("{base}/api/v1/events/term-1"))
