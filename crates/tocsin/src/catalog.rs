@@ -1,11 +1,52 @@
 //! The security product's catalog: its notification items, the event types
-//! each item carries, and the push switches that stop an item's events.
-
-use crate::config::{Config, Item, Source};
+//! each item carries and the product's aliases: pure vocabulary, imported by
+//! the config (to check sources) and by routing (which applies the switches,
+//! in `route::switch`).
 
 /// The security product's code, and the aliases it also answers to.
 pub const SAS: &str = "Sas";
 const SAS_ALIASES: [&str; 3] = ["sas", "aegis", "securitycenter"];
+
+/// The security product's notification items.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Item {
+    Incident,
+    Alert,
+    Baseline,
+    Cspm,
+    Agentless,
+    MaliciousFile,
+    Vulnerability,
+    Rasp,
+}
+
+impl Item {
+    pub const ALL: [Item; 8] = [
+        Item::Incident,
+        Item::Alert,
+        Item::Baseline,
+        Item::Cspm,
+        Item::Agentless,
+        Item::MaliciousFile,
+        Item::Vulnerability,
+        Item::Rasp,
+    ];
+    pub fn key(self) -> &'static str {
+        match self {
+            Item::Incident => "incident",
+            Item::Alert => "alert",
+            Item::Baseline => "baseline",
+            Item::Cspm => "cspm",
+            Item::Agentless => "agentless",
+            Item::MaliciousFile => "malicious_file",
+            Item::Vulnerability => "vulnerability",
+            Item::Rasp => "rasp",
+        }
+    }
+    pub fn from_key(s: &str) -> Option<Item> {
+        Item::ALL.into_iter().find(|i| i.key() == s)
+    }
+}
 
 /// Whether an event is a single finding or a periodic summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -59,48 +100,6 @@ pub fn item_of(event_type: &str) -> Option<(Item, PushKind)> {
 /// `eventType` from the prefix of the event name).
 pub fn is_known_event_type(product: &str, event_type: &str) -> bool {
     canonical_product(product) == SAS && item_of(event_type).is_some()
-}
-
-/// Which push switch stopped an event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SwitchStop {
-    pub source: String,
-    pub item: Item,
-    pub kind: PushKind,
-}
-
-impl SwitchStop {
-    pub fn sentence(&self) -> String {
-        format!(
-            "push switch off for item {}/{} in source {}",
-            self.item.key(),
-            self.kind.as_str(),
-            self.source
-        )
-    }
-}
-
-/// Applies the push switches: `Some` when a switch that is off stops the
-/// event. No `sources` section, a product without a source, an event type
-/// outside the catalog or an unlisted item: forwarded.
-pub fn push_switch(config: &Config, product: &str, event_type: &str) -> Option<SwitchStop> {
-    let sources: &[Source] = config.sources.as_deref()?;
-    let (item, kind) = item_of(event_type)?;
-    let source = sources.iter().find(|s| same_product(&s.product, product))?;
-    // Items of the catalog belong to the security product only.
-    if canonical_product(&source.product) != SAS {
-        return None;
-    }
-    let switch = source.items.get(&item)?;
-    let on = match kind {
-        PushKind::Details => switch.details,
-        PushKind::Overview => switch.overview,
-    };
-    (!on).then(|| SwitchStop {
-        source: source.name.clone(),
-        item,
-        kind,
-    })
 }
 
 #[cfg(test)]

@@ -72,46 +72,7 @@ pub struct Source {
     pub line: usize,
 }
 
-/// The security product's notification items.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub enum Item {
-    Incident,
-    Alert,
-    Baseline,
-    Cspm,
-    Agentless,
-    MaliciousFile,
-    Vulnerability,
-    Rasp,
-}
-
-impl Item {
-    pub const ALL: [Item; 8] = [
-        Item::Incident,
-        Item::Alert,
-        Item::Baseline,
-        Item::Cspm,
-        Item::Agentless,
-        Item::MaliciousFile,
-        Item::Vulnerability,
-        Item::Rasp,
-    ];
-    pub fn key(self) -> &'static str {
-        match self {
-            Item::Incident => "incident",
-            Item::Alert => "alert",
-            Item::Baseline => "baseline",
-            Item::Cspm => "cspm",
-            Item::Agentless => "agentless",
-            Item::MaliciousFile => "malicious_file",
-            Item::Vulnerability => "vulnerability",
-            Item::Rasp => "rasp",
-        }
-    }
-    pub fn from_key(s: &str) -> Option<Item> {
-        Item::ALL.into_iter().find(|i| i.key() == s)
-    }
-}
+pub use crate::catalog::Item;
 
 /// An absent key is true.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -81,7 +81,7 @@ fn check_subscription(c: &Config, s: &Subscription, out: &mut Vec<Finding>) {
             .event_types
             .iter()
             .map(String::as_str)
-            .filter(|t| catalog::push_switch(c, catalog::SAS, t).is_some())
+            .filter(|t| crate::route::push_switch(c, catalog::SAS, t).is_some())
             .collect();
         if !s.event_types.is_empty() && stopped.len() == s.event_types.len() {
             out.push(finding(

@@ -10,12 +10,14 @@
 pub mod glob;
 pub mod noise;
 pub mod schedule;
+pub mod switch;
 
-use crate::catalog::{self, SwitchStop};
+use crate::catalog;
 use crate::config::{Config, Level, Subscription};
 use crate::event::Event;
 use glob::Pattern;
 use std::collections::{BTreeMap, HashMap};
+pub use switch::{SwitchStop, push_switch};
 
 /// What became of an event at routing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,7 +234,7 @@ impl RoutingTable {
     /// Routes one event. Pure: the result depends only on the event, the
     /// config and the table.
     pub fn route(&self, config: &Config, event: &Event) -> RouteResult {
-        if let Some(stop) = catalog::push_switch(config, &event.product, &event.event_type) {
+        if let Some(stop) = push_switch(config, &event.product, &event.event_type) {
             return RouteResult {
                 outcome: Outcome::StoppedBySwitch,
                 switch: Some(stop),
