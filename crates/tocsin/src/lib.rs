@@ -39,6 +39,12 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A duration in whole milliseconds as the i64 the store and the clocks use,
+/// saturating at `i64::MAX` instead of wrapping into negative numbers.
+pub fn duration_ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// How long in-flight sends get at shutdown.
 pub fn dispatch_grace() -> std::time::Duration {
     std::time::Duration::from_secs(5)

@@ -128,7 +128,7 @@ impl Dispatcher {
             .contacts
             .iter()
             .flat_map(crate::notify::effective_rate)
-            .map(|l| l.per.as_millis() as i64)
+            .map(|l| crate::duration_ms(l.per))
             .max()
             .unwrap_or(0);
         if longest > 0 {
