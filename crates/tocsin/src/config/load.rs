@@ -114,9 +114,30 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// Loads a file named on the command line. Unlike [`load_str`], a file with
+/// no configuration in it (empty, blank, comments only) is an error: it is
+/// almost always a truncated or half-written file, and running on the
+/// embedded defaults would drop the tokens, the contacts and the routing.
 pub fn load_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Loaded {
     match std::fs::read_to_string(path) {
-        Ok(text) => load_str(&text, &path.display().to_string(), env),
+        Ok(text) => {
+            let name = path.display().to_string();
+            if yaml::parse(&text).is_ok_and(|root| root.value == Value::Null) {
+                return Loaded {
+                    config: None,
+                    diagnostics: vec![Diagnostic {
+                        file: name,
+                        line: 1,
+                        path: "(file)".into(),
+                        message: "the file is empty (no settings, only blanks or comments): \
+                                  refused rather than running on the built-in defaults"
+                            .into(),
+                        warning: false,
+                    }],
+                };
+            }
+            load_str(&text, &name, env)
+        }
         Err(e) => Loaded {
             config: None,
             diagnostics: vec![Diagnostic {

@@ -121,3 +121,91 @@ async fn reload_applies_good_files_refuses_bad_ones_and_fails_removed_contacts()
     assert_eq!(names, ["r-1", "r-2", "r-4"]);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_empty_or_truncated_file_is_refused_on_reload_and_at_start() {
+    let rx = WebhookReceiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tocsin.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "server:\n  api_token: adm-tok\ndelivery:\n  allow_private_networks: true\n\
+             contacts:\n  - {{ name: up, channel: webhook, webhook: \"{}\" }}\n\
+             contact_groups:\n  - {{ name: g, contacts: [up] }}\n\
+             notification_policies:\n  - {{ name: p, contact_groups: [g] }}\n\
+             subscriptions:\n  - {{ name: s, event_names: [\"x\"], notification_policy: p }}\n",
+            rx.url("/up")
+        ),
+    )
+    .unwrap();
+    let options = ServeOptions {
+        config_path: Some(path.clone()),
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(dir.path().join("data")),
+    };
+    let server = Server::start(options.clone()).await.unwrap();
+    let base = server.base_url();
+    let c = client();
+    let status = |token: Option<&'static str>| {
+        let c = c.clone();
+        let base = base.clone();
+        async move {
+            let mut r = c.get(format!("{base}/api/v1/events"));
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            r.send().await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(status(None).await, 401);
+    let before = server.app.config().version.clone();
+
+    for (n, text) in [
+        "",
+        "  \n\n",
+        "# truncated\n# by a full disk\n",
+        "- a\n- b\n",
+        "just words\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        std::fs::write(&path, text).unwrap();
+        let errors = server.app.reload().await.unwrap_err();
+        let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert!(
+            shown.iter().any(|e| e.contains("tocsin.yaml")),
+            "{text:?}: {shown:?}"
+        );
+        assert_eq!(server.app.config().version, before, "{text:?}");
+        // The token is still enforced and routing is as before.
+        assert_eq!(status(None).await, 401, "{text:?}");
+        assert_eq!(status(Some("adm-tok")).await, 200);
+        let id = format!("e-{n}");
+        let r = c
+            .post(format!("{base}/api/v1/events"))
+            .bearer_auth("adm-tok")
+            .body(format!(
+                r#"{{"id":"{id}","product":"Sas","name":"x","level":"info"}}"#
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+        rx.wait_for(n + 1, WAIT).await;
+    }
+    server.shutdown().await;
+
+    // At start too: an empty file given with --config is an error, not the defaults.
+    std::fs::write(&path, "\n# nothing\n").unwrap();
+    let err = Server::start(options)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("tocsin.yaml") && err.contains("empty"),
+        "{err}"
+    );
+}

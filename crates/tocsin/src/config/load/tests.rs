@@ -767,3 +767,30 @@ fn durations_and_sizes_have_upper_bounds() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn an_empty_file_named_on_the_command_line_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.yaml");
+    for text in ["", "   \n\n", "# only\n# comments\n", "---\n"] {
+        std::fs::write(&path, text).unwrap();
+        let l = load_file(&path, &|_| None);
+        assert!(l.config.is_none(), "{text:?}");
+        let shown = l.diagnostics[0].to_string();
+        assert!(
+            shown.starts_with(&format!("{}:1: (file): the file is empty", path.display())),
+            "{shown}"
+        );
+    }
+    // Not a mapping: refused with the file name too.
+    std::fs::write(&path, "- a\n- b\n").unwrap();
+    let l = load_file(&path, &|_| None);
+    assert!(l.config.is_none());
+    assert!(l.diagnostics[0].to_string().contains("cut.yaml"));
+    // An explicit empty mapping is a deliberate choice: the defaults.
+    std::fs::write(&path, "{}\n").unwrap();
+    assert_eq!(
+        load_file(&path, &|_| None).config,
+        Some(Config::embedded_default())
+    );
+}
