@@ -62,6 +62,10 @@ pub const BACKOFF: Bounds = Bounds {
     min_ms: 1,
     max_ms: DAY,
 };
+pub const REMOVED_CONTACT_GRACE: Bounds = Bounds {
+    min_ms: 0,
+    max_ms: 7 * DAY,
+};
 pub const MERGE_WINDOW: Bounds = Bounds {
     min_ms: 1,
     max_ms: 7 * DAY,
@@ -616,6 +620,7 @@ impl Cx<'_> {
             "timeout",
             "backoff",
             "retry_horizon",
+            "removed_contact_grace",
             "allow_private_networks",
             "deny_cidrs",
             "proxy",
@@ -641,6 +646,11 @@ impl Cx<'_> {
                             path: p.clone(),
                         });
                         d.on_failure = Some(g);
+                    }
+                }
+                "removed_contact_grace" => {
+                    if let Some(t) = self.bounded_duration(v, &p, REMOVED_CONTACT_GRACE) {
+                        d.removed_contact_grace = t;
                     }
                 }
                 "retry_horizon" => {
