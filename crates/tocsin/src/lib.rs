@@ -40,6 +40,12 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A duration in whole milliseconds as the i64 the store and the clocks use,
+/// saturating at `i64::MAX` instead of wrapping into negative numbers.
+pub fn duration_ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// How long in-flight requests and sends get at shutdown, together. What is
 /// left of the README's 5 s after it commits the last attempt records and
 /// stops the runtime.

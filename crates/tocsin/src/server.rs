@@ -319,11 +319,20 @@ impl Server {
     }
 }
 
+/// The prune cut-off for `retention`: never later than `now_ms`, however
+/// large the retention (a wrapped cut-off in the future would prune every
+/// event).
+fn retention_cutoff(now_ms: i64, retention: Duration) -> i64 {
+    now_ms
+        .saturating_sub(crate::duration_ms(retention))
+        .min(now_ms)
+}
+
 /// Prunes records older than `store.retention`, at start and then regularly.
 async fn retention_loop(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         let retention = app.snapshot.load().config.store.retention;
-        let before = crate::now_ms() - retention.as_millis() as i64;
+        let before = retention_cutoff(crate::now_ms(), retention);
         match app.store.prune(before).await {
             Ok(n) if n > 0 => {
                 tracing::info!(events = n, "pruned records older than store.retention")
@@ -336,5 +345,60 @@ async fn retention_loop(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bo
             _ = tokio::time::sleep(every) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_huge_retention_prunes_nothing() {
+        let now = crate::now_ms();
+        // 150000000000d once wrapped `now - retention` into the future.
+        for retention in [Duration::from_secs(150_000_000_000 * 86_400), Duration::MAX] {
+            assert!(retention_cutoff(now, retention) <= now);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let event = crate::event::Event {
+            id: "kept".into(),
+            product: "Sas".into(),
+            event_type: "Incident".into(),
+            name: "n".into(),
+            level: crate::config::Level::Info,
+            severity: None,
+            status: None,
+            resource: None,
+            instance: None,
+            region: None,
+            group: None,
+            time_ms: now - 1_000,
+            received_ms: now - 1_000,
+            content: serde_json::json!({}),
+            format: Format::Native,
+            raw: serde_json::json!({}),
+        };
+        let route = crate::route::RouteResult {
+            outcome: crate::route::Outcome::Unmatched,
+            switch: None,
+            decisions: vec![],
+            notices: vec![],
+        };
+        store
+            .ingest(vec![IngestItem::new(
+                Arc::new(event),
+                route,
+                "v".into(),
+                vec![],
+            )])
+            .await
+            .unwrap();
+        let cutoff = retention_cutoff(
+            crate::now_ms(),
+            Duration::from_secs(150_000_000_000 * 86_400),
+        );
+        assert_eq!(store.prune(cutoff).await.unwrap(), 0);
+        assert!(store.get_event("kept").await.unwrap().is_some());
     }
 }

@@ -32,6 +32,81 @@ impl std::fmt::Display for Diagnostic {
     }
 }
 
+const SEC: u64 = 1_000;
+const MIN: u64 = 60 * SEC;
+const HOUR: u64 = 60 * MIN;
+const DAY: u64 = 24 * HOUR;
+
+/// Lower and upper bounds (inclusive, in milliseconds) of a duration key.
+/// Every value stays far below `i64::MAX` milliseconds, so time arithmetic on
+/// them cannot wrap. README's "Bounds" table lists the same numbers.
+#[derive(Clone, Copy, Debug)]
+pub struct Bounds {
+    pub min_ms: u64,
+    pub max_ms: u64,
+}
+
+pub const RETENTION: Bounds = Bounds {
+    min_ms: HOUR,
+    max_ms: 3650 * DAY,
+};
+pub const TIMEOUT: Bounds = Bounds {
+    min_ms: 1,
+    max_ms: 10 * MIN,
+};
+pub const RETRY_HORIZON: Bounds = Bounds {
+    min_ms: 1,
+    max_ms: 30 * DAY,
+};
+pub const BACKOFF: Bounds = Bounds {
+    min_ms: 1,
+    max_ms: DAY,
+};
+pub const REMOVED_CONTACT_GRACE: Bounds = Bounds {
+    min_ms: 0,
+    max_ms: 7 * DAY,
+};
+pub const MERGE_WINDOW: Bounds = Bounds {
+    min_ms: 1,
+    max_ms: 7 * DAY,
+};
+pub const SILENCE: Bounds = Bounds {
+    min_ms: 1,
+    max_ms: 365 * DAY,
+};
+pub const RATE_WINDOW: Bounds = Bounds {
+    min_ms: 1,
+    max_ms: DAY,
+};
+/// `server.max_body`, in bytes.
+pub const MAX_BODY_MAX: u64 = 256 << 20;
+
+/// `90d`, `10m`, `1500ms`: the largest unit that divides the value evenly.
+fn show_ms(ms: u64) -> String {
+    for (unit, size) in [("d", DAY), ("h", HOUR), ("m", MIN), ("s", SEC)] {
+        if ms >= size && ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+/// None when `d` is within `b`, else what is wrong with it.
+fn out_of_bounds(d: Duration, b: Bounds) -> Option<String> {
+    let ms = d.as_millis();
+    if ms > u128::from(b.max_ms) {
+        Some(format!("must be at most {}", show_ms(b.max_ms)))
+    } else if ms < u128::from(b.min_ms) {
+        Some(if b.min_ms == 1 {
+            "must be longer than 0".to_string()
+        } else {
+            format!("must be at least {}", show_ms(b.min_ms))
+        })
+    } else {
+        None
+    }
+}
+
 /// The result of loading: `config` is Some exactly when there is no error.
 #[derive(Clone, Debug)]
 pub struct Loaded {
@@ -43,9 +118,30 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// Loads a file named on the command line. Unlike [`load_str`], a file with
+/// no configuration in it (empty, blank, comments only) is an error: it is
+/// almost always a truncated or half-written file, and running on the
+/// embedded defaults would drop the tokens, the contacts and the routing.
 pub fn load_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Loaded {
     match std::fs::read_to_string(path) {
-        Ok(text) => load_str(&text, &path.display().to_string(), env),
+        Ok(text) => {
+            let name = path.display().to_string();
+            if yaml::parse(&text).is_ok_and(|root| root.value == Value::Null) {
+                return Loaded {
+                    config: None,
+                    diagnostics: vec![Diagnostic {
+                        file: name,
+                        line: 1,
+                        path: "(file)".into(),
+                        message: "the file is empty (no settings, only blanks or comments): \
+                                  refused rather than running on the built-in defaults"
+                            .into(),
+                        warning: false,
+                    }],
+                };
+            }
+            load_str(&text, &name, env)
+        }
         Err(e) => Loaded {
             config: None,
             diagnostics: vec![Diagnostic {
@@ -332,10 +428,11 @@ impl Cx<'_> {
         }
     }
 
-    fn nonzero_duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
+    /// A duration within `bounds` (see [`Bounds`]).
+    fn bounded_duration(&mut self, node: &Node, path: &str, bounds: Bounds) -> Option<Duration> {
         let d = self.duration(node, path)?;
-        if d.is_zero() {
-            self.error(node.line, path, "must be longer than 0");
+        if let Some(problem) = out_of_bounds(d, bounds) {
+            self.error(node.line, path, problem);
             return None;
         }
         Some(d)
@@ -483,6 +580,9 @@ impl Cx<'_> {
                     if let Some(t) = self.string(v, &p) {
                         match parse_size(&t) {
                             Ok(0) => self.error(v.line, &p, "must be larger than 0"),
+                            Ok(n) if n > MAX_BODY_MAX => {
+                                self.error(v.line, &p, "must be at most 256MiB")
+                            }
                             Ok(n) => s.max_body = n,
                             Err(e) => self.error(v.line, &p, format!("bad size: {e}")),
                         }
@@ -509,7 +609,7 @@ impl Cx<'_> {
             return;
         };
         for (_, v) in entries {
-            if let Some(d) = self.nonzero_duration(v, "store.retention") {
+            if let Some(d) = self.bounded_duration(v, "store.retention", RETENTION) {
                 s.retention = d;
             }
         }
@@ -520,6 +620,7 @@ impl Cx<'_> {
             "timeout",
             "backoff",
             "retry_horizon",
+            "removed_contact_grace",
             "allow_private_networks",
             "deny_cidrs",
             "proxy",
@@ -532,7 +633,7 @@ impl Cx<'_> {
             let p = join("delivery", &k.text);
             match k.text.as_str() {
                 "timeout" => {
-                    if let Some(t) = self.nonzero_duration(v, &p) {
+                    if let Some(t) = self.bounded_duration(v, &p, TIMEOUT) {
                         d.timeout = t;
                     }
                 }
@@ -547,8 +648,13 @@ impl Cx<'_> {
                         d.on_failure = Some(g);
                     }
                 }
+                "removed_contact_grace" => {
+                    if let Some(t) = self.bounded_duration(v, &p, REMOVED_CONTACT_GRACE) {
+                        d.removed_contact_grace = t;
+                    }
+                }
                 "retry_horizon" => {
-                    if let Some(t) = self.nonzero_duration(v, &p) {
+                    if let Some(t) = self.bounded_duration(v, &p, RETRY_HORIZON) {
                         d.retry_horizon = t;
                     }
                 }
@@ -586,7 +692,7 @@ impl Cx<'_> {
                     };
                     for (bk, bv) in entries {
                         let bp = join(&p, &bk.text);
-                        if let Some(t) = self.nonzero_duration(bv, &bp) {
+                        if let Some(t) = self.bounded_duration(bv, &bp, BACKOFF) {
                             if bk.text == "initial" {
                                 d.backoff.initial = t;
                             } else {
@@ -1342,7 +1448,7 @@ impl Cx<'_> {
                             s.notification_policy = name;
                         }
                     }
-                    "merge_window" => s.merge_window = self.nonzero_duration(v, &kp),
+                    "merge_window" => s.merge_window = self.bounded_duration(v, &kp, MERGE_WINDOW),
                     "digest" => s.digest = self.digest(v, &kp),
                     "template" => match &v.value {
                         Value::Str(t) if !t.trim().is_empty() => {
@@ -1353,7 +1459,7 @@ impl Cx<'_> {
                         }
                         _ => self.error(v.line, &kp, "expected a template (a non-empty string)"),
                     },
-                    "silence" => s.silence = self.nonzero_duration(v, &kp),
+                    "silence" => s.silence = self.bounded_duration(v, &kp, SILENCE),
                     "min_occurrences" => match &v.value {
                         Value::Int(n) if (1..=1_000_000).contains(n) => {
                             s.min_occurrences = *n as u32
@@ -1527,6 +1633,9 @@ fn parse_rate(s: &str) -> Result<RateLimit, String> {
     let per = parse_duration(per.trim()).map_err(|e| format!("`{s}`: {e}"))?;
     if per.is_zero() {
         return Err(format!("`{s}`: the window must be longer than 0"));
+    }
+    if let Some(problem) = out_of_bounds(per, RATE_WINDOW) {
+        return Err(format!("`{s}`: the window {problem}"));
     }
     Ok(RateLimit { count, per })
 }

@@ -48,6 +48,10 @@ pub struct DeliveryConfig {
     pub proxy: String,
     /// A contact group told when a message fails for good (never the failing contact).
     pub on_failure: Option<String>,
+    /// How long the pending messages of a contact a reload removes stay
+    /// pending (delivered if it comes back under the same name) before they
+    /// end `failed`.
+    pub removed_contact_grace: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -292,6 +296,7 @@ impl Config {
                     max: Duration::from_secs(300),
                 },
                 retry_horizon: Duration::from_secs(86_400),
+                removed_contact_grace: Duration::from_secs(3_600),
                 allow_private_networks: false,
                 deny_cidrs: Vec::new(),
                 proxy: String::new(),

@@ -28,6 +28,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         let n: u128 = rest[..digits]
             .parse()
             .map_err(|_| format!("`{s}` is too large"))?;
+        let too_large = || format!("`{s}` is too large");
         rest = &rest[digits..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit())
@@ -40,15 +41,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "d" => 86_400_000,
             u => return Err(format!("unknown unit `{u}` in `{s}` (use ms, s, m, h, d)")),
         };
-        total = total
-            .checked_add(n.checked_mul(ms).ok_or("duration too large")?)
-            .ok_or("duration too large")?;
+        total = n
+            .checked_mul(ms)
+            .and_then(|part| total.checked_add(part))
+            .ok_or_else(too_large)?;
         rest = &rest[unit_len..];
     }
-    if total > u64::MAX as u128 {
-        return Err("duration too large".into());
-    }
-    Ok(Duration::from_millis(total as u64))
+    let total = u64::try_from(total).map_err(|_| format!("`{s}` is too large"))?;
+    Ok(Duration::from_millis(total))
 }
 
 /// `4MiB`, `512KiB`, `1GiB`, `100B`, `4MB`, `4KB`, or a bare number of bytes.
@@ -162,6 +162,13 @@ mod tests {
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("1w").is_err());
         assert!(parse_duration("").is_err());
+        // Too large for u64 milliseconds: an error, never a wrap.
+        assert!(
+            parse_duration("999999999999999999999d")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert!(parse_duration("1d99999999999999999999999999999999999999h").is_err());
     }
 
     #[test]

@@ -15,8 +15,9 @@ impl RetryPolicy {
     /// before jitter: initial · 2^(n-1), capped at max.
     pub fn base_delay(&self, failed_attempts: u32) -> Duration {
         let shift = failed_attempts.saturating_sub(1).min(40);
-        let ms = (self.initial.as_millis() as u64).saturating_mul(1u64 << shift);
-        Duration::from_millis(ms.min(self.max.as_millis() as u64))
+        let initial = u64::try_from(self.initial.as_millis()).unwrap_or(u64::MAX);
+        let max = u64::try_from(self.max.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(initial.saturating_mul(1u64 << shift).min(max))
     }
 
     /// When to try next, or None when the horizon has passed (give up).
@@ -31,16 +32,16 @@ impl RetryPolicy {
         retry_after: Option<Duration>,
         jitter: f64,
     ) -> Option<i64> {
-        let deadline = created_ms + self.horizon.as_millis() as i64;
+        let deadline = created_ms.saturating_add(crate::duration_ms(self.horizon));
         if now_ms >= deadline {
             return None;
         }
         let base = self.base_delay(failed_attempts).as_millis() as f64;
         let mut delay = (base / 2.0 + base / 2.0 * jitter.clamp(0.0, 1.0)) as i64;
         if let Some(after) = retry_after {
-            delay = delay.max(after.as_millis() as i64);
+            delay = delay.max(crate::duration_ms(after));
         }
-        Some((now_ms + delay.max(1)).min(deadline))
+        Some(now_ms.saturating_add(delay.max(1)).min(deadline))
     }
 }
 
@@ -84,6 +85,22 @@ mod tests {
             p.next_attempt(9, 0, 0, Some(Duration::from_millis(10)), 0.0),
             Some(128_000)
         );
+    }
+
+    #[test]
+    fn a_huge_horizon_does_not_wrap_into_giving_up() {
+        let p = RetryPolicy {
+            horizon: Duration::from_millis(u64::MAX),
+            ..policy()
+        };
+        let now = 1_700_000_000_000;
+        assert_eq!(p.next_attempt(1, now, now, None, 0.0), Some(now + 500));
+        let p = RetryPolicy {
+            initial: Duration::from_millis(u64::MAX),
+            max: Duration::from_millis(u64::MAX),
+            ..policy()
+        };
+        assert!(p.next_attempt(3, now, now, None, 0.5).is_some());
     }
 
     #[test]

@@ -35,16 +35,20 @@ pub fn bot_key(webhook: &str) -> String {
 pub fn wait_ms(log: &VecDeque<i64>, limits: &[RateLimit], now_ms: i64) -> i64 {
     let mut wait = 0;
     for l in limits {
-        let window = l.per.as_millis() as i64;
+        let window = crate::duration_ms(l.per);
         let in_window: Vec<i64> = log
             .iter()
             .copied()
-            .filter(|t| *t > now_ms - window)
+            .filter(|t| *t > now_ms.saturating_sub(window))
             .collect();
         if in_window.len() >= l.count as usize {
             // The send that must leave the window first.
             let oldest_blocking = in_window[in_window.len() - l.count as usize];
-            wait = wait.max(oldest_blocking + window - now_ms);
+            wait = wait.max(
+                oldest_blocking
+                    .saturating_add(window)
+                    .saturating_sub(now_ms),
+            );
         }
     }
     wait
@@ -83,8 +87,9 @@ impl Budgets {
         limits
             .iter()
             .map(|l| {
-                let window = l.per.as_millis() as i64;
-                let used = b.log.iter().filter(|t| **t > now_ms - window).count();
+                let window = crate::duration_ms(l.per);
+                let since = now_ms.saturating_sub(window);
+                let used = b.log.iter().filter(|t| **t > since).count();
                 (l.count as usize).saturating_sub(used)
             })
             .min()
@@ -110,10 +115,11 @@ impl Budgets {
 fn trim(log: &mut VecDeque<i64>, limits: &[RateLimit], now_ms: i64) {
     let longest = limits
         .iter()
-        .map(|l| l.per.as_millis() as i64)
+        .map(|l| crate::duration_ms(l.per))
         .max()
         .unwrap_or(0);
-    while log.front().is_some_and(|t| *t <= now_ms - longest) {
+    let since = now_ms.saturating_sub(longest);
+    while log.front().is_some_and(|t| *t <= since) {
         log.pop_front();
     }
 }

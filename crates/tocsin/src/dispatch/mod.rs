@@ -61,6 +61,9 @@ pub(crate) struct Shared {
     pub budgets: budget::Budgets,
     pub shutdown: watch::Receiver<bool>,
     workers: Mutex<HashMap<String, WorkerHandle>>,
+    /// Contacts a reload removed whose pending messages wait out
+    /// `delivery.removed_contact_grace`: the timer that fails them.
+    removed: Mutex<HashMap<String, JoinHandle<()>>>,
 }
 
 impl Shared {
@@ -78,6 +81,59 @@ impl Shared {
             });
             // A worker only stops at shutdown; then the message stays pending in the store.
             let _ = handle.tx.send(m);
+        }
+    }
+
+    /// Ends the pending messages of a contact that is gone for good.
+    async fn fail_contact(&self, contact: &str) {
+        match self
+            .store
+            .fail_pending(contact, CONTACT_REMOVED, crate::now_ms())
+            .await
+        {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::warn!(
+                        contact,
+                        messages = n,
+                        "pending messages failed: {CONTACT_REMOVED}"
+                    );
+                    self.metrics
+                        .add_pending(-i64::try_from(n).unwrap_or(i64::MAX));
+                    for _ in 0..n {
+                        self.metrics.message_finished("removed", "failed");
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(contact, error = %e, "could not fail the pending messages of a removed contact")
+            }
+        }
+    }
+
+    /// Fails `contact`'s pending messages once `grace` has passed, unless a
+    /// reload brought the contact back by then (which cancels this timer).
+    fn fail_after_grace(self: &Arc<Self>, contact: String, grace: std::time::Duration) {
+        let shared = self.clone();
+        let name = contact.clone();
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            if shared.snapshot.load().contact(&name).is_none() {
+                shared.fail_contact(&name).await;
+            }
+            shared
+                .removed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&name);
+        });
+        if let Some(old) = self
+            .removed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(contact, timer)
+        {
+            old.abort();
         }
     }
 }
@@ -109,13 +165,15 @@ impl Dispatcher {
                 budgets: budget::Budgets::default(),
                 shutdown,
                 workers: Mutex::new(HashMap::new()),
+                removed: Mutex::new(HashMap::new()),
             }),
             stop,
         })
     }
 
     /// Loads every pending message from the store and hands it to its worker.
-    /// Messages of contacts that no longer exist end `failed`.
+    /// Messages of contacts that no longer exist end `failed` after
+    /// `delivery.removed_contact_grace`.
     pub async fn resume(&self) -> Result<usize, crate::store::StoreError> {
         let pending = self.shared.store.pending_messages().await?;
         let n = pending.len();
@@ -127,7 +185,7 @@ impl Dispatcher {
             .contacts
             .iter()
             .flat_map(crate::notify::effective_rate)
-            .map(|l| l.per.as_millis() as i64)
+            .map(|l| crate::duration_ms(l.per))
             .max()
             .unwrap_or(0);
         if longest > 0 {
@@ -158,8 +216,14 @@ impl Dispatcher {
                 orphans.push(p.contact);
             }
         }
+        // Gone while the server was down: the same grace as on a reload.
+        let grace = snapshot.config.delivery.removed_contact_grace;
         for contact in orphans {
-            self.fail_contact(&contact).await;
+            if grace.is_zero() {
+                self.shared.fail_contact(&contact).await;
+            } else {
+                self.shared.fail_after_grace(contact, grace);
+            }
         }
         self.enqueue(live);
         Ok(n)
@@ -176,7 +240,9 @@ impl Dispatcher {
     }
 
     /// Applies a new snapshot: rebuilds the HTTP client when the delivery
-    /// settings changed, and ends the pending messages of removed contacts.
+    /// settings changed; stops the workers of removed contacts, whose pending
+    /// messages end `failed` after `delivery.removed_contact_grace` unless the
+    /// contact comes back by then (its pending messages are then resumed).
     pub async fn reconcile(&self, old: &Snapshot) -> Result<(), String> {
         let snapshot = self.shared.snapshot.load_full();
         if snapshot.config.delivery != old.config.delivery {
@@ -202,41 +268,68 @@ impl Dispatcher {
                 drop(h.tx);
                 h.join.abort();
             }
-            self.fail_contact(&contact).await;
+            let grace = snapshot.config.delivery.removed_contact_grace;
+            if grace.is_zero() {
+                self.shared.fail_contact(&contact).await;
+            } else {
+                tracing::warn!(
+                    contact,
+                    "contact removed: its pending messages fail in {grace:?} unless it comes back"
+                );
+                self.shared.fail_after_grace(contact, grace);
+            }
         }
-        Ok(())
-    }
-
-    async fn fail_contact(&self, contact: &str) {
-        match self
-            .shared
-            .store
-            .fail_pending(contact, CONTACT_REMOVED, crate::now_ms())
-            .await
-        {
-            Ok(n) => {
-                if n > 0 {
-                    tracing::warn!(
-                        contact,
-                        messages = n,
-                        "pending messages failed: {CONTACT_REMOVED}"
-                    );
-                    self.shared.metrics.add_pending(-(n as i64));
-                    for _ in 0..n {
-                        self.shared.metrics.message_finished("removed", "failed");
-                    }
+        // Back within the grace: cancel the timer and resume what is pending.
+        let returned: Vec<String> = {
+            let mut removed = self
+                .shared
+                .removed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let back: Vec<String> = removed
+                .keys()
+                .filter(|name| snapshot.contact(name).is_some())
+                .cloned()
+                .collect();
+            for name in &back {
+                if let Some(timer) = removed.remove(name) {
+                    timer.abort();
                 }
             }
-            Err(e) => {
-                tracing::error!(contact, error = %e, "could not fail the pending messages of a removed contact")
-            }
+            back
+        };
+        if !returned.is_empty() {
+            let pending = self
+                .shared
+                .store
+                .pending_messages()
+                .await
+                .map_err(|e| format!("cannot resume the messages of returned contacts: {e}"))?;
+            self.enqueue(
+                pending
+                    .into_iter()
+                    .filter(|p| returned.contains(&p.contact))
+                    .map(OutboxMessage::from)
+                    .collect(),
+            );
         }
+        Ok(())
     }
 
     /// Stops the workers: no new sends; in-flight sends have until
     /// `deadline` to finish, the rest stay pending in the store.
     pub async fn shutdown(&self, deadline: tokio::time::Instant) {
         let _ = self.stop.send(true);
+        // Messages of removed contacts stay pending; the next start decides.
+        for (_, timer) in self
+            .shared
+            .removed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+        {
+            timer.abort();
+        }
         let handles: Vec<WorkerHandle> = self
             .shared
             .workers

@@ -306,8 +306,8 @@ fn compile_subscription(s: &Subscription, contacts: Option<&Vec<u32>>) -> Compil
             .map(|k| k.to_lowercase())
             .collect(),
         contacts: contacts.cloned().unwrap_or_default(),
-        window_ms: s.merge_window.map_or(0, |d| d.as_millis() as i64),
-        silence_ms: s.silence.map_or(0, |d| d.as_millis() as i64),
+        window_ms: s.merge_window.map_or(0, crate::duration_ms),
+        silence_ms: s.silence.map_or(0, crate::duration_ms),
         min_occurrences: s.min_occurrences.max(1),
         merge_by: s.merge_by.clone(),
         digest: s.digest.as_ref().map(|d| {

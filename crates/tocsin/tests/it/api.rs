@@ -144,3 +144,25 @@ async fn metrics_count_events_messages_and_attempts() {
     );
     assert!(text.contains("tocsin_pending_messages"), "{text}");
 }
+
+#[tokio::test]
+async fn the_admin_token_is_not_accepted_in_the_query_string() {
+    // A URL ends up in proxy logs and shell history: only the ingest token
+    // may travel in `?token=`, never the admin token.
+    let yaml = "server:\n  api_token: api-tok\n  ingest_token: ing-tok\n";
+    let h = Harness::start(yaml).await;
+    let body = r#"{"product":"Sas","name":"n","level":"INFO"}"#;
+    let (s, _) = h.post("/api/v1/events/aliyun?token=api-tok", body).await;
+    assert_eq!(s, 401);
+    let (s, _) = h.post("/api/v1/events/aliyun?token=ing-tok", body).await;
+    assert_eq!(s, 202);
+    // As a Bearer header the admin token still opens ingest.
+    let (s, _) = h
+        .post_with(
+            "/api/v1/events",
+            &native("q-1", "x", "info"),
+            Some("api-tok"),
+        )
+        .await;
+    assert_eq!(s, 202);
+}

@@ -696,3 +696,101 @@ fn noise_keys() {
     let e = errors(&bad);
     assert_eq!(e.len(), 6, "{e:#?}");
 }
+
+#[test]
+fn durations_and_sizes_have_upper_bounds() {
+    // Each of these once passed and wrapped when turned into i64 milliseconds.
+    let cases = [
+        (
+            "store:\n  retention: 150000000000d\n",
+            "t.yaml:2: store.retention: ",
+        ),
+        (
+            "store:\n  retention: 3651d\n",
+            "t.yaml:2: store.retention: ",
+        ),
+        (
+            "delivery:\n  retry_horizon: 150000000000d\n",
+            "t.yaml:2: delivery.retry_horizon: ",
+        ),
+        (
+            "delivery:\n  retry_horizon: 31d\n",
+            "t.yaml:2: delivery.retry_horizon: ",
+        ),
+        (
+            "delivery:\n  timeout: 11m\n",
+            "t.yaml:2: delivery.timeout: ",
+        ),
+        (
+            "delivery:\n  backoff: { initial: 1s, max: 2d }\n",
+            "t.yaml:2: delivery.backoff.max: ",
+        ),
+        (
+            "server:\n  max_body: 257MiB\n",
+            "t.yaml:2: server.max_body: ",
+        ),
+        (
+            "contacts:\n  - { name: c, channel: webhook, webhook: \"https://a/b\", rate_limit: [5/2d] }\n",
+            "t.yaml:2: contacts[0].rate_limit[0]: ",
+        ),
+        (
+            "subscriptions:\n  - { name: s, merge_window: 8d }\n",
+            "t.yaml:2: subscriptions[0].merge_window: ",
+        ),
+        (
+            "subscriptions:\n  - { name: s, silence: 366d }\n",
+            "t.yaml:2: subscriptions[0].silence: ",
+        ),
+    ];
+    for (text, want) in cases {
+        let errs = errors(text);
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with(want) && e.contains("at most")),
+            "{text}: {errs:?}"
+        );
+    }
+    // The bounds themselves are accepted.
+    let c = load(
+        "store:\n  retention: 3650d\ndelivery:\n  retry_horizon: 30d\n  timeout: 10m\n  \
+         backoff: { initial: 1d, max: 1d }\nserver:\n  max_body: 256MiB\n",
+    )
+    .config
+    .unwrap();
+    assert_eq!(c.store.retention, Duration::from_secs(3650 * 86400));
+    assert_eq!(c.server.max_body, 256 << 20);
+    // A number too large for any unit is an error naming the key, not a wrap.
+    let errs = errors("store:\n  retention: 99999999999999999999999999999999999999999d\n");
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("t.yaml:2: store.retention: ")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn an_empty_file_named_on_the_command_line_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.yaml");
+    for text in ["", "   \n\n", "# only\n# comments\n", "---\n"] {
+        std::fs::write(&path, text).unwrap();
+        let l = load_file(&path, &|_| None);
+        assert!(l.config.is_none(), "{text:?}");
+        let shown = l.diagnostics[0].to_string();
+        assert!(
+            shown.starts_with(&format!("{}:1: (file): the file is empty", path.display())),
+            "{shown}"
+        );
+    }
+    // Not a mapping: refused with the file name too.
+    std::fs::write(&path, "- a\n- b\n").unwrap();
+    let l = load_file(&path, &|_| None);
+    assert!(l.config.is_none());
+    assert!(l.diagnostics[0].to_string().contains("cut.yaml"));
+    // An explicit empty mapping is a deliberate choice: the defaults.
+    std::fs::write(&path, "{}\n").unwrap();
+    assert_eq!(
+        load_file(&path, &|_| None).config,
+        Some(Config::embedded_default())
+    );
+}

@@ -310,6 +310,8 @@ impl Store for SqliteStore {
         self.read(move |c| read::get_event(c, &id)).await
     }
     async fn prune(&self, before_ms: i64) -> Result<u64, StoreError> {
+        // Never a cut-off in the future: that would prune what just arrived.
+        let before_ms = before_ms.min(crate::now_ms());
         self.write(|reply| write::WriteOp::Prune { before_ms, reply })
             .await
     }

@@ -288,3 +288,19 @@ async fn verdicts_are_packed_in_the_event_row_and_older_rows_still_read() {
     assert_eq!(d.decisions.len(), 1);
     assert_eq!(d.decisions[0].detail, "matched s (as written by schema 3)");
 }
+
+#[tokio::test]
+async fn prune_never_uses_a_cut_off_later_than_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    // Received "in the future" (a clock step back since): still kept.
+    let ahead = crate::now_ms() + 3_600_000;
+    store
+        .ingest(vec![routed("ahead", ahead, "m-ahead")])
+        .await
+        .unwrap();
+    store.record_attempt(attempt("m-ahead", AttemptOutcome::Delivered, ahead));
+    store.flush().await.unwrap();
+    store.prune(i64::MAX).await.unwrap();
+    assert!(store.get_event("ahead").await.unwrap().is_some());
+}
