@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod budget;
 mod worker;
 
+use crate::clock::SharedClock;
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::notify::http::HttpContext;
@@ -60,6 +61,8 @@ pub(crate) struct Shared {
     pub http: ArcSwap<HttpContext>,
     pub metrics: Arc<Metrics>,
     pub budgets: budget::Budgets,
+    /// The server's time: timers, backoff and budgets read it.
+    pub clock: SharedClock,
     pub shutdown: watch::Receiver<bool>,
     workers: Mutex<HashMap<String, WorkerHandle>>,
 }
@@ -98,6 +101,7 @@ impl Dispatcher {
         store: Arc<dyn Store>,
         snapshot: Arc<ArcSwap<Snapshot>>,
         metrics: Arc<Metrics>,
+        clock: SharedClock,
     ) -> Result<Dispatcher, String> {
         let http = HttpContext::new(&snapshot.load().config.delivery)?;
         let (stop, shutdown) = watch::channel(false);
@@ -108,6 +112,7 @@ impl Dispatcher {
                 http: ArcSwap::from_pointee(http),
                 metrics,
                 budgets: budget::Budgets::default(),
+                clock,
                 shutdown,
                 workers: Mutex::new(HashMap::new()),
             }),
@@ -135,7 +140,7 @@ impl Dispatcher {
             let sends = self
                 .shared
                 .store
-                .recent_attempts(crate::now_ms() - longest)
+                .recent_attempts(self.shared.clock.now_ms() - longest)
                 .await?;
             let mut by_bot: HashMap<String, Vec<i64>> = HashMap::new();
             for (contact, at) in sends {
@@ -212,7 +217,7 @@ impl Dispatcher {
         match self
             .shared
             .store
-            .fail_pending(contact, CONTACT_REMOVED, crate::now_ms())
+            .fail_pending(contact, CONTACT_REMOVED, self.shared.clock.now_ms())
             .await
         {
             Ok(n) => {

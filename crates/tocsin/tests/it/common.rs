@@ -1,7 +1,9 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
+use tocsin::clock::{ManualClock, SharedClock};
 use tocsin::config::{Config, load_str};
 use tocsin::server::{ServeOptions, Server};
 pub use tocsin_fakes::{Reply, WebhookReceiver};
@@ -31,6 +33,8 @@ pub struct Harness {
     pub server: Option<Server>,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
+    /// Set: the server runs on this manual clock (see [`Harness::start_manual`]).
+    pub clock: Option<Arc<ManualClock>>,
 }
 
 impl Harness {
@@ -39,14 +43,33 @@ impl Harness {
     }
 
     pub async fn start_env(yaml: &str, env: &[(&str, &str)]) -> Harness {
+        Self::start_on(yaml, env, None).await
+    }
+
+    /// Starts a server whose time only moves with `h.clock()`'s `advance`.
+    pub async fn start_manual(yaml: &str) -> Harness {
+        Self::start_on(yaml, &[], Some(ManualClock::starting_now())).await
+    }
+
+    async fn start_on(
+        yaml: &str,
+        env: &[(&str, &str)],
+        clock: Option<Arc<ManualClock>>,
+    ) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut h = Harness {
             server: None,
             dir,
             client: client(),
+            clock,
         };
         h.boot(config(yaml, env)).await;
         h
+    }
+
+    /// The manual clock the server runs on.
+    pub fn clock(&self) -> &ManualClock {
+        self.clock.as_deref().expect("started with start_manual")
     }
 
     /// (Re)starts a server on this harness's data dir.
@@ -55,6 +78,7 @@ impl Harness {
             config_path: None,
             listen: Some("127.0.0.1:0".into()),
             data_dir: Some(self.dir.path().to_path_buf()),
+            clock: self.clock.clone().map(|c| c as SharedClock),
         };
         self.server = Some(
             Server::start_with(config, options)

@@ -36,6 +36,7 @@ async fn reload_applies_good_files_refuses_bad_ones_and_fails_removed_contacts()
         config_path: Some(path.clone()),
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(dir.path().join("data")),
+        clock: None,
     })
     .await
     .unwrap();
