@@ -202,39 +202,6 @@ async fn free_fixed_port() -> u16 {
     panic!("no free port in 20000..30000");
 }
 
-/// The pending messages of `contact`: (id, attempts made, next attempt), read
-/// from the store's own table.
-fn pending_of(h: &Harness, contact: &str) -> Vec<(String, i64, i64)> {
-    let db = rusqlite::Connection::open(h.dir.path().join("tocsin.db")).unwrap();
-    let mut q = db
-        .prepare(
-            "SELECT id, attempts, next_attempt_ms FROM messages \
-             WHERE contact = ?1 AND status = 'pending' ORDER BY id",
-        )
-        .unwrap();
-    q.query_map([contact], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
-/// Waits until the store shows `n` pending messages of `contact` with
-/// `attempts` attempts in all: the workers have acted on the current instant.
-async fn settled(h: &Harness, contact: &str, n: usize, attempts: i64) -> Vec<(String, i64, i64)> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let p = pending_of(h, contact);
-        if p.len() == n && p.iter().map(|m| m.1).sum::<i64>() == attempts {
-            return p;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never {attempts} attempts on {n} pending messages: {p:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_receiver_down_for_a_minute_gets_everything_once_it_is_back() {
     let port = free_fixed_port().await;
