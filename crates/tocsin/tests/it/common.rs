@@ -264,3 +264,50 @@ pub async fn settled(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Waits until the store in `data_dir` holds no pending message: every
+/// message was tried and ended, so the workers will send nothing more. A
+/// deterministic barrier before asserting what a receiver did not get.
+pub async fn idle_db(data_dir: &std::path::Path) {
+    let db = rusqlite::Connection::open(data_dir.join("tocsin.db")).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let pending: i64 = db
+            .query_row(
+                "SELECT count(*) FROM messages WHERE status = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if pending == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{pending} messages still pending"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// [`idle_db`] on this harness's store.
+pub async fn idle(h: &Harness) {
+    idle_db(h.dir.path()).await
+}
+
+/// Waits until the file at `path` contains `needle`.
+pub async fn wait_for_text(path: &std::path::Path, needle: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} never contained {needle:?}:\n{text}",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

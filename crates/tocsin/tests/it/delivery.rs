@@ -315,7 +315,6 @@ async fn egress_rules_refuse_metadata_and_private_targets_without_connecting() {
         "{a}"
     );
     assert_eq!(a["http_status"], serde_json::Value::Null);
-    assert!(a["duration_ms"].as_i64().unwrap() < 1000);
 
     // A host name resolving to loopback, with private networks not allowed:
     // refused at resolution, so no connection is opened.

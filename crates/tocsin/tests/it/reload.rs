@@ -1,5 +1,4 @@
 use crate::common::*;
-use std::time::Duration;
 use tocsin::server::{ServeOptions, Server};
 
 #[tokio::test]
@@ -109,7 +108,7 @@ async fn reload_applies_good_files_refuses_bad_ones_and_fails_removed_contacts()
     post("first", "r-3").await;
     post("second", "r-4").await;
     rx.wait_for(3, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    idle_db(&dir.path().join("data")).await;
     assert_eq!(event("r-3").await["outcome"], "unmatched");
     let ev4 = event("r-4").await;
     assert_eq!(ev4["outcome"], "routed");
