@@ -10,6 +10,7 @@
 pub mod api;
 pub mod catalog;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod dispatch;
 pub mod domain;
@@ -31,13 +32,12 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Milliseconds since the Unix epoch, from the system clock. Pure code takes
-/// `now` as a parameter instead of calling this.
+/// Milliseconds since the Unix epoch, from the system clock: for the CLI's
+/// edges and platform answers only. The server reads its [`clock::Clock`]
+/// (from [`server::ServeOptions::clock`]); pure code takes `now` as a parameter.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    use clock::Clock as _;
+    clock::SystemClock.now_ms()
 }
 
 /// A duration in whole milliseconds as the i64 the store and the clocks use,

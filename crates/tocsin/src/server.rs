@@ -1,6 +1,7 @@
 //! Wiring: the store, the config snapshot, the dispatcher and the HTTP API
 //! in one running server, with reload (SIGHUP) and graceful shutdown.
 
+use crate::clock::SharedClock;
 use crate::config::{self, Config, Diagnostic};
 use crate::dispatch::{Dispatcher, OutboxMessage};
 use crate::event::Format;
@@ -25,6 +26,16 @@ pub struct ServeOptions {
     pub listen: Option<String>,
     /// Overrides `server.data_dir` (kept across reloads).
     pub data_dir: Option<PathBuf>,
+    /// Where the server reads the time. None: the system clock (tests pass a
+    /// [`crate::clock::ManualClock`]).
+    pub clock: Option<SharedClock>,
+}
+
+impl ServeOptions {
+    /// The clock the server runs on.
+    pub fn clock(&self) -> SharedClock {
+        self.clock.clone().unwrap_or_else(crate::clock::system)
+    }
 }
 
 /// The answer to an accepted ingest request.
@@ -49,6 +60,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub dispatcher: Dispatcher,
     pub metrics: Arc<Metrics>,
+    /// The server's time (ingest's `received_at`, pruning, the workers).
+    pub clock: SharedClock,
     options: ServeOptions,
     reload_lock: tokio::sync::Mutex<()>,
 }
@@ -63,7 +76,7 @@ impl App {
     /// invalid.
     pub async fn ingest(&self, format: Format, body: &[u8]) -> Result<IngestAnswer, IngestError> {
         let snap = self.snapshot.load_full();
-        let received_ms = crate::now_ms();
+        let received_ms = self.clock.now_ms();
         let ctx = DecodeContext {
             severity_map: &snap.config.catalog.severity_map,
             received_ms,
@@ -162,7 +175,7 @@ impl App {
         }
         let snapshot = Arc::new(Snapshot::new(new));
         let version = snapshot.version.clone();
-        save_version(self.store.as_ref(), &snapshot).await;
+        save_version(self.store.as_ref(), &snapshot, self.clock.now_ms()).await;
         self.snapshot.store(snapshot);
         if let Err(e) = self.dispatcher.reconcile(&old).await {
             tracing::error!(error = %e, "reload: delivery settings not applied");
@@ -185,10 +198,10 @@ fn apply_overrides(config: &mut Config, options: &ServeOptions) {
     }
 }
 
-async fn save_version(store: &dyn Store, snapshot: &Snapshot) {
+async fn save_version(store: &dyn Store, snapshot: &Snapshot, now_ms: i64) {
     let summary = crate::api::objects::redacted_config(&snapshot.config).to_string();
     if let Err(e) = store
-        .save_config_version(&snapshot.version, &summary, crate::now_ms())
+        .save_config_version(&snapshot.version, &summary, now_ms)
         .await
     {
         tracing::error!(error = %e, "could not store the config version");
@@ -248,17 +261,24 @@ impl Server {
         crate::install_crypto_provider();
         apply_overrides(&mut config, &options);
         let listen = config.server.listen.clone();
+        let clock = options.clock();
         let snapshot = Arc::new(Snapshot::new(config));
-        save_version(store.as_ref(), &snapshot).await;
+        save_version(store.as_ref(), &snapshot, clock.now_ms()).await;
         let snapshot = Arc::new(ArcSwap::new(snapshot));
         let metrics = Arc::new(Metrics::default());
-        let dispatcher = Dispatcher::new(store.clone(), snapshot.clone(), metrics.clone())
-            .map_err(anyhow::Error::msg)?;
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            snapshot.clone(),
+            metrics.clone(),
+            clock.clone(),
+        )
+        .map_err(anyhow::Error::msg)?;
         let app = Arc::new(App {
             snapshot,
             store,
             dispatcher,
             metrics,
+            clock,
             options,
             reload_lock: tokio::sync::Mutex::new(()),
         });
@@ -332,7 +352,8 @@ fn retention_cutoff(now_ms: i64, retention: Duration) -> i64 {
 async fn retention_loop(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         let retention = app.snapshot.load().config.store.retention;
-        let before = retention_cutoff(crate::now_ms(), retention);
+        let now = app.clock.now_ms();
+        let before = retention_cutoff(now, retention);
         match app.store.prune(before).await {
             Ok(n) if n > 0 => {
                 tracing::info!(events = n, "pruned records older than store.retention")
@@ -342,7 +363,7 @@ async fn retention_loop(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bo
         }
         let every = (retention / 10).clamp(Duration::from_secs(60), Duration::from_secs(3600));
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = app.clock.sleep_until(now.saturating_add(crate::duration_ms(every))) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }

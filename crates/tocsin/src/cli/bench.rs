@@ -103,6 +103,7 @@ async fn start_server(config: Config, dir: &std::path::Path) -> anyhow::Result<S
             config_path: None,
             listen: Some("127.0.0.1:0".into()),
             data_dir: Some(dir.to_path_buf()),
+            clock: None,
         },
     )
     .await

@@ -130,6 +130,7 @@ subscriptions:
             config_path: None,
             listen: Some(args.listen.clone()),
             data_dir: Some(data.clone()),
+            clock: None,
         },
     )
     .await?;

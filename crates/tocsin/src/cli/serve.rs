@@ -6,6 +6,7 @@ pub async fn run(args: ServeArgs) -> i32 {
         config_path: args.config,
         listen: args.listen,
         data_dir: args.data,
+        clock: None,
     };
     let server = match Server::start(options).await {
         Ok(s) => s,

@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod budget;
 mod worker;
 
+use crate::clock::SharedClock;
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::notify::http::HttpContext;
@@ -59,6 +60,8 @@ pub(crate) struct Shared {
     pub http: ArcSwap<HttpContext>,
     pub metrics: Arc<Metrics>,
     pub budgets: budget::Budgets,
+    /// The server's time: timers, backoff and budgets read it.
+    pub clock: SharedClock,
     pub shutdown: watch::Receiver<bool>,
     workers: Mutex<HashMap<String, WorkerHandle>>,
     /// Contacts a reload removed whose pending messages wait out
@@ -88,7 +91,7 @@ impl Shared {
     async fn fail_contact(&self, contact: &str) {
         match self
             .store
-            .fail_pending(contact, CONTACT_REMOVED, crate::now_ms())
+            .fail_pending(contact, CONTACT_REMOVED, self.clock.now_ms())
             .await
         {
             Ok(n) => {
@@ -117,7 +120,11 @@ impl Shared {
         let shared = self.clone();
         let name = contact.clone();
         let timer = tokio::spawn(async move {
-            tokio::time::sleep(grace).await;
+            let until = shared
+                .clock
+                .now_ms()
+                .saturating_add(crate::duration_ms(grace));
+            shared.clock.sleep_until(until).await;
             if shared.snapshot.load().contact(&name).is_none() {
                 shared.fail_contact(&name).await;
             }
@@ -153,6 +160,7 @@ impl Dispatcher {
         store: Arc<dyn Store>,
         snapshot: Arc<ArcSwap<Snapshot>>,
         metrics: Arc<Metrics>,
+        clock: SharedClock,
     ) -> Result<Dispatcher, String> {
         let http = HttpContext::new(&snapshot.load().config.delivery)?;
         let (stop, shutdown) = watch::channel(false);
@@ -163,6 +171,7 @@ impl Dispatcher {
                 http: ArcSwap::from_pointee(http),
                 metrics,
                 budgets: budget::Budgets::default(),
+                clock,
                 shutdown,
                 workers: Mutex::new(HashMap::new()),
                 removed: Mutex::new(HashMap::new()),
@@ -192,7 +201,7 @@ impl Dispatcher {
             let sends = self
                 .shared
                 .store
-                .recent_attempts(crate::now_ms() - longest)
+                .recent_attempts(self.shared.clock.now_ms() - longest)
                 .await?;
             let mut by_bot: HashMap<String, Vec<i64>> = HashMap::new();
             for (contact, at) in sends {

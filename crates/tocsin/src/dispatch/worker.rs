@@ -50,11 +50,6 @@ impl Waiting {
     }
 }
 
-fn sleep_until_ms(at_ms: i64) -> tokio::time::Sleep {
-    let wait = (at_ms - crate::now_ms()).max(0) as u64;
-    tokio::time::sleep(Duration::from_millis(wait))
-}
-
 fn foldable(kind: MessageKind) -> bool {
     matches!(kind, MessageKind::Single | MessageKind::FollowUp)
 }
@@ -82,7 +77,7 @@ pub(super) async fn run(
         if *shutdown.borrow() {
             break;
         }
-        let now = crate::now_ms();
+        let now = shared.clock.now_ms();
         waiting.pop_due(now, &mut ready);
         let snapshot = shared.snapshot.load_full();
         let Some(c) = snapshot.contact(&contact) else {
@@ -132,7 +127,7 @@ pub(super) async fn run(
                 Some(first) => {
                     // Take everything already queued, so a burst is seen
                     // (and folded, if need be) as a whole.
-                    let now = crate::now_ms();
+                    let now = shared.clock.now_ms();
                     let mut next = Some(first);
                     while let Some(m) = next {
                         if m.next_attempt_ms <= now {
@@ -150,8 +145,8 @@ pub(super) async fn run(
                     waiting.push(retry);
                 }
             }
-            _ = sleep_until_ms(timer.unwrap_or(i64::MAX / 4)), if timer.is_some() => {
-                if budget_free_at <= crate::now_ms() {
+            _ = shared.clock.sleep_until(timer.unwrap_or(i64::MAX / 4)), if timer.is_some() => {
+                if budget_free_at <= shared.clock.now_ms() {
                     budget_free_at = 0;
                 }
             }
@@ -311,7 +306,7 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
     let notifier = notify::notifier_for(contact.channel);
     let channel = contact.channel.as_str();
     let delivery = &snapshot.config.delivery;
-    let started = crate::now_ms();
+    let started = shared.clock.now_ms();
     let clock = tokio::time::Instant::now();
     let view = MessageView {
         id: &m.id,
@@ -331,7 +326,7 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
         Err(e) => Verdict::permanent(format!("the message could not be rendered: {e}")),
     };
     let duration_ms = clock.elapsed().as_millis() as i64;
-    let now = started + duration_ms;
+    let now = shared.clock.now_ms().max(started);
     m.attempts += 1;
     let policy = super::backoff::RetryPolicy {
         initial: delivery.backoff.initial,
@@ -441,7 +436,7 @@ async fn report_failure(
         "Tocsin could not deliver a message to contact {}: {reason}",
         m.contact
     );
-    let now = crate::now_ms();
+    let now = shared.clock.now_ms();
     let messages: Vec<NewMessage> = group
         .contacts
         .iter()

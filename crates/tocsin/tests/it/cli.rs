@@ -191,12 +191,12 @@ async fn serve_send_sighup_sigterm_and_no_secret_in_logs() {
 
     // Let delivery fail (500s until the 300ms horizon) so errors get logged.
     rx.wait_for(2, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    wait_for_text(&log, "message failed").await;
 
     // SIGHUP with a broken file: refused, still serving.
     std::fs::write(&cfg, "contacts: [1]\n").unwrap();
     signal(child.0.id(), "HUP");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for_text(&log, "reload refused").await;
     let c = client();
     let r = c
         .get(format!("{base}/api/v1/contacts"))

@@ -1,7 +1,9 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
+use tocsin::clock::{ManualClock, SharedClock};
 use tocsin::config::{Config, load_str};
 use tocsin::server::{ServeOptions, Server};
 pub use tocsin_fakes::{Reply, WebhookReceiver};
@@ -31,6 +33,8 @@ pub struct Harness {
     pub server: Option<Server>,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
+    /// Set: the server runs on this manual clock (see [`Harness::start_manual`]).
+    pub clock: Option<Arc<ManualClock>>,
 }
 
 impl Harness {
@@ -39,14 +43,33 @@ impl Harness {
     }
 
     pub async fn start_env(yaml: &str, env: &[(&str, &str)]) -> Harness {
+        Self::start_on(yaml, env, None).await
+    }
+
+    /// Starts a server whose time only moves with `h.clock()`'s `advance`.
+    pub async fn start_manual(yaml: &str) -> Harness {
+        Self::start_on(yaml, &[], Some(ManualClock::starting_now())).await
+    }
+
+    async fn start_on(
+        yaml: &str,
+        env: &[(&str, &str)],
+        clock: Option<Arc<ManualClock>>,
+    ) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut h = Harness {
             server: None,
             dir,
             client: client(),
+            clock,
         };
         h.boot(config(yaml, env)).await;
         h
+    }
+
+    /// The manual clock the server runs on.
+    pub fn clock(&self) -> &ManualClock {
+        self.clock.as_deref().expect("started with start_manual")
     }
 
     /// (Re)starts a server on this harness's data dir.
@@ -55,6 +78,7 @@ impl Harness {
             config_path: None,
             listen: Some("127.0.0.1:0".into()),
             data_dir: Some(self.dir.path().to_path_buf()),
+            clock: self.clock.clone().map(|c| c as SharedClock),
         };
         self.server = Some(
             Server::start_with(config, options)
@@ -201,4 +225,89 @@ subscriptions:
   - {{ name: sec-feed, notification_policy: policy }}
 "#
     )
+}
+
+/// The pending messages of `contact`: (id, attempts made, next attempt), read
+/// from the store's own table.
+pub fn pending_of(h: &Harness, contact: &str) -> Vec<(String, i64, i64)> {
+    let db = rusqlite::Connection::open(h.dir.path().join("tocsin.db")).unwrap();
+    let mut q = db
+        .prepare(
+            "SELECT id, attempts, next_attempt_ms FROM messages \
+             WHERE contact = ?1 AND status = 'pending' ORDER BY id",
+        )
+        .unwrap();
+    q.query_map([contact], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Waits until the store shows `n` pending messages of `contact` with
+/// `attempts` attempts in all: the workers have acted on the current instant.
+pub async fn settled(
+    h: &Harness,
+    contact: &str,
+    n: usize,
+    attempts: i64,
+) -> Vec<(String, i64, i64)> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let p = pending_of(h, contact);
+        if p.len() == n && p.iter().map(|m| m.1).sum::<i64>() == attempts {
+            return p;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never {attempts} attempts on {n} pending messages: {p:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until the store in `data_dir` holds no pending message: every
+/// message was tried and ended, so the workers will send nothing more. A
+/// deterministic barrier before asserting what a receiver did not get.
+pub async fn idle_db(data_dir: &std::path::Path) {
+    let db = rusqlite::Connection::open(data_dir.join("tocsin.db")).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let pending: i64 = db
+            .query_row(
+                "SELECT count(*) FROM messages WHERE status = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if pending == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{pending} messages still pending"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// [`idle_db`] on this harness's store.
+pub async fn idle(h: &Harness) {
+    idle_db(h.dir.path()).await
+}
+
+/// Waits until the file at `path` contains `needle`.
+pub async fn wait_for_text(path: &std::path::Path, needle: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} never contained {needle:?}:\n{text}",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

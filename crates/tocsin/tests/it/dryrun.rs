@@ -54,7 +54,8 @@ async fn dry_run_matches_a_real_replay() {
     let h2 = Harness::start(&real).await;
     assert_eq!(h2.post("/api/v1/events", &events("b")).await.0, 202);
     let got = rx2.wait_for(4, WAIT).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Every message ended (follow-ups too): nothing more will come.
+    idle(&h2).await;
     assert_eq!(
         rx2.received().len() as u64,
         c["messages"].as_u64().unwrap(),

@@ -93,6 +93,7 @@ async fn a_store_that_cannot_write_answers_503_and_recovers() {
             config_path: None,
             listen: Some("127.0.0.1:0".into()),
             data_dir: Some(dir.path().into()),
+            clock: None,
         },
         Arc::new(store),
     )
@@ -212,7 +213,11 @@ async fn a_receiver_down_for_a_minute_gets_everything_once_it_is_back() {
          subscriptions:\n  - {{ name: s, notification_policy: p }}\n"
     );
     let up = WebhookReceiver::start().await;
-    let h = Harness::start(&yaml.replace("URL_UP", &up.url("/up"))).await;
+    // The minute passes on a manual clock: each retry happens when the clock
+    // is moved to the instant the worker scheduled it for, nothing sleeps.
+    let h = Harness::start_manual(&yaml.replace("URL_UP", &up.url("/up"))).await;
+    let clock = h.clock();
+    let start = clock.now_ms();
     let batch: Vec<String> = (0..5)
         .map(|i| native(&format!("down-{i}"), "x", "warn"))
         .collect();
@@ -220,9 +225,28 @@ async fn a_receiver_down_for_a_minute_gets_everything_once_it_is_back() {
         .await;
     // The healthy contact is not held up by the one that is down.
     assert_eq!(up.wait_for(5, WAIT).await.len(), 5);
-    tokio::time::sleep(Duration::from_secs(60)).await;
+    // Every message tried once at the start; then, over a minute, move the
+    // clock to the earliest scheduled retry and wait for the store to show
+    // that retry before moving on.
+    let mut attempts = 5;
+    let mut pending = settled(&h, "hook", 5, attempts).await;
+    loop {
+        let next = pending.iter().map(|m| m.2).min().unwrap();
+        assert!(
+            next > clock.now_ms(),
+            "a retry is scheduled ahead: {pending:?}"
+        );
+        if next > start + 60_000 {
+            break;
+        }
+        clock.set(next);
+        attempts += pending.iter().filter(|m| m.2 == next).count() as i64;
+        pending = settled(&h, "hook", 5, attempts).await;
+    }
     let rx = WebhookReceiver::start_on(&format!("127.0.0.1:{port}")).await;
-    let got = rx.wait_for(5, Duration::from_secs(30)).await;
+    // Up again: every message's next retry falls due.
+    clock.set(pending.iter().map(|m| m.2).max().unwrap());
+    let got = rx.wait_for(5, WAIT).await;
     assert_eq!(
         got.len(),
         5,
@@ -246,7 +270,7 @@ async fn a_receiver_down_for_a_minute_gets_everything_once_it_is_back() {
         // Backed off (1 s doubling to 8 s, with jitter: half to all of each
         // delay), so a minute takes a bounded number of tries, not hundreds.
         assert!(
-            (5..=20).contains(&attempts.len()),
+            (6..=20).contains(&attempts.len()),
             "{} attempts: {attempts:#?}",
             attempts.len()
         );
@@ -254,9 +278,22 @@ async fn a_receiver_down_for_a_minute_gets_everything_once_it_is_back() {
             let reason = a["reason"].as_str().unwrap();
             assert!(reason.contains("could not connect"), "{reason}");
         }
+        assert_eq!(at(&attempts[0]), start, "the first try at once");
+        // Each retry ran at the instant it was scheduled for, so every gap
+        // but the last is the backoff itself: after n failures, between half
+        // and all of min(1 s * 2^(n-1), 8 s).
         let gaps: Vec<i64> = attempts.windows(2).map(|w| at(&w[1]) - at(&w[0])).collect();
-        assert!(gaps.iter().all(|g| *g >= 450), "{gaps:?}");
-        assert!(gaps.iter().all(|g| *g <= 8_000 + 2_500), "{gaps:?}");
+        for (n, gap) in gaps[..gaps.len() - 1].iter().enumerate() {
+            let base = (1_000i64 << n).min(8_000);
+            assert!(
+                (base / 2..=base).contains(gap),
+                "gap after {} failures: {gap} ms, not within [{}, {base}]: {gaps:?}",
+                n + 1,
+                base / 2
+            );
+        }
+        assert!(*gaps.last().unwrap() >= 4_000, "{gaps:?}");
+        assert!(at(attempts.last().unwrap()) > start + 60_000);
         assert_eq!(attempts.last().unwrap()["outcome"], "delivered");
     }
 }

@@ -79,7 +79,7 @@ async fn duplicate_ids_store_nothing_new_and_send_nothing() {
         json!({"accepted": 1, "ids": ["dup-2", "dup-2"], "duplicates": 1})
     );
     h.wait_status("dup-2", "hook", "delivered").await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    idle(&h).await;
     let got = rx.received();
     assert_eq!(got.len(), 2, "one message per distinct id");
     assert_eq!(h.event("dup-1").await["name"], "Suspicious:First");

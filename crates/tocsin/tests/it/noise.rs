@@ -26,7 +26,8 @@ async fn delivery(h: &Harness, id: &str) -> serde_json::Value {
 #[tokio::test]
 async fn merge_window_first_at_once_repeats_in_one_follow_up() {
     let rx = WebhookReceiver::start().await;
-    let h = Harness::start(&with_sub(&rx, "merge_window: 2s")).await;
+    let h = Harness::start_manual(&with_sub(&rx, "merge_window: 2s")).await;
+    let clock = h.clock();
     h.post("/api/v1/events", &occurrence("m-0", "u1")).await;
     h.wait_status("m-0", "hook", "delivered").await;
     let batch = format!(
@@ -44,12 +45,21 @@ async fn merge_window_first_at_once_repeats_in_one_follow_up() {
         assert!(d["reason"].as_str().unwrap().contains("merged"), "{d}");
     }
     h.wait_status("other-0", "hook", "delivered").await;
+    // The clock stands still: the follow-up is stored, waiting for the
+    // window's end, and nothing else went out.
+    let pending = settled(&h, "hook", 1, 0).await;
+    assert_eq!(pending[0].2, clock.now_ms() + 2_000, "{pending:?}");
     assert_eq!(
         rx.received().len(),
         2,
         "nothing else before the window closes"
     );
-    let got = rx.wait_for(3, WAIT).await;
+    clock.advance(Duration::from_millis(1_999));
+    h.post("/api/v1/events", &occurrence("m-x", "u3")).await;
+    h.wait_status("m-x", "hook", "delivered").await;
+    assert_eq!(rx.received().len(), 3, "still nothing 1 ms before the end");
+    clock.advance(Duration::from_millis(1));
+    let got = rx.wait_for(4, WAIT).await;
     let follow = got
         .iter()
         .find(|r| r.json()["kind"] == "follow_up")
@@ -67,7 +77,7 @@ async fn merge_window_first_at_once_repeats_in_one_follow_up() {
     assert_eq!(d["status"], "merged");
     assert_eq!(d["message_id"], body["message_id"]);
     // After the window: a new first occurrence, at once.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    clock.advance(Duration::from_millis(200));
     h.post("/api/v1/events", &occurrence("m-4", "u1")).await;
     h.wait_status("m-4", "hook", "delivered").await;
     let singles = rx
@@ -75,17 +85,24 @@ async fn merge_window_first_at_once_repeats_in_one_follow_up() {
         .iter()
         .filter(|r| r.json()["kind"] == "single")
         .count();
-    assert_eq!(singles, 3);
+    assert_eq!(singles, 4);
 }
 
 #[tokio::test]
 async fn no_repeats_no_follow_up() {
     let rx = WebhookReceiver::start().await;
-    let h = Harness::start(&with_sub(&rx, "merge_window: 500ms")).await;
+    let h = Harness::start_manual(&with_sub(&rx, "merge_window: 500ms")).await;
     h.post("/api/v1/events", &occurrence("n-0", "u1")).await;
     h.wait_status("n-0", "hook", "delivered").await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert_eq!(rx.received().len(), 1);
+    assert!(pending_of(&h, "hook").is_empty(), "no follow-up stored");
+    // Past the window. Barrier: another identity's first occurrence, sent
+    // after the worker saw the later instant; it is the only request since.
+    h.clock().advance(Duration::from_millis(1_200));
+    h.post("/api/v1/events", &occurrence("n-1", "u2")).await;
+    h.wait_status("n-1", "hook", "delivered").await;
+    let got = rx.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].json()["events"][0]["id"], "n-1");
 }
 
 #[tokio::test]
@@ -148,7 +165,7 @@ async fn merge_by_chooses_the_identity() {
 async fn a_restart_mid_window_keeps_the_follow_up_and_sends_the_first_once() {
     let rx = WebhookReceiver::start().await;
     let yaml = with_sub(&rx, "merge_window: 4s");
-    let mut h = Harness::start(&yaml).await;
+    let mut h = Harness::start_manual(&yaml).await;
     h.post("/api/v1/events", &occurrence("r-0", "u1")).await;
     h.wait_status("r-0", "hook", "delivered").await;
     h.post("/api/v1/events", &occurrence("r-1", "u1")).await;
@@ -157,16 +174,19 @@ async fn a_restart_mid_window_keeps_the_follow_up_and_sends_the_first_once() {
     // A repeat after the restart still joins the open window.
     h.post("/api/v1/events", &occurrence("r-2", "u1")).await;
     assert_eq!(delivery(&h, "r-2").await["status"], "merged");
+    assert_eq!(rx.received().len(), 1, "the window is still open");
+    h.clock().advance(Duration::from_secs(4));
     let got = rx.wait_for(2, WAIT).await;
     assert_eq!(got.len(), 2);
     assert_eq!(got[1].json()["kind"], "follow_up");
     assert_eq!(got[1].json()["repeats"]["count"], 2);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        rx.received().len(),
-        2,
-        "the first occurrence was not sent again"
-    );
+    // Barrier: a later event of another identity goes out; the first
+    // occurrence was not sent again before it.
+    h.post("/api/v1/events", &occurrence("r-3", "u2")).await;
+    h.wait_status("r-3", "hook", "delivered").await;
+    let got = rx.received();
+    assert_eq!(got.len(), 3, "the first occurrence was not sent again");
+    assert_eq!(got[2].json()["events"][0]["id"], "r-3");
 }
 
 /// Moves every pending scheduled message's time into the past, as if the
@@ -239,7 +259,7 @@ async fn quiet_hours_hold_and_critical_only() {
         "delivery:\n  allow_private_networks: true\ncontacts:\n  - {{ name: hook, channel: webhook, webhook: \"{}\" }}\ncontact_groups:\n  - {{ name: g, contacts: [hook] }}\nnotification_policies:\n  - name: office\n    contact_groups: [g]\n    active_hours: {{ timezone: UTC, weekdays: [{other}], start: \"09:00\", end: \"17:00\" }}\n    outside_hours: critical_only\nsubscriptions:\n  - {{ name: s, notification_policy: office }}\n",
         rx.url("/hook")
     );
-    let mut h = Harness::start(&yaml).await;
+    let h = Harness::start_manual(&yaml).await;
     h.post("/api/v1/events", &native("q-warn", "Incident:X", "warn"))
         .await;
     h.post(
@@ -258,15 +278,34 @@ async fn quiet_hours_hold_and_critical_only() {
         "{held}"
     );
     assert_eq!(rx.received().len(), 1, "only the critical one went out");
-    // When the hours open (made due here), the held ones go out as one digest.
-    h.stop().await;
-    make_due(&h);
-    h.boot(config(&yaml, &[])).await;
+    // Held until the hours open: at 09:00 UTC on that weekday, three days
+    // from now. When the clock gets there, the held ones go out as one digest.
+    let held = settled(&h, "hook", 1, 0).await;
+    let opens = jiff::Timestamp::from_millisecond(held[0].2).unwrap();
+    let opens_utc = opens.to_zoned(jiff::tz::TimeZone::UTC);
+    assert_eq!(
+        (
+            opens_utc.hour(),
+            opens_utc.minute(),
+            opens_utc.weekday().to_sunday_zero_offset()
+        ),
+        (9, 0, (today + 3) % 7),
+        "{opens_utc}"
+    );
+    h.clock().set(held[0].2 - 1);
+    h.post(
+        "/api/v1/events",
+        &native("q-crit2", "Incident:Z", "critical"),
+    )
+    .await;
+    h.wait_status("q-crit2", "hook", "delivered").await;
+    assert_eq!(rx.received().len(), 2, "not a millisecond early");
+    h.clock().set(held[0].2);
     h.wait_status("q-warn", "hook", "delivered").await;
-    let got = rx.wait_for(2, WAIT).await;
-    assert_eq!(got[1].json()["kind"], "digest");
+    let got = rx.wait_for(3, WAIT).await;
+    assert_eq!(got[2].json()["kind"], "digest");
     assert!(
-        got[1].json()["note"]
+        got[2].json()["note"]
             .as_str()
             .unwrap()
             .contains("Held outside the active hours")

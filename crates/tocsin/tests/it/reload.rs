@@ -37,6 +37,7 @@ async fn reload_applies_good_files_refuses_bad_ones_and_fails_removed_contacts()
         config_path: Some(path.clone()),
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(dir.path().join("data")),
+        clock: None,
     })
     .await
     .unwrap();
@@ -118,7 +119,7 @@ async fn reload_applies_good_files_refuses_bad_ones_and_fails_removed_contacts()
     post("first", "r-3").await;
     post("second", "r-4").await;
     rx.wait_for(3, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    idle_db(&dir.path().join("data")).await;
     assert_eq!(event("r-3").await["outcome"], "unmatched");
     let ev4 = event("r-4").await;
     assert_eq!(ev4["outcome"], "routed");
@@ -153,6 +154,7 @@ async fn an_empty_or_truncated_file_is_refused_on_reload_and_at_start() {
         config_path: Some(path.clone()),
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(dir.path().join("data")),
+        ..Default::default()
     };
     let server = Server::start(options.clone()).await.unwrap();
     let base = server.base_url();
@@ -256,6 +258,7 @@ async fn a_contact_removed_and_re_added_within_the_grace_still_gets_its_message(
         config_path: Some(path.clone()),
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(dir.path().join("data")),
+        ..Default::default()
     })
     .await
     .unwrap();

@@ -62,7 +62,7 @@ async fn filters_deny_lists_and_switches_end_to_end() {
     assert_eq!(h.event("other-1").await["outcome"], "unmatched");
 
     let got = rx.wait_for(2, WAIT).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    idle(&h).await;
     let got_now = rx.received();
     assert_eq!(got_now.len(), 2, "exactly the two routed events: {got:?}");
     let mut ids: Vec<String> = got_now
@@ -91,7 +91,7 @@ async fn several_subscriptions_one_contact_one_message() {
     let ev = h.wait_status("m-1", "hook", "delivered").await;
     assert_eq!(ev["subscriptions"], json!(["s1", "s2"]));
     assert_eq!(ev["deliveries"].as_array().unwrap().len(), 1);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    idle(&h).await;
     let got = rx.received();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].json()["subscriptions"], json!(["s1", "s2"]));
