@@ -262,3 +262,57 @@ pub(super) async fn prune(store: &SqliteStore, before_ms: i64) -> Result<u64, St
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_schema_4_store_migrates_and_keeps_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut c = Connection::open(dir.path().join("tocsin.db")).unwrap();
+            for (i, sql) in MIGRATIONS[..4].iter().enumerate() {
+                let tx = c.transaction().unwrap();
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", (i + 1) as i64)
+                    .unwrap();
+                tx.commit().unwrap();
+            }
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let req = NewQuarantined {
+            id: "q1".into(),
+            path: "/api/v1/events".into(),
+            content_type: None,
+            body: b"{nope".to_vec(),
+            received_ms: 1_000,
+            error: "the body is not valid JSON".into(),
+            index: None,
+            field: None,
+        };
+        let limits = QuarantineLimits {
+            max_bytes: 1 << 20,
+            same_within_ms: 3_600_000,
+        };
+        let put = store.quarantine_put(req.clone(), limits).await.unwrap();
+        assert_eq!((put.id.as_deref(), put.new), (Some("q1"), true));
+        // The same body an hour and more later is kept again.
+        let later = NewQuarantined {
+            id: "q2".into(),
+            received_ms: 1_000 + 3_600_001,
+            ..req
+        };
+        let put = store.quarantine_put(later, limits).await.unwrap();
+        assert_eq!(put.id.as_deref(), Some("q2"));
+        assert_eq!(store.quarantine_bytes().await.unwrap(), 10);
+        // Retention: requests last received before the cut go.
+        assert_eq!(store.prune(2_000).await.unwrap(), 1);
+        assert!(store.quarantine_get("q1").await.unwrap().is_none());
+        let version: i64 = Connection::open(dir.path().join("tocsin.db"))
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+}
