@@ -18,6 +18,9 @@ pub struct Metrics {
     pending: Gauge,
     latency: Family<Labels, Histogram>,
     ingest_requests: Family<Labels, Counter>,
+    quarantined: Counter,
+    quarantine_dropped: Counter,
+    quarantine_bytes: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -68,7 +71,28 @@ impl Default for Metrics {
             "Ingest requests, by HTTP status",
             ingest_requests.clone(),
         );
+        let quarantined = Counter::default();
+        registry.register(
+            "quarantined",
+            "Unreadable ingest requests kept in the quarantine (identical ones included)",
+            quarantined.clone(),
+        );
+        let quarantine_dropped = Counter::default();
+        registry.register(
+            "quarantine_dropped",
+            "Quarantined requests dropped (oldest first) to stay within store.quarantine_max, or not kept because larger than it",
+            quarantine_dropped.clone(),
+        );
+        let quarantine_bytes = Gauge::default();
+        registry.register(
+            "quarantine_bytes",
+            "Total size of the bodies kept in the quarantine",
+            quarantine_bytes.clone(),
+        );
         Metrics {
+            quarantined,
+            quarantine_dropped,
+            quarantine_bytes,
             registry,
             events_received,
             messages,
@@ -93,6 +117,15 @@ impl Metrics {
         self.ingest_requests
             .get_or_create(&vec![("status", status.to_string())])
             .inc();
+    }
+    pub fn quarantined(&self, kept: bool, dropped: u64) {
+        if kept {
+            self.quarantined.inc();
+        }
+        self.quarantine_dropped.inc_by(dropped);
+    }
+    pub fn set_quarantine_bytes(&self, bytes: u64) {
+        self.quarantine_bytes.set(bytes as i64);
     }
     pub fn attempt(&self, channel: &str, outcome: &str) {
         self.attempts

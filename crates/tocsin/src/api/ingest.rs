@@ -20,32 +20,65 @@ pub async fn aliyun(State(app): State<Arc<App>>, req: Request) -> Response {
 }
 
 async fn handle(app: Arc<App>, format: Format, req: Request) -> Response {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let resp = match read_body(&app, req).await {
-        Ok(body) => match app.ingest(format, &body).await {
-            Ok(answer) => (StatusCode::ACCEPTED, axum::Json(answer)).into_response(),
-            Err(IngestError::Invalid(e)) => ApiError {
-                status: StatusCode::BAD_REQUEST,
-                body: json!({"error": e.message, "index": e.index, "field": e.field}),
-            }
-            .into_response(),
-            Err(IngestError::Store(e)) => {
-                tracing::error!(error = %e, "ingest refused: the store is unavailable");
-                let msg = match e {
-                    StoreError::Unavailable(_) => {
-                        "the store is unavailable; nothing was stored, try again"
-                    }
-                    _ => "the store failed; nothing was stored, try again",
-                };
-                let mut r = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-                r
-            }
-        },
+        Ok(body) => {
+            let result = app.ingest(format, &body).await;
+            // Nothing unreadable is thrown away: the body is kept first, so
+            // the 400 can name where (see quarantine.rs).
+            let kept = match &result {
+                Err(IngestError::Invalid(e)) => {
+                    let id = super::quarantine::keep(&app, format, content_type, &body, e).await;
+                    super::quarantine::refresh_gauge(&app).await;
+                    id
+                }
+                _ => None,
+            };
+            answer(result, kept)
+        }
         Err(e) => e.into_response(),
     };
     app.metrics.ingest_request(resp.status().as_u16());
     resp
+}
+
+/// The ingest answer (also a quarantine replay's): 202, 400 (with
+/// `quarantine_id` when the request is kept) or 503.
+pub(super) fn answer(
+    result: Result<crate::server::IngestAnswer, IngestError>,
+    quarantine_id: Option<String>,
+) -> Response {
+    match result {
+        Ok(answer) => (StatusCode::ACCEPTED, axum::Json(answer)).into_response(),
+        Err(IngestError::Invalid(e)) => {
+            let mut body = json!({"error": e.message, "index": e.index, "field": e.field});
+            if let Some(id) = quarantine_id {
+                body["quarantine_id"] = json!(id);
+            }
+            ApiError {
+                status: StatusCode::BAD_REQUEST,
+                body,
+            }
+            .into_response()
+        }
+        Err(IngestError::Store(e)) => {
+            tracing::error!(error = %e, "ingest refused: the store is unavailable");
+            let msg = match e {
+                StoreError::Unavailable(_) => {
+                    "the store is unavailable; nothing was stored, try again"
+                }
+                _ => "the store failed; nothing was stored, try again",
+            };
+            let mut r = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            r
+        }
+    }
 }
 
 async fn read_body(app: &App, req: Request) -> Result<axum::body::Bytes, ApiError> {

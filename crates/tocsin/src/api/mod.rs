@@ -6,6 +6,7 @@ mod error;
 mod history;
 mod ingest;
 pub mod objects;
+mod quarantine;
 
 use crate::server::App;
 use axum::Router;
@@ -32,9 +33,19 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/subscriptions", get(objects::subscriptions))
         .route("/subscriptions/dry-run", post(history::dry_run))
         .route("/sources", get(objects::sources))
+        .route("/quarantine", get(quarantine::list))
+        .route(
+            "/quarantine/{id}",
+            get(quarantine::show).delete(quarantine::delete),
+        )
+        .route("/quarantine/{id}/replay", post(quarantine::replay))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             auth::require_token,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            quarantine::count_refused,
         ));
     Router::new()
         .nest("/api/v1", api)
@@ -58,6 +69,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
+    quarantine::refresh_gauge(&app).await;
     (
         [(
             header::CONTENT_TYPE,

@@ -46,6 +46,9 @@ pub async fn run(args: DoctorArgs) -> i32 {
                     data.display()
                 );
                 findings.extend(doctor::rate_findings(&cfg, &events));
+                findings.extend(doctor::quarantine_findings(
+                    &super::quarantine::recent(&store, since).await,
+                ));
             }
             Err(e) => eprintln!(
                 "tocsin doctor: cannot read the history in {}: {e}",

@@ -6,6 +6,7 @@ mod demo;
 mod doctor;
 mod dry_run;
 mod explain;
+mod quarantine;
 mod send;
 mod serve;
 mod test_contact;
@@ -47,6 +48,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// What a candidate subscription would have matched and sent, over the stored events.
     DryRun(DryRunArgs),
+    /// Requests the server could not read: list, show, replay or delete them.
+    Quarantine(quarantine::QuarantineArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -232,5 +235,6 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Explain(a) => explain::run(a).await,
         Command::Doctor(a) => doctor::run(a).await,
         Command::DryRun(a) => dry_run::run(a).await,
+        Command::Quarantine(a) => quarantine::run(a).await,
     }
 }

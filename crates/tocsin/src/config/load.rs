@@ -605,12 +605,31 @@ impl Cx<'_> {
     }
 
     fn store(&mut self, node: &Node, s: &mut StoreConfig) {
-        let Some(entries) = self.map(node, "store", &["retention"]) else {
+        let Some(entries) = self.map(node, "store", &["retention", "quarantine_max"]) else {
             return;
         };
-        for (_, v) in entries {
-            if let Some(d) = self.bounded_duration(v, "store.retention", RETENTION) {
-                s.retention = d;
+        for (k, v) in entries {
+            match k.text.as_str() {
+                "retention" => {
+                    if let Some(d) = self.bounded_duration(v, "store.retention", RETENTION) {
+                        s.retention = d;
+                    }
+                }
+                "quarantine_max" => {
+                    let p = "store.quarantine_max";
+                    if let Some(t) = self.string(v, p) {
+                        match parse_size(&t) {
+                            Ok(n) if n > QUARANTINE_MAX_LIMIT => self.error(
+                                v.line,
+                                p,
+                                format!("must be at most 1GiB ({QUARANTINE_MAX_LIMIT} bytes)"),
+                            ),
+                            Ok(n) => s.quarantine_max = n,
+                            Err(e) => self.error(v.line, p, format!("bad size: {e}")),
+                        }
+                    }
+                }
+                _ => {}
             }
         }
     }

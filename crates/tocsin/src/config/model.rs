@@ -35,7 +35,12 @@ pub struct ServerConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoreConfig {
     pub retention: Duration,
+    /// Total size of the kept unreadable request bodies (0: keep none).
+    pub quarantine_max: u64,
 }
+
+/// The largest `store.quarantine_max` accepted.
+pub const QUARANTINE_MAX_LIMIT: u64 = 1 << 30;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeliveryConfig {
@@ -288,6 +293,7 @@ impl Config {
             },
             store: StoreConfig {
                 retention: Duration::from_secs(30 * 86_400),
+                quarantine_max: 64 << 20,
             },
             delivery: DeliveryConfig {
                 timeout: Duration::from_secs(10),

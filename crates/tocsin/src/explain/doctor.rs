@@ -26,7 +26,8 @@ pub struct Finding {
     pub message: String,
 }
 
-pub const FINDING_CODES: [&str; 11] = [
+pub const FINDING_CODES: [&str; 12] = [
+    "quarantined_requests",
     "rate_limit_exceeded",
     "switch_off_for_all_event_types",
     "levels_exclude_everything",
@@ -447,4 +448,44 @@ mod rate_tests {
             f[0].message
         );
     }
+}
+
+/// Requests the server could not read (kept in the quarantine), per ingest
+/// path: their alerts reached nobody.
+pub fn quarantine_findings(requests: &[crate::store::QuarantinedRequest]) -> Vec<Finding> {
+    // path → (requests, error → requests)
+    let mut by_path: std::collections::BTreeMap<
+        &str,
+        (u64, std::collections::BTreeMap<&str, u64>),
+    > = Default::default();
+    for r in requests {
+        let (total, errors) = by_path.entry(r.path.as_str()).or_default();
+        *total += r.count;
+        *errors.entry(r.error.as_str()).or_default() += r.count;
+    }
+    by_path
+        .into_iter()
+        .map(|(path, (total, errors))| {
+            let (common, _) = errors
+                .iter()
+                .max_by_key(|(e, n)| (**n, std::cmp::Reverse(**e)))
+                .map(|(e, n)| (*e, *n))
+                .unwrap_or(("", 0));
+            let others = match errors.len() - 1 {
+                0 => String::new(),
+                1 => " (and 1 other error)".into(),
+                n => format!(" (and {n} other errors)"),
+            };
+            let noun = if total == 1 { "request" } else { "requests" };
+            finding(
+                Severity::Error,
+                "quarantined_requests",
+                format!("quarantine[{path}]"),
+                format!(
+                    "{total} {noun} to {path} could not be read in the last 24 h: {common}{others} \
+                     — see `tocsin quarantine list`, and `tocsin quarantine replay ID` once the config reads them"
+                ),
+            )
+        })
+        .collect()
 }

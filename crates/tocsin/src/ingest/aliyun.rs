@@ -1,6 +1,7 @@
 //! The cloud monitor's system-event form (`POST /api/v1/events/aliyun`):
 //! camel-case keys, `eventTime` as `yyyyMMdd'T'HHmmss.SSSZ` or `time` as
-//! epoch ms, `WARN`/`WARNING`, `content` as an object or a string holding JSON.
+//! epoch ms, `WARN`/`WARNING`, `content` as an object or a string holding JSON;
+//! the producer id from `traceId`, then `id`.
 
 use super::{DecodeContext, DecodeError, fields};
 use crate::catalog;
@@ -11,7 +12,12 @@ pub fn decode_one(i: usize, item: Value, ctx: &DecodeContext) -> Result<Event, D
     let Value::Object(m) = &item else {
         return Err(DecodeError::at(i, None, "each event must be a JSON object"));
     };
-    let id = fields::id(i, m, "id")?;
+    // The legacy callback carries `traceId` (repeated on each retry) and no
+    // `id`: without it, every retry would be a new event and a new message.
+    let id = match fields::id(i, m, "traceId")? {
+        Some(trace) => Some(trace),
+        None => fields::id(i, m, "id")?,
+    };
     let product = fields::required_str(i, m, "product")?;
     let name = fields::required_str(i, m, "name")?;
     let (level, mapped_from) = fields::level(i, m, "level", ctx.severity_map)?;

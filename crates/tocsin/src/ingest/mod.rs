@@ -150,23 +150,33 @@ pub(crate) mod fields {
             Some(Value::String(s)) => s.clone(),
             // Some producers send numeric ids; keep their text.
             Some(Value::Number(n)) => n.to_string(),
-            Some(_) => return Err(DecodeError::at(i, Some(key), "`id` must be a string")),
+            Some(_) => {
+                return Err(DecodeError::at(
+                    i,
+                    Some(key),
+                    format!("`{key}` must be a string"),
+                ));
+            }
         };
         if id.trim().is_empty() {
-            return Err(DecodeError::at(i, Some(key), "`id` must not be empty"));
+            return Err(DecodeError::at(
+                i,
+                Some(key),
+                format!("`{key}` must not be empty"),
+            ));
         }
         if id.len() > MAX_ID_LEN {
             return Err(DecodeError::at(
                 i,
                 Some(key),
-                format!("`id` is longer than {MAX_ID_LEN} bytes"),
+                format!("`{key}` is longer than {MAX_ID_LEN} bytes"),
             ));
         }
         if id.chars().any(char::is_control) {
             return Err(DecodeError::at(
                 i,
                 Some(key),
-                "`id` must not contain control characters",
+                format!("`{key}` must not contain control characters"),
             ));
         }
         Ok(Some(id))

@@ -269,6 +269,82 @@ pub struct IngestOutcome {
 /// The result of an ingest, one outcome per item in order.
 pub type IngestResult = Vec<IngestOutcome>;
 
+/// An authenticated ingest request that could not be decoded (see
+/// `api/quarantine.rs`): kept so nothing unreadable is thrown away.
+#[derive(Clone, Debug)]
+pub struct NewQuarantined {
+    /// Used unless an identical request is already kept (then its id is).
+    pub id: String,
+    /// The ingest path it was posted to, without the query.
+    pub path: String,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    pub received_ms: i64,
+    pub error: String,
+    pub index: Option<u64>,
+    pub field: Option<String>,
+}
+
+/// How much the quarantine may keep.
+#[derive(Clone, Copy, Debug)]
+pub struct QuarantineLimits {
+    /// Total size of the kept bodies; the oldest are dropped to make room.
+    pub max_bytes: u64,
+    /// An identical body (same path and body hash) first received within this
+    /// long is counted on the kept one instead of kept again.
+    pub same_within_ms: i64,
+}
+
+/// What keeping a request did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QuarantinePut {
+    /// None: not kept (its body alone is larger than the whole bound).
+    pub id: Option<String>,
+    /// False: counted on an identical request kept earlier.
+    pub new: bool,
+    /// Kept requests dropped (oldest first) to make room, plus this one when not kept.
+    pub dropped: u64,
+}
+
+/// A kept request; `body` only when asked for one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuarantinedRequest {
+    pub seq: i64,
+    pub id: String,
+    /// The first time this body arrived.
+    pub received_ms: i64,
+    /// The last time it arrived (== received_ms when count is 1).
+    pub last_ms: i64,
+    pub path: String,
+    pub content_type: Option<String>,
+    pub size: u64,
+    pub count: u64,
+    pub error: String,
+    pub index: Option<u64>,
+    pub field: Option<String>,
+    pub body: Option<Vec<u8>>,
+}
+
+/// Filters of the quarantine list.
+#[derive(Clone, Debug, Default)]
+pub struct QuarantineFilter {
+    /// Only requests last received at or after this time.
+    pub since_ms: Option<i64>,
+    pub limit: usize,
+    /// Continue after this position (exclusive), newest first.
+    pub cursor: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct QuarantinePage {
+    pub requests: Vec<QuarantinedRequest>,
+    pub next_cursor: Option<i64>,
+}
+
+fn no_quarantine() -> StoreError {
+    StoreError::Unavailable("this store keeps no quarantine".into())
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a batch durably (fsync'd) in one transaction. Items whose id is
@@ -323,4 +399,51 @@ pub trait Store: Send + Sync + 'static {
     async fn prune(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// Readiness: the store answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    // The quarantine of unreadable requests. A store without one answers
+    // `Unavailable` (ingest then answers its 400 without a quarantine id).
+    // `prune` removes kept requests last received before its time too.
+
+    /// Keeps a request durably (fsync'd before it answers), within `limits`.
+    async fn quarantine_put(
+        &self,
+        request: NewQuarantined,
+        limits: QuarantineLimits,
+    ) -> Result<QuarantinePut, StoreError> {
+        let _ = (request, limits);
+        Err(no_quarantine())
+    }
+    /// Kept requests, newest first, without their bodies.
+    async fn quarantine_list(
+        &self,
+        filter: QuarantineFilter,
+    ) -> Result<QuarantinePage, StoreError> {
+        let _ = filter;
+        Err(no_quarantine())
+    }
+    /// One kept request with its body.
+    async fn quarantine_get(&self, id: &str) -> Result<Option<QuarantinedRequest>, StoreError> {
+        let _ = id;
+        Err(no_quarantine())
+    }
+    /// Replaces a kept request's error (a replay that failed again); false when unknown.
+    async fn quarantine_set_error(
+        &self,
+        id: &str,
+        error: &str,
+        index: Option<u64>,
+        field: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let _ = (id, error, index, field);
+        Err(no_quarantine())
+    }
+    /// Removes a kept request; false when unknown.
+    async fn quarantine_delete(&self, id: &str) -> Result<bool, StoreError> {
+        let _ = id;
+        Err(no_quarantine())
+    }
+    /// Total size of the kept bodies.
+    async fn quarantine_bytes(&self) -> Result<u64, StoreError> {
+        Err(no_quarantine())
+    }
 }

@@ -297,3 +297,37 @@ async fn a_receiver_down_for_a_minute_gets_everything_once_it_is_back() {
         assert_eq!(attempts.last().unwrap()["outcome"], "delivered");
     }
 }
+
+#[tokio::test]
+async fn a_quarantine_that_cannot_be_written_still_answers_the_400() {
+    // FlakyStore keeps no quarantine (the trait's defaults answer
+    // Unavailable): the producer gets its 400, without a quarantine id.
+    let dir = tempfile::tempdir().unwrap();
+    let store = FlakyStore {
+        inner: sqlite::SqliteStore::open(dir.path()).unwrap(),
+        broken: Arc::new(AtomicBool::new(false)),
+    };
+    let server = Server::start_with_store(
+        config("", &[]),
+        ServeOptions {
+            config_path: None,
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        },
+        Arc::new(store),
+    )
+    .await
+    .unwrap();
+    let r = client()
+        .post(format!("{}/api/v1/events", server.base_url()))
+        .body(r#"{"product":"Sas","level":"info"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["field"], "name");
+    assert_eq!(v.get("quarantine_id"), None, "{v}");
+    server.shutdown().await;
+}

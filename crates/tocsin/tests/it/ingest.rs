@@ -161,3 +161,71 @@ fn futures_body(bytes: Vec<u8>) -> reqwest::Body {
         bytes.chunks(100).map(|c| Ok(c.to_vec())).collect();
     reqwest::Body::wrap_stream(futures::stream::iter(chunks))
 }
+
+#[tokio::test]
+async fn cloud_monitor_retries_carry_trace_id_and_are_sent_once() {
+    // The cloud monitor's callback has `traceId` and no `id`; it retries the
+    // same callback when we are slow. Each retry must be a duplicate.
+    let rx = WebhookReceiver::start().await;
+    let h = Harness::start(&one_hook(&rx.url("/hook"), "", ALL)).await;
+    let callback = r#"{"traceId":"8f3c1e2a-trace-0001","product":"Sas","name":"Incident:DDoS",
+        "level":"CRITICAL","eventTime":"20261129T100000.000+0800","resourceId":"acs:ecs:cn-hangzhou:1:instance/i-1"}"#;
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let (s, v) = h.post("/api/v1/events/aliyun", callback).await;
+        assert_eq!(s, 202, "{v}");
+        answers.push(v);
+    }
+    assert_eq!(
+        answers[0],
+        json!({"accepted": 1, "ids": ["8f3c1e2a-trace-0001"], "duplicates": 0})
+    );
+    for v in &answers[1..] {
+        assert_eq!(
+            v,
+            &json!({"accepted": 0, "ids": ["8f3c1e2a-trace-0001"], "duplicates": 1})
+        );
+    }
+    let (_, list) = h.get("/api/v1/events").await;
+    assert_eq!(list["events"].as_array().unwrap().len(), 1, "{list:#}");
+    h.wait_status("8f3c1e2a-trace-0001", "hook", "delivered")
+        .await;
+    // A later event on the same contact: once it is delivered too, every
+    // message queued before it has had its turn.
+    let (s, _) = h
+        .post(
+            "/api/v1/events",
+            &native("after-1", "Suspicious:Later", "info"),
+        )
+        .await;
+    assert_eq!(s, 202);
+    h.wait_status("after-1", "hook", "delivered").await;
+    let got = rx.received();
+    assert_eq!(
+        got.len(),
+        2,
+        "one message per callback, one for the later event"
+    );
+    let carried: Vec<String> = got
+        .iter()
+        .map(|r| {
+            r.json()["events"][0]["id"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert!(
+        carried.contains(&"8f3c1e2a-trace-0001".to_string()),
+        "{carried:?}"
+    );
+
+    // `id` is the fallback when there is no `traceId`.
+    let (s, v) = h
+        .post(
+            "/api/v1/events/aliyun",
+            r#"{"id":"plain-id-1","product":"Sas","name":"n","level":"INFO"}"#,
+        )
+        .await;
+    assert_eq!((s, &v["ids"]), (202, &json!(["plain-id-1"])));
+}

@@ -14,6 +14,7 @@ mod golden;
 mod ingest;
 mod noise;
 mod platforms;
+mod quarantine;
 mod reload;
 mod robustness;
 mod routing;

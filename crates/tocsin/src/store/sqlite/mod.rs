@@ -8,6 +8,7 @@
 //! with `NORMAL` (a later FULL commit makes them durable too).
 //! Reads go through a small pool of read-only connections.
 
+mod quarantine;
 mod read;
 mod write;
 
@@ -20,12 +21,13 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// The schema this build writes; a store with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
     include_str!("schema3.sql"),
     include_str!("schema4.sql"),
+    include_str!("schema5.sql"),
 ];
 const READERS: usize = 4;
 /// How often the checkpointer copies the WAL into the database file.
@@ -312,11 +314,44 @@ impl Store for SqliteStore {
     async fn prune(&self, before_ms: i64) -> Result<u64, StoreError> {
         // Never a cut-off in the future: that would prune what just arrived.
         let before_ms = before_ms.min(crate::now_ms());
-        self.write(|reply| write::WriteOp::Prune { before_ms, reply })
-            .await
+        let pruned = self
+            .write(|reply| write::WriteOp::Prune { before_ms, reply })
+            .await?;
+        Ok(pruned + quarantine::prune(self, before_ms).await?)
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+    async fn quarantine_put(
+        &self,
+        request: NewQuarantined,
+        limits: QuarantineLimits,
+    ) -> Result<QuarantinePut, StoreError> {
+        quarantine::put(self, request, limits).await
+    }
+    async fn quarantine_list(
+        &self,
+        filter: QuarantineFilter,
+    ) -> Result<QuarantinePage, StoreError> {
+        quarantine::list(self, filter).await
+    }
+    async fn quarantine_get(&self, id: &str) -> Result<Option<QuarantinedRequest>, StoreError> {
+        quarantine::get(self, id).await
+    }
+    async fn quarantine_set_error(
+        &self,
+        id: &str,
+        error: &str,
+        index: Option<u64>,
+        field: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        quarantine::set_error(self, id, error, index, field).await
+    }
+    async fn quarantine_delete(&self, id: &str) -> Result<bool, StoreError> {
+        quarantine::delete(self, id).await
+    }
+    async fn quarantine_bytes(&self) -> Result<u64, StoreError> {
+        quarantine::bytes(self).await
     }
 }
 

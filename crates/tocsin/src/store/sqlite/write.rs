@@ -37,13 +37,30 @@ pub enum WriteOp {
         reply: Reply<()>,
     },
     Create(Vec<NewMessage>, Reply<()>),
+    /// A write defined beside its feature (the quarantine); committed with
+    /// `synchronous=FULL`.
+    Job(Box<dyn Job>),
+}
+
+/// What to do once the commit's result is known.
+pub type Finish = Box<dyn FnOnce(&Result<(), String>) + Send>;
+
+/// A write op defined outside this file.
+pub trait Job: Send {
+    /// Runs inside the batch's transaction, in a savepoint of its own.
+    fn run(self: Box<Self>, conn: &Connection) -> Finish;
+    /// The transaction could not begin: answer with this error.
+    fn fail(self: Box<Self>, error: String);
 }
 
 impl WriteOp {
     fn needs_full_sync(&self) -> bool {
         matches!(
             self,
-            WriteOp::Ingest(..) | WriteOp::FailPending { .. } | WriteOp::ConfigVersion { .. }
+            WriteOp::Ingest(..)
+                | WriteOp::FailPending { .. }
+                | WriteOp::ConfigVersion { .. }
+                | WriteOp::Job(_)
         )
     }
 }
@@ -55,6 +72,7 @@ enum Done {
     Count(Reply<u64>, rusqlite::Result<u64>),
     /// An attempt record: nobody waits, so a failure is logged here.
     Attempt(String, rusqlite::Result<()>),
+    Job(Finish),
 }
 
 impl Done {
@@ -71,6 +89,7 @@ impl Done {
             Done::Ingest(r, v) => finish(r, v, commit),
             Done::Unit(r, v) => finish(r, v, commit),
             Done::Count(r, v) => finish(r, v, commit),
+            Done::Job(f) => f(commit),
             Done::Attempt(message, v) => {
                 let error = match (v, commit) {
                     (Ok(()), Ok(())) => return,
@@ -139,6 +158,10 @@ fn fail(op: WriteOp, e: &rusqlite::Error) -> Done {
         WriteOp::FailPending { reply, .. } | WriteOp::Prune { reply, .. } => {
             Done::Count(reply, Err(err()))
         }
+        WriteOp::Job(job) => {
+            job.fail(e.to_string());
+            Done::Job(Box::new(|_| {}))
+        }
     }
 }
 
@@ -204,6 +227,7 @@ fn apply_one(conn: &Connection, op: WriteOp) -> Done {
             now_ms,
             reply,
         } => Done::Unit(reply, scoped(conn, |c| fold(c, &digest, &folded, now_ms))),
+        WriteOp::Job(job) => Done::Job(job.run(conn)),
         WriteOp::Create(messages, reply) => Done::Unit(
             reply,
             scoped(conn, |c| {
