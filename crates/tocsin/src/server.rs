@@ -154,7 +154,20 @@ impl App {
         let Some(path) = &self.options.config_path else {
             return Ok(self.snapshot.load().version.clone());
         };
-        let loaded = config::load_file(path, &config::process_env);
+        // File reading and parsing block: keep them off the runtime threads.
+        let file = path.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || config::load_file(&file, &config::process_env))
+                .await
+                .map_err(|e| {
+                    vec![Diagnostic {
+                        file: path.display().to_string(),
+                        line: 0,
+                        path: "(file)".into(),
+                        message: format!("the config loader stopped: {e}"),
+                        warning: false,
+                    }]
+                })?;
         let Some(mut new) = loaded.config else {
             return Err(loaded
                 .diagnostics
@@ -223,7 +236,12 @@ impl Server {
         let config = match &options.config_path {
             None => Config::embedded_default(),
             Some(path) => {
-                let loaded = config::load_file(path, &config::process_env);
+                let file = path.clone();
+                let loaded = tokio::task::spawn_blocking(move || {
+                    config::load_file(&file, &config::process_env)
+                })
+                .await
+                .context("the config loader stopped")?;
                 for d in loaded.diagnostics.iter().filter(|d| d.warning) {
                     tracing::warn!("{d}");
                 }
@@ -243,12 +261,17 @@ impl Server {
     /// Starts with an already loaded config (tests, the demo).
     pub async fn start_with(mut config: Config, options: ServeOptions) -> anyhow::Result<Server> {
         apply_overrides(&mut config, &options);
-        let store = SqliteStore::open(&config.server.data_dir).with_context(|| {
-            format!(
-                "cannot open the store in {}",
-                config.server.data_dir.display()
-            )
-        })?;
+        // Opening runs migrations and may wait on the file lock: blocking work.
+        let data_dir = config.server.data_dir.clone();
+        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
+            .await
+            .context("the store opener stopped")?
+            .with_context(|| {
+                format!(
+                    "cannot open the store in {}",
+                    config.server.data_dir.display()
+                )
+            })?;
         Server::start_with_store(config, options, Arc::new(store)).await
     }
 

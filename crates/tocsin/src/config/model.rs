@@ -340,6 +340,25 @@ impl Config {
         for s in copy.sources.iter_mut().flatten() {
             s.line = 0;
         }
+        // The version is shown unauthenticated (/readyz): hash the config with
+        // its secrets replaced, so the version cannot confirm a guessed secret.
+        // A change to a secret alone therefore keeps the version.
+        let redact = |v: &mut String| {
+            if !v.is_empty() {
+                *v = "<secret>".into();
+            }
+        };
+        redact(&mut copy.server.api_token);
+        redact(&mut copy.server.ingest_token);
+        redact(&mut copy.delivery.proxy);
+        for c in &mut copy.contacts {
+            redact(&mut c.secret);
+            // Webhook keys sit in the path or the query: keep the host only.
+            c.webhook = match url::Url::parse(&c.webhook) {
+                Ok(u) => format!("{}://{}/<secret>", u.scheme(), u.host_str().unwrap_or("")),
+                Err(_) => "<secret>".into(),
+            };
+        }
         hex::encode(Sha256::digest(format!("{copy:?}").as_bytes()))
     }
 }
@@ -347,6 +366,22 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_cannot_confirm_a_secret() {
+        let base = Config::embedded_default();
+        let mut other = base.clone();
+        other.server.api_token = "guess-1".into();
+        let mut guess = base.clone();
+        guess.server.api_token = "guess-2".into();
+        assert_eq!(other.version(), guess.version());
+        other.server.ingest_token = "x".into();
+        guess.server.ingest_token = "y".into();
+        assert_eq!(other.version(), guess.version());
+        // A change that is not a secret still changes it.
+        guess.server.max_body += 1;
+        assert_ne!(other.version(), guess.version());
+    }
 
     #[test]
     fn levels() {

@@ -730,6 +730,10 @@ fn durations_and_sizes_have_upper_bounds() {
             "t.yaml:2: server.max_body: ",
         ),
         (
+            "delivery:\n  removed_contact_grace: 8d\n",
+            "t.yaml:2: delivery.removed_contact_grace: ",
+        ),
+        (
             "contacts:\n  - { name: c, channel: webhook, webhook: \"https://a/b\", rate_limit: [5/2d] }\n",
             "t.yaml:2: contacts[0].rate_limit[0]: ",
         ),
