@@ -33,7 +33,7 @@ impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
+            .map(|d| crate::saturating_i64(d.as_millis()))
             .unwrap_or(0)
     }
 
@@ -83,7 +83,7 @@ impl ManualClock {
 
     /// Moves the time forward by `by` and wakes every sleeper now due.
     pub fn advance(&self, by: Duration) {
-        let by = by.as_millis() as i64;
+        let by = crate::duration_ms(by);
         self.now.send_modify(|t| *t += by);
     }
 

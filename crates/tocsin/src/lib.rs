@@ -40,6 +40,17 @@ pub fn now_ms() -> i64 {
     clock::SystemClock.now_ms()
 }
 
+/// A count or size as the i64 the store and the metrics use, saturating at
+/// `i64::MAX` instead of wrapping into negative numbers.
+pub fn saturating_i64<T: TryInto<i64>>(n: T) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
+}
+
+/// A count read back from the store (never negative there), as a u32.
+pub fn stored_u32(n: i64) -> u32 {
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}
+
 /// A duration in whole milliseconds as the i64 the store and the clocks use,
 /// saturating at `i64::MAX` instead of wrapping into negative numbers.
 pub fn duration_ms(d: std::time::Duration) -> i64 {

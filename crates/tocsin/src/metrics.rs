@@ -125,7 +125,7 @@ impl Metrics {
         self.quarantine_dropped.inc_by(dropped);
     }
     pub fn set_quarantine_bytes(&self, bytes: u64) {
-        self.quarantine_bytes.set(bytes as i64);
+        self.quarantine_bytes.set(crate::saturating_i64(bytes));
     }
     pub fn attempt(&self, channel: &str, outcome: &str) {
         self.attempts

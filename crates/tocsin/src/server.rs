@@ -142,7 +142,8 @@ impl App {
                 });
             }
         }
-        self.metrics.add_pending(outbox.len() as i64);
+        self.metrics
+            .add_pending(crate::saturating_i64(outbox.len()));
         self.dispatcher.enqueue(outbox);
         Ok(answer)
     }

@@ -82,7 +82,7 @@ pub(super) fn answer(
 }
 
 async fn read_body(app: &App, req: Request) -> Result<axum::body::Bytes, ApiError> {
-    let limit = app.config().config.server.max_body as usize;
+    let limit = usize::try_from(app.config().config.server.max_body).unwrap_or(usize::MAX);
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

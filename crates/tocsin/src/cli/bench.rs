@@ -184,7 +184,12 @@ fn noise_replay() -> anyhow::Result<()> {
     ];
     // Repeats per alert: 1 for the quietest, 200 for the noisiest, summing to 10,000.
     let mut counts: Vec<usize> = (0..200)
-        .map(|i| 1 + (199.0 * (i as f64 / 199.0).powi(3)) as usize)
+        // A float → integer cast saturates; the value is in 0..=199.
+        .map(|i| {
+            #[allow(clippy::cast_possible_truncation)]
+            let n = (199.0 * (i as f64 / 199.0).powi(3)) as usize;
+            1 + n
+        })
         .collect();
     let mut total: usize = counts.iter().sum();
     let mut i = 199;
@@ -209,7 +214,7 @@ fn noise_replay() -> anyhow::Result<()> {
     let mut events: Vec<Event> = Vec::with_capacity(10_000);
     for (a, &k) in counts.iter().enumerate() {
         let t = types[a % types.len()];
-        let mut at = day0 + rnd(86_400_000) as i64;
+        let mut at = day0 + crate::saturating_i64(rnd(86_400_000));
         for r in 0..k {
             events.push(Event {
                 id: format!("a{a}-r{r}"),
@@ -231,9 +236,9 @@ fn noise_replay() -> anyhow::Result<()> {
             });
             // Bursty repeats: 1 to 30 s apart, now and then a pause of up to 20 minutes.
             at += if rnd(10) == 0 {
-                rnd(1_200_000) as i64
+                crate::saturating_i64(rnd(1_200_000))
             } else {
-                1_000 + rnd(29_000) as i64
+                1_000 + crate::saturating_i64(rnd(29_000))
             };
         }
     }
@@ -413,7 +418,7 @@ async fn latency(rate: u64, seconds: u64) -> anyhow::Result<()> {
     let url = format!("{}/api/v1/events", server.base_url());
     let total = rate * seconds;
     let mut sent: std::collections::HashMap<String, i64> =
-        std::collections::HashMap::with_capacity(total as usize);
+        std::collections::HashMap::with_capacity(usize::try_from(total).unwrap_or(0));
     let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = tokio::task::JoinSet::new();
@@ -432,7 +437,7 @@ async fn latency(rate: u64, seconds: u64) -> anyhow::Result<()> {
     }
     while tasks.join_next().await.is_some() {}
     let deadline = Instant::now() + Duration::from_secs(60);
-    while receiver.count() < total as usize && Instant::now() < deadline {
+    while (receiver.count() as u64) < total && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut lat: Vec<i64> = receiver
@@ -446,6 +451,8 @@ async fn latency(rate: u64, seconds: u64) -> anyhow::Result<()> {
         .collect();
     lat.sort_unstable();
     anyhow::ensure!(!lat.is_empty(), "nothing arrived");
+    // A float → integer cast saturates; the index is clamped to the list.
+    #[allow(clippy::cast_possible_truncation)]
     let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
     println!(
         "latency at {rate} events/s for {seconds} s ({} of {total} arrived): p50 {} ms, p99 {} ms, max {} ms (ms clock resolution)",

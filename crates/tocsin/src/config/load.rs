@@ -1006,7 +1006,9 @@ impl Cx<'_> {
                         }
                     }
                     "concurrency" => match &v.value {
-                        Value::Int(n) if (1..=256).contains(n) => c.concurrency = *n as usize,
+                        Value::Int(n) if (1..=256).contains(n) => {
+                            c.concurrency = usize::try_from(*n).unwrap_or(1)
+                        }
                         _ => self.error(v.line, &kp, "must be a whole number from 1 to 256"),
                     },
                     "rate_limit" => {
@@ -1481,7 +1483,7 @@ impl Cx<'_> {
                     "silence" => s.silence = self.bounded_duration(v, &kp, SILENCE),
                     "min_occurrences" => match &v.value {
                         Value::Int(n) if (1..=1_000_000).contains(n) => {
-                            s.min_occurrences = *n as u32
+                            s.min_occurrences = u32::try_from(*n).unwrap_or(u32::MAX)
                         }
                         _ => self.error(v.line, &kp, "must be a whole number of at least 1"),
                     },

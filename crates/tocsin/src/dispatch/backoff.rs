@@ -37,6 +37,8 @@ impl RetryPolicy {
             return None;
         }
         let base = self.base_delay(failed_attempts).as_millis() as f64;
+        // A float → integer cast saturates (no wrap), and `base` is bounded.
+        #[allow(clippy::cast_possible_truncation)]
         let mut delay = (base / 2.0 + base / 2.0 * jitter.clamp(0.0, 1.0)) as i64;
         if let Some(after) = retry_after {
             delay = delay.max(crate::duration_ms(after));

@@ -186,7 +186,7 @@ impl Dispatcher {
     pub async fn resume(&self) -> Result<usize, crate::store::StoreError> {
         let pending = self.shared.store.pending_messages().await?;
         let n = pending.len();
-        self.shared.metrics.set_pending(n as i64);
+        self.shared.metrics.set_pending(crate::saturating_i64(n));
         let snapshot = self.shared.snapshot.load_full();
         // Rate budgets survive a restart: seed them from the stored attempts.
         let longest = snapshot

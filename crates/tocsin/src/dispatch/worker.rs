@@ -244,7 +244,9 @@ async fn fold_backlog(
             failed = true;
             break;
         }
-        shared.metrics.add_pending(1 - folded.len() as i64);
+        shared
+            .metrics
+            .add_pending(1 - crate::saturating_i64(folded.len()));
         digests.push(OutboxMessage {
             id,
             contact: contact.name.clone(),
@@ -325,7 +327,7 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
         }
         Err(e) => Verdict::permanent(format!("the message could not be rendered: {e}")),
     };
-    let duration_ms = clock.elapsed().as_millis() as i64;
+    let duration_ms = crate::duration_ms(clock.elapsed());
     let now = shared.clock.now_ms().max(started);
     m.attempts += 1;
     let policy = super::backoff::RetryPolicy {
@@ -360,7 +362,7 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
             let rest = retry_after.unwrap_or(RATE_LIMIT_REST);
             shared.budgets.block(
                 &super::budget::bot_key(&contact.webhook),
-                now + rest.as_millis() as i64,
+                now.saturating_add(crate::duration_ms(rest)),
             );
             retry(Some(rest))
         }
@@ -459,7 +461,9 @@ async fn report_failure(
         tracing::error!(error = %e, "could not store the failure report");
         return;
     }
-    shared.metrics.add_pending(messages.len() as i64);
+    shared
+        .metrics
+        .add_pending(crate::saturating_i64(messages.len()));
     shared.enqueue(
         messages
             .into_iter()

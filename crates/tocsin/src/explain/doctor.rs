@@ -283,7 +283,7 @@ pub fn rate_findings(c: &Config, events: &[crate::event::Event]) -> Vec<Finding>
         };
         ts.sort_unstable();
         for limit in crate::notify::effective_rate(contact) {
-            let window = limit.per.as_millis() as i64;
+            let window = crate::duration_ms(limit.per);
             let (mut peak, mut peak_at, mut lo) = (0usize, 0i64, 0usize);
             for hi in 0..ts.len() {
                 while ts[hi] - ts[lo] >= window {

@@ -217,6 +217,9 @@ pub(crate) mod fields {
 
     pub fn epoch_ms(i: usize, key: &str, v: &Value) -> Result<i64, DecodeError> {
         let n = match v {
+            // A float → integer cast saturates; out-of-range times are
+            // refused by the caller's range check.
+            #[allow(clippy::cast_possible_truncation)]
             Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
             Value::String(s) => s.trim().parse::<i64>().ok(),
             _ => None,

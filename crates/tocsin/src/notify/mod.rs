@@ -59,7 +59,7 @@ pub fn with_margin(limits: &[RateLimit]) -> Vec<RateLimit> {
     limits
         .iter()
         .map(|l| RateLimit {
-            count: ((l.count as f64 * 0.9).floor() as u32).max(1),
+            count: (l.count.saturating_mul(9) / 10).max(1),
             per: l.per + l.per / 20,
         })
         .collect()

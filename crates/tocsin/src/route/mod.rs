@@ -127,7 +127,7 @@ impl RoutingTable {
         let contact_idx: HashMap<&str, u32> = contacts
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.as_str(), i as u32))
+            .map(|(i, c)| (c.as_str(), u32::try_from(i).unwrap_or(u32::MAX)))
             .collect();
         let groups: HashMap<&str, Vec<u32>> = config
             .contact_groups
@@ -182,8 +182,9 @@ impl RoutingTable {
                         .or_default()
                         .entry(t.clone())
                         .or_default();
-                    if slot.last() != Some(&(i as u32)) {
-                        slot.push(i as u32);
+                    let i = u32::try_from(i).unwrap_or(u32::MAX);
+                    if slot.last() != Some(&i) {
+                        slot.push(i);
                     }
                 }
             }

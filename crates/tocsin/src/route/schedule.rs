@@ -108,8 +108,10 @@ impl Cron {
             if self.day_matches(day) {
                 for &h in &self.hours {
                     for &m in &self.minutes {
-                        let civil =
-                            DateTime::from_parts(day, Time::new(h as i8, m as i8, 0, 0).ok()?);
+                        let civil = DateTime::from_parts(
+                            day,
+                            Time::new(i8::try_from(h).ok()?, i8::try_from(m).ok()?, 0, 0).ok()?,
+                        );
                         if civil.date() == start.date()
                             && civil < start.with().second(0).subsec_nanosecond(0).build().ok()?
                         {
@@ -207,8 +209,8 @@ impl ActiveHours {
                 let civil = DateTime::from_parts(
                     day,
                     Time::new(
-                        (self.start_min / 60) as i8,
-                        (self.start_min % 60) as i8,
+                        i8::try_from(self.start_min / 60).ok()?,
+                        i8::try_from(self.start_min % 60).ok()?,
                         0,
                         0,
                     )

@@ -240,7 +240,7 @@ async fn a_receiver_down_for_a_minute_gets_everything_once_it_is_back() {
             break;
         }
         clock.set(next);
-        attempts += pending.iter().filter(|m| m.2 == next).count() as i64;
+        attempts += tocsin::saturating_i64(pending.iter().filter(|m| m.2 == next).count());
         pending = settled(&h, "hook", 5, attempts).await;
     }
     let rx = WebhookReceiver::start_on(&format!("127.0.0.1:{port}")).await;

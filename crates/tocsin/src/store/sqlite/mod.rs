@@ -203,10 +203,14 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             path.display()
         )));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(usize::MAX))
+    {
         let tx = conn.transaction().map_err(|e| open_error(path, e))?;
         tx.execute_batch(sql).map_err(|e| open_error(path, e))?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)
+        tx.pragma_update(None, "user_version", crate::saturating_i64(i + 1))
             .map_err(|e| open_error(path, e))?;
         tx.commit().map_err(|e| open_error(path, e))?;
     }

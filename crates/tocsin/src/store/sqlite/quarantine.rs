@@ -82,7 +82,7 @@ fn put_in(
     limits: QuarantineLimits,
 ) -> rusqlite::Result<QuarantinePut> {
     let hash = body_hash(&req.body);
-    let index = req.index.map(|i| i as i64);
+    let index = req.index.map(crate::saturating_i64);
     let same: Option<String> = c
         .prepare_cached(
             "SELECT id FROM quarantine WHERE path = ?1 AND body_hash = ?2 AND received_ms >= ?3 \
@@ -136,7 +136,7 @@ fn put_in(
         req.content_type,
         req.body,
         hash,
-        size as i64,
+        crate::saturating_i64(size),
         req.received_ms,
         req.error,
         index,
@@ -188,7 +188,11 @@ pub(super) async fn list(
             ))?;
             let mut requests: Vec<QuarantinedRequest> = stmt
                 .query_map(
-                    params![filter.since_ms, filter.cursor, (limit + 1) as i64],
+                    params![
+                        filter.since_ms,
+                        filter.cursor,
+                        crate::saturating_i64(limit + 1)
+                    ],
                     |r| row(r, false),
                 )?
                 .collect::<rusqlite::Result<_>>()?;
@@ -234,7 +238,7 @@ pub(super) async fn set_error(
     job(store, move |c| {
         c.execute(
             "UPDATE quarantine SET error = ?2, idx = ?3, field = ?4 WHERE id = ?1",
-            params![id, error, index.map(|i| i as i64), field],
+            params![id, error, index.map(crate::saturating_i64), field],
         )
         .map(|n| n > 0)
     })
@@ -275,7 +279,7 @@ mod tests {
             for (i, sql) in MIGRATIONS[..4].iter().enumerate() {
                 let tx = c.transaction().unwrap();
                 tx.execute_batch(sql).unwrap();
-                tx.pragma_update(None, "user_version", (i + 1) as i64)
+                tx.pragma_update(None, "user_version", crate::saturating_i64(i + 1))
                     .unwrap();
                 tx.commit().unwrap();
             }

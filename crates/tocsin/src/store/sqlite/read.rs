@@ -64,7 +64,7 @@ pub fn pending_messages(c: &Connection) -> rusqlite::Result<Vec<PendingMessage>>
                 subscriptions: list(r.get(3)?),
                 created_ms: r.get(4)?,
                 next_attempt_ms: r.get(5)?,
-                attempts: r.get::<_, i64>(6)? as u32,
+                attempts: crate::stored_u32(r.get::<_, i64>(6)?),
                 note: r.get(7)?,
                 events: Vec::new(),
             })
@@ -230,7 +230,9 @@ pub fn get_event(c: &Connection, id: &str) -> rusqlite::Result<Option<EventDetai
                     Ok(AttemptRow {
                         at_ms: r.get(0)?,
                         duration_ms: r.get(1)?,
-                        http_status: r.get::<_, Option<i64>>(2)?.map(|s| s as u16),
+                        http_status: r
+                            .get::<_, Option<i64>>(2)?
+                            .and_then(|s| u16::try_from(s).ok()),
                         platform_code: r.get(3)?,
                         platform_message: r.get(4)?,
                         reason: r.get(5)?,

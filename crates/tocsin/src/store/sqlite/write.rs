@@ -381,7 +381,7 @@ fn noise_decision(
                 opened_ms: r.get(0)?,
                 merge_until: r.get(1)?,
                 silence_until: r.get(2)?,
-                count: r.get::<_, i64>(3)? as u32,
+                count: crate::stored_u32(r.get::<_, i64>(3)?),
                 first_ms: r.get(4)?,
                 last_ms: r.get(5)?,
                 follow_up: r.get(6)?,
