@@ -37,6 +37,19 @@ pub(crate) fn error(code: i64, msg: &str) -> Answer {
     Answer::json(200, code, json!({"errcode": code, "errmsg": msg}))
 }
 
+/// The x5 anti-abuse throttle's answer, as captured: HTTP 200 with no
+/// `errcode` (channels.md). Its `wait` of 5 s is not what happens: the robot
+/// is blocked for about 10 minutes. Scripted with [`crate::FakeBot::script`].
+pub fn x5_throttle() -> crate::ScriptedAnswer {
+    crate::ScriptedAnswer::Http {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: X5_THROTTLE_BODY.into(),
+    }
+}
+
+pub const X5_THROTTLE_BODY: &str = r#"{"status":1111,"wait":5,"source":"x5","punish":"deny","uuid":"0b8f3e5a-4c1d-4f2e-9a7b-1c2d3e4f5a6b"}"#;
+
 pub(crate) fn rate_limited() -> Answer {
     error(130101, "send too fast, exceed 20 times per minute")
 }

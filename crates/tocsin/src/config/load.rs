@@ -74,6 +74,10 @@ pub const SILENCE: Bounds = Bounds {
     min_ms: 1,
     max_ms: 365 * DAY,
 };
+pub const RATE_LIMIT_REST: Bounds = Bounds {
+    min_ms: 1_000,
+    max_ms: DAY,
+};
 pub const RATE_WINDOW: Bounds = Bounds {
     min_ms: 1,
     max_ms: DAY,
@@ -883,6 +887,7 @@ impl Cx<'_> {
             "secret",
             "concurrency",
             "rate_limit",
+            "rate_limit_rest",
             "keywords",
             "mentions",
             "lang",
@@ -903,6 +908,7 @@ impl Cx<'_> {
                 headers: Vec::new(),
                 secret: String::new(),
                 concurrency: 4,
+                rate_limit_rest: None,
                 rate_limit: Vec::new(),
                 keywords: Vec::new(),
                 mentions: Mentions::default(),
@@ -1011,6 +1017,9 @@ impl Cx<'_> {
                         }
                         _ => self.error(v.line, &kp, "must be a whole number from 1 to 256"),
                     },
+                    "rate_limit_rest" => {
+                        c.rate_limit_rest = self.bounded_duration(v, &kp, RATE_LIMIT_REST);
+                    }
                     "rate_limit" => {
                         for (j, (s, line)) in self.strings(v, &kp).into_iter().enumerate() {
                             match parse_rate(&s) {
@@ -1608,6 +1617,7 @@ fn probe_contact(template: String) -> Contact {
         headers: Vec::new(),
         secret: String::new(),
         concurrency: 1,
+        rate_limit_rest: None,
         rate_limit: Vec::new(),
         keywords: Vec::new(),
         mentions: Mentions::default(),

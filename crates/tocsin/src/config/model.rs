@@ -99,6 +99,10 @@ pub struct Contact {
     /// "" = unsigned.
     pub secret: String,
     pub concurrency: usize,
+    /// How long the bot rests after the platform says it is over its rate
+    /// limit; None: the platform's own word (DingTalk: its 10-minute block;
+    /// others: Retry-After, else 60 s).
+    pub rate_limit_rest: Option<std::time::Duration>,
     /// Empty: the channel's default limits.
     pub rate_limit: Vec<RateLimit>,
     /// At least one of these appears in every message (the bot's keywords).

@@ -359,7 +359,10 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
         Disposition::Retry { retry_after } => retry(*retry_after),
         Disposition::RateLimited { retry_after } => {
             // The whole bot rests, not just this message.
-            let rest = retry_after.unwrap_or(RATE_LIMIT_REST);
+            let rest = contact
+                .rate_limit_rest
+                .or(*retry_after)
+                .unwrap_or(RATE_LIMIT_REST);
             shared.budgets.block(
                 &super::budget::bot_key(&contact.webhook),
                 now.saturating_add(crate::duration_ms(rest)),

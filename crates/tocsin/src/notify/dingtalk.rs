@@ -12,6 +12,10 @@ use serde_json::json;
 use sha2::Sha256;
 use std::time::Duration;
 
+/// How long DingTalk blocks a robot that sent more than 20 messages in a
+/// minute (errcode 130101, or the x5 throttle's status 1111).
+pub const ROBOT_BLOCK: Duration = Duration::from_secs(600);
+
 pub struct DingtalkNotifier;
 
 const BUDGET: usize = 19_500;
@@ -127,24 +131,22 @@ impl Notifier for DingtalkNotifier {
 
     fn classify(&self, status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> Verdict {
         let Some((code, msg)) = super::json_code(body, &["errcode"], &["errmsg"]) else {
-            // The x5 anti-abuse throttle answers without errcode.
+            // The x5 anti-abuse throttle answers without errcode. Its
+            // `wait` (5 s) is not what happens: the robot is blocked for
+            // about 10 minutes, like errcode 130101 (channels.md), and a
+            // retry into the block only extends it.
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
                 && v.get("status").and_then(serde_json::Value::as_i64) == Some(1111)
             {
-                let wait = v
-                    .get("wait")
-                    .and_then(serde_json::Value::as_u64)
-                    .unwrap_or(5);
+                let quoted: String = String::from_utf8_lossy(body).chars().take(200).collect();
                 return super::platform_verdict(
                     Disposition::RateLimited {
-                        retry_after: Some(Duration::from_secs(wait)),
+                        retry_after: Some(ROBOT_BLOCK),
                     },
                     status,
-                    None,
-                    "x5 throttle",
-                    format!(
-                        "DingTalk's anti-abuse throttle stopped this bot (wait {wait}s); this bot waits, then Tocsin retries"
-                    ),
+                    Some(1111),
+                    &quoted,
+                    "DingTalk's anti-abuse throttle blocked this robot (status 1111, no errcode; it blocks for about 10 minutes whatever its `wait` says); this bot rests 10 minutes, its backlog then goes out folded into digests".into(),
                 );
             }
             return super::status_only_verdict("DingTalk", status, headers, body);
@@ -152,7 +154,7 @@ impl Notifier for DingtalkNotifier {
         let (disposition, reason) = match code {
             0 => (Disposition::Delivered, "delivered (DingTalk errcode 0)".to_string()),
             130101 | 410100 => (
-                Disposition::RateLimited { retry_after: Some(Duration::from_secs(600)) },
+                Disposition::RateLimited { retry_after: Some(ROBOT_BLOCK) },
                 format!("DingTalk is rate limiting this robot (errcode {code}; over 20 a minute blocks it for 10 minutes); this bot waits, then Tocsin retries"),
             ),
             -1 => (Disposition::Retry { retry_after: None }, "DingTalk is busy (errcode -1); will retry".into()),
@@ -244,7 +246,7 @@ mod tests {
         assert_eq!(
             v.disposition,
             Disposition::RateLimited {
-                retry_after: Some(Duration::from_secs(5))
+                retry_after: Some(ROBOT_BLOCK)
             }
         );
     }

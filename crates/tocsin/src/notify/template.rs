@@ -280,6 +280,7 @@ mod tests {
             headers: vec![],
             secret: String::new(),
             concurrency: 1,
+            rate_limit_rest: None,
             rate_limit: vec![],
             keywords: vec![],
             mentions: Mentions::default(),

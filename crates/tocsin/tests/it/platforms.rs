@@ -473,3 +473,51 @@ async fn dingtalk_wrong_secret_is_refused_with_310000() {
     assert_eq!(bot.received()[0].code, Some(310000));
     assert!(bot.accepted().is_empty());
 }
+
+/// DingTalk's x5 throttle (`{"status":1111,"wait":5,...}`, no errcode)
+/// blocks the robot for about 10 minutes: the bot rests 10 minutes, not the
+/// 5 s the body names (a retry into the block only extends it), and the
+/// history quotes the platform's answer. `rate_limit_rest` overrides it.
+#[tokio::test]
+async fn dingtalk_x5_throttle_rests_the_robot_ten_minutes() {
+    for (extra, rest_ms) in [("", 600_000), ("    rate_limit_rest: 2m", 120_000)] {
+        let bot = FakeBot::dingtalk().await;
+        bot.add_bot("t1", BotSettings::default());
+        bot.script("t1", [tocsin_fakes::dingtalk::x5_throttle()]);
+        let h = Harness::start_manual(&platform_config("dingtalk", &bot.url("t1"), extra)).await;
+        let clock = h.clock.clone().unwrap();
+        let t0 = clock.now_ms();
+        let (s, _) = h
+            .post(
+                "/api/v1/events",
+                &native("x5-1", "Suspicious:X", "critical"),
+            )
+            .await;
+        assert_eq!(s, 202);
+        let pending = settled(&h, "bot", 1, 1).await;
+        assert!(
+            pending[0].2 >= t0 + rest_ms,
+            "retried after {} ms, not {rest_ms}",
+            pending[0].2 - t0
+        );
+        let ev = h.event("x5-1").await;
+        let attempt = &ev["deliveries"][0]["attempts"][0];
+        assert_eq!(attempt["outcome"], "retry", "{attempt}");
+        assert_eq!(attempt["platform_code"], "1111", "{attempt}");
+        assert_eq!(
+            attempt["platform_message"],
+            tocsin_fakes::dingtalk::X5_THROTTLE_BODY,
+            "{attempt}"
+        );
+        assert!(
+            attempt["reason"].as_str().unwrap().contains("10 minutes"),
+            "{attempt}"
+        );
+        // Once the rest is over the message goes out (the fake's script is
+        // spent: it accepts now).
+        clock.advance(Duration::from_millis(rest_ms as u64));
+        let accepted = bot.wait_for_accepted(1, WAIT).await;
+        assert_eq!(accepted.len(), 1);
+        assert_eq!(bot.received().len(), 2);
+    }
+}
