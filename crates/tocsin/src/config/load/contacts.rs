@@ -1,0 +1,353 @@
+//! The `contacts` section: chat bots and webhooks, their templates and rate limits.
+
+use super::*;
+
+impl Cx<'_> {
+    pub(super) fn contacts(&mut self, node: &Node) -> Vec<Contact> {
+        let mut out = Vec::new();
+        let mut names = Vec::new();
+        let keys = [
+            "name",
+            "channel",
+            "webhook",
+            "headers",
+            "secret",
+            "concurrency",
+            "rate_limit",
+            "rate_limit_rest",
+            "keywords",
+            "mentions",
+            "lang",
+            "timezone",
+            "template",
+        ];
+        for (i, item) in self.list_items(node, "contacts").into_iter().enumerate() {
+            let p = format!("contacts[{i}]");
+            let Some(entries) = self.map(item, &p, &keys) else {
+                continue;
+            };
+            let (name, name_line) = self.name(&entries, item.line, &p);
+            names.push((name.clone(), name_line, p.clone()));
+            let mut c = Contact {
+                name,
+                channel: Channel::Webhook,
+                webhook: String::new(),
+                headers: Vec::new(),
+                secret: String::new(),
+                concurrency: 4,
+                rate_limit_rest: None,
+                rate_limit: Vec::new(),
+                keywords: Vec::new(),
+                mentions: Mentions::default(),
+                lang: Lang::En,
+                timezone: DEFAULT_TIMEZONE.to_string(),
+                template: None,
+                line: item.line,
+            };
+            let mut template_node: Option<(usize, &Node)> = None;
+            let mut has_channel = false;
+            let mut has_webhook = false;
+            for (k, v) in &entries {
+                let kp = join(&p, &k.text);
+                match k.text.as_str() {
+                    "channel" => {
+                        has_channel = true;
+                        if let Some(ch) = self.string(v, &kp) {
+                            match Channel::parse(&ch) {
+                                Some(channel) => c.channel = channel,
+                                None => self.error(
+                                    v.line,
+                                    &kp,
+                                    format!("unknown channel `{ch}`; expected one of webhook, lark, wecom, dingtalk, slack"),
+                                ),
+                            }
+                        }
+                    }
+                    "webhook" => {
+                        has_webhook = true;
+                        if let Some(u) = self.string(v, &kp) {
+                            match http_url(&u) {
+                                Some(_) => c.webhook = u,
+                                None => self.error(
+                                    v.line,
+                                    &kp,
+                                    "must be an http:// or https:// URL with a host",
+                                ),
+                            }
+                        }
+                    }
+                    "secret" => c.secret = self.opt_string(v, &kp).unwrap_or_default(),
+                    "template" => match &v.value {
+                        Value::Str(t) if !t.trim().is_empty() => {
+                            c.template = Some(t.clone());
+                            template_node = Some((k.line, v));
+                        }
+                        Value::Str(_) => self.error(v.line, &kp, "the template is empty"),
+                        _ => self.error(
+                            v.line,
+                            &kp,
+                            format!(
+                                "expected a string (a YAML block scalar `|`), found {}",
+                                v.kind()
+                            ),
+                        ),
+                    },
+                    "headers" => {
+                        let Value::Map(pairs) = &v.value else {
+                            if v.value != Value::Null {
+                                self.error(
+                                    v.line,
+                                    &kp,
+                                    format!("expected a map, found {}", v.kind()),
+                                );
+                            }
+                            continue;
+                        };
+                        for (hk, hv) in pairs {
+                            let hp = join(&kp, &hk.text);
+                            let Some(val) = self.string(hv, &hp) else {
+                                continue;
+                            };
+                            let lower = hk.text.to_ascii_lowercase();
+                            if reqwest::header::HeaderName::from_bytes(hk.text.as_bytes()).is_err()
+                            {
+                                self.error(hk.line, &hp, "not a valid header name");
+                            } else if ["content-type", "content-length", "host"]
+                                .contains(&lower.as_str())
+                                || lower.starts_with("x-tocsin-")
+                            {
+                                self.error(hk.line, &hp, "Tocsin sets this header itself");
+                            } else if let Some((first, _)) = c
+                                .headers
+                                .iter()
+                                .find(|(n, _)| n.eq_ignore_ascii_case(&hk.text))
+                            {
+                                self.error(
+                                    hk.line,
+                                    &hp,
+                                    format!("header `{first}` is given twice"),
+                                );
+                            } else if reqwest::header::HeaderValue::from_str(&val).is_err() {
+                                self.error(
+                                    hv.line,
+                                    &hp,
+                                    "not a valid header value (control characters?)",
+                                );
+                            } else {
+                                c.headers.push((hk.text.clone(), val));
+                            }
+                        }
+                    }
+                    "concurrency" => match &v.value {
+                        Value::Int(n) if (1..=256).contains(n) => {
+                            c.concurrency = usize::try_from(*n).unwrap_or(1)
+                        }
+                        _ => self.error(v.line, &kp, "must be a whole number from 1 to 256"),
+                    },
+                    "rate_limit_rest" => {
+                        c.rate_limit_rest = self.bounded_duration(v, &kp, RATE_LIMIT_REST);
+                    }
+                    "rate_limit" => {
+                        for (j, (s, line)) in self.strings(v, &kp).into_iter().enumerate() {
+                            match parse_rate(&s) {
+                                Ok(r) => c.rate_limit.push(r),
+                                Err(e) => self.error(line, &format!("{kp}[{j}]"), e),
+                            }
+                        }
+                    }
+                    "keywords" => {
+                        c.keywords = self.strings(v, &kp).into_iter().map(|k| k.0).collect();
+                        if c.keywords.len() > 10 {
+                            self.error(v.line, &kp, "at most 10 keywords (the platforms allow 10)");
+                        }
+                    }
+                    "lang" => {
+                        if let Some(l) = self.string(v, &kp) {
+                            match l.as_str() {
+                                "en" => c.lang = Lang::En,
+                                "zh" => c.lang = Lang::Zh,
+                                _ => self.error(
+                                    v.line,
+                                    &kp,
+                                    format!("`{l}` is not a language (en, zh)"),
+                                ),
+                            }
+                        }
+                    }
+                    "timezone" => {
+                        if let Some(tz) = self.string(v, &kp) {
+                            if jiff::tz::TimeZone::get(&tz).is_ok() {
+                                c.timezone = tz;
+                            } else {
+                                self.error(v.line, &kp, format!("`{tz}` is not a known IANA time zone (e.g. Asia/Shanghai, UTC)"));
+                            }
+                        }
+                    }
+                    "mentions" => {
+                        let Some(ms) = self.map(v, &kp, &["users", "mobiles", "all", "levels"])
+                        else {
+                            continue;
+                        };
+                        for (mk, mv) in ms {
+                            let mp = join(&kp, &mk.text);
+                            match mk.text.as_str() {
+                                "users" => {
+                                    c.mentions.users =
+                                        self.strings(mv, &mp).into_iter().map(|x| x.0).collect()
+                                }
+                                "mobiles" => {
+                                    for (j, (m, line)) in
+                                        self.strings(mv, &mp).into_iter().enumerate()
+                                    {
+                                        if m.chars()
+                                            .all(|ch| ch.is_ascii_digit() || ch == '+' || ch == '-')
+                                        {
+                                            c.mentions.mobiles.push(m);
+                                        } else {
+                                            self.error(
+                                                line,
+                                                &format!("{mp}[{j}]"),
+                                                "a mobile number has only digits, + and -",
+                                            );
+                                        }
+                                    }
+                                }
+                                "all" => c.mentions.all = self.boolean(mv, &mp).unwrap_or(false),
+                                "levels" => {
+                                    for (j, (l, line)) in
+                                        self.strings(mv, &mp).into_iter().enumerate()
+                                    {
+                                        match Level::parse(&l) {
+                                            Some(level) => c.mentions.levels.push(level),
+                                            None => self.error(
+                                                line,
+                                                &format!("{mp}[{j}]"),
+                                                format!(
+                                                    "`{l}` is not a level (critical, warn, info)"
+                                                ),
+                                            ),
+                                        }
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                        for (j, u) in c.mentions.users.iter().enumerate() {
+                            if u.chars()
+                                .any(|ch| ch.is_whitespace() || "<>\"&|@".contains(ch))
+                            {
+                                let line = v.line;
+                                self.error(line, &format!("{kp}.users[{j}]"), "a user id has no spaces or <>\"&|@ (write `all: true` for everyone)");
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if !has_channel {
+                self.error(
+                    item.line,
+                    &p,
+                    "`channel` is required (webhook, lark, wecom, dingtalk, slack)",
+                );
+            }
+            if !has_webhook {
+                self.error(item.line, &p, "`webhook` is required");
+            }
+            if let Some((key_line, v)) = template_node {
+                self.template(&c, key_line, v, &join(&p, "template"));
+            }
+            out.push(c);
+        }
+        self.unique("contact", &names);
+        out
+    }
+
+    /// Checks a contact's template: chat platforms only, compiles, renders
+    /// a sample alert; warns when it may leave out every keyword.
+    pub(super) fn template(&mut self, c: &Contact, key_line: usize, v: &Node, path: &str) {
+        let Some(source) = &c.template else {
+            return;
+        };
+        if c.channel == Channel::Webhook {
+            self.error(
+                key_line,
+                path,
+                "templates apply to chat platforms; the webhook sends Tocsin's JSON",
+            );
+            return;
+        }
+        if let Err(p) = crate::notify::template::check(source, c) {
+            // A block scalar (`|`, `>`) starts on the line after its key.
+            let block = self
+                .text
+                .lines()
+                .nth(key_line.saturating_sub(1))
+                .and_then(|l| l.split_once(':').map(|(_, rest)| rest.trim_start()))
+                .is_some_and(|rest| rest.starts_with('|') || rest.starts_with('>'));
+            let line = match p.line {
+                Some(l) if block => key_line + l,
+                Some(l) => v.line + l - 1,
+                None => key_line,
+            };
+            self.error(line, path, p.message);
+            return;
+        }
+        if let Some(first) = c.keywords.first()
+            && !c.keywords.iter().any(|k| source.contains(k.as_str()))
+        {
+            self.warn(
+                key_line,
+                path,
+                format!("the template may produce messages without any of the keywords; Tocsin adds `{first}` to the footer of such messages"),
+            );
+        }
+    }
+}
+
+/// A chat contact that only serves to check a subscription's template.
+pub(super) fn probe_contact(template: String) -> Contact {
+    Contact {
+        name: "(subscription template)".into(),
+        channel: Channel::Lark,
+        webhook: String::new(),
+        headers: Vec::new(),
+        secret: String::new(),
+        concurrency: 1,
+        rate_limit_rest: None,
+        rate_limit: Vec::new(),
+        keywords: Vec::new(),
+        mentions: Mentions::default(),
+        lang: Lang::En,
+        timezone: DEFAULT_TIMEZONE.to_string(),
+        template: Some(template),
+        line: 0,
+    }
+}
+
+pub(super) fn http_url(s: &str) -> Option<url::Url> {
+    url::Url::parse(s.trim()).ok().filter(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    })
+}
+
+/// `100/1m`, `5/1s`.
+fn parse_rate(s: &str) -> Result<RateLimit, String> {
+    let (count, per) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not COUNT/DURATION (e.g. 20/1m)"))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .ok()
+        .filter(|c| *c >= 1)
+        .ok_or_else(|| format!("`{s}`: the count must be a whole number of at least 1"))?;
+    let per = parse_duration(per.trim()).map_err(|e| format!("`{s}`: {e}"))?;
+    if per.is_zero() {
+        return Err(format!("`{s}`: the window must be longer than 0"));
+    }
+    if let Some(problem) = out_of_bounds(per, RATE_WINDOW) {
+        return Err(format!("`{s}`: the window {problem}"));
+    }
+    Ok(RateLimit { count, per })
+}

@@ -1,0 +1,227 @@
+//! The `subscriptions` section and the references between objects.
+
+use super::*;
+
+impl Cx<'_> {
+    pub(super) fn subscriptions(&mut self, node: &Node) -> Vec<Subscription> {
+        let mut out = Vec::new();
+        let mut names = Vec::new();
+        let keys = [
+            "name",
+            "products",
+            "event_types",
+            "event_names",
+            "levels",
+            "deny_list",
+            "groups",
+            "resources",
+            "content_keywords",
+            "notification_policy",
+            "merge_window",
+            "merge_by",
+            "min_occurrences",
+            "silence",
+            "digest",
+            "template",
+        ];
+        for (i, item) in self
+            .list_items(node, "subscriptions")
+            .into_iter()
+            .enumerate()
+        {
+            let p = format!("subscriptions[{i}]");
+            let Some(entries) = self.map(item, &p, &keys) else {
+                continue;
+            };
+            let (name, name_line) = self.name(&entries, item.line, &p);
+            names.push((name.clone(), name_line, p.clone()));
+            let mut s = Subscription {
+                name,
+                products: Vec::new(),
+                event_types: Vec::new(),
+                event_names: Vec::new(),
+                levels: Vec::new(),
+                deny_list: false,
+                groups: Vec::new(),
+                resources: Vec::new(),
+                content_keywords: Vec::new(),
+                notification_policy: String::new(),
+                merge_window: None,
+                merge_by: Vec::new(),
+                min_occurrences: 1,
+                silence: None,
+                digest: None,
+                template: None,
+                line: item.line,
+            };
+            let mut policy_seen = false;
+            for (k, v) in &entries {
+                let kp = join(&p, &k.text);
+                let list = |cx: &mut Self| {
+                    cx.strings(v, &kp)
+                        .into_iter()
+                        .map(|x| x.0)
+                        .collect::<Vec<_>>()
+                };
+                match k.text.as_str() {
+                    "products" => s.products = list(self),
+                    "event_types" => s.event_types = list(self),
+                    "event_names" => s.event_names = list(self),
+                    "groups" => s.groups = list(self),
+                    "resources" => s.resources = list(self),
+                    "content_keywords" => s.content_keywords = list(self),
+                    "levels" => {
+                        for (j, (l, line)) in self.strings(v, &kp).into_iter().enumerate() {
+                            match Level::parse(&l) {
+                                Some(level) if !s.levels.contains(&level) => s.levels.push(level),
+                                Some(_) => {}
+                                None => self.error(
+                                    line,
+                                    &format!("{kp}[{j}]"),
+                                    format!("`{l}` is not a level (critical, warn, info)"),
+                                ),
+                            }
+                        }
+                    }
+                    "deny_list" => s.deny_list = self.boolean(v, &kp).unwrap_or(false),
+                    "notification_policy" => {
+                        policy_seen = true;
+                        if let Some(name) = self.string(v, &kp) {
+                            self.refs.push(Ref {
+                                kind: RefKind::Policy,
+                                name: name.clone(),
+                                line: v.line,
+                                path: kp.clone(),
+                            });
+                            s.notification_policy = name;
+                        }
+                    }
+                    "merge_window" => s.merge_window = self.bounded_duration(v, &kp, MERGE_WINDOW),
+                    "digest" => s.digest = self.digest(v, &kp),
+                    "template" => match &v.value {
+                        Value::Str(t) if !t.trim().is_empty() => {
+                            // Checked like a chat contact's template.
+                            let probe = probe_contact(t.clone());
+                            self.template(&probe, k.line, v, &kp);
+                            s.template = Some(t.clone());
+                        }
+                        _ => self.error(v.line, &kp, "expected a template (a non-empty string)"),
+                    },
+                    "silence" => s.silence = self.bounded_duration(v, &kp, SILENCE),
+                    "min_occurrences" => match &v.value {
+                        Value::Int(n) if (1..=1_000_000).contains(n) => {
+                            s.min_occurrences = u32::try_from(*n).unwrap_or(u32::MAX)
+                        }
+                        _ => self.error(v.line, &kp, "must be a whole number of at least 1"),
+                    },
+                    "merge_by" => {
+                        let keys = self.strings(v, &kp);
+                        if keys.len() > 5 {
+                            self.error(v.line, &kp, "at most 5 keys");
+                        }
+                        for (j, (key, line)) in keys.into_iter().enumerate() {
+                            if is_identity_key(&key) {
+                                s.merge_by.push(key);
+                            } else {
+                                self.error(
+                                    line,
+                                    &format!("{kp}[{j}]"),
+                                    format!("`{key}` is not an event field (product, event_type, name, level, resource, instance, region, group, status) or content.<path>"),
+                                );
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if !policy_seen {
+                self.error(item.line, &p, "`notification_policy` is required");
+            }
+            if s.deny_list && s.event_names.is_empty() && s.levels.is_empty() {
+                self.error(
+                    item.line,
+                    &p,
+                    "a deny list needs event_names or levels to deny",
+                );
+            }
+            out.push(s);
+        }
+        self.unique("subscription", &names);
+        out
+    }
+
+    /// Dangling references are errors; unused objects are warnings.
+    pub(super) fn references(&mut self, c: &Config) {
+        let refs = std::mem::take(&mut self.refs);
+        for r in &refs {
+            let (exists, what) = match r.kind {
+                RefKind::Contact => (c.contacts.iter().any(|x| x.name == r.name), "contact"),
+                RefKind::Group => (
+                    c.contact_groups.iter().any(|x| x.name == r.name),
+                    "contact group",
+                ),
+                RefKind::Policy => (
+                    c.notification_policies.iter().any(|x| x.name == r.name),
+                    "notification policy",
+                ),
+            };
+            if !exists {
+                self.error(r.line, &r.path, format!("no {what} named `{}`", r.name));
+            }
+        }
+        let used =
+            |kind: RefKind, name: &str| refs.iter().any(|r| r.kind == kind && r.name == name);
+        for (i, x) in c.contacts.iter().enumerate() {
+            if !used(RefKind::Contact, &x.name) {
+                self.warn(
+                    x.line,
+                    &format!("contacts[{i}]"),
+                    format!("contact `{}` is in no contact group", x.name),
+                );
+            }
+        }
+        for (i, x) in c.contact_groups.iter().enumerate() {
+            if !used(RefKind::Group, &x.name) {
+                self.warn(
+                    x.line,
+                    &format!("contact_groups[{i}]"),
+                    format!(
+                        "contact group `{}` is used by no notification policy",
+                        x.name
+                    ),
+                );
+            }
+        }
+        for (i, x) in c.notification_policies.iter().enumerate() {
+            if !used(RefKind::Policy, &x.name) {
+                self.warn(
+                    x.line,
+                    &format!("notification_policies[{i}]"),
+                    format!(
+                        "notification policy `{}` is used by no subscription",
+                        x.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// A `merge_by` key: an event field, or `content.<path>` (dots between keys).
+pub fn is_identity_key(key: &str) -> bool {
+    const FIELDS: [&str; 9] = [
+        "product",
+        "event_type",
+        "name",
+        "level",
+        "resource",
+        "instance",
+        "region",
+        "group",
+        "status",
+    ];
+    FIELDS.contains(&key)
+        || key
+            .strip_prefix("content.")
+            .is_some_and(|p| !p.is_empty() && p.split('.').all(|seg| !seg.is_empty()))
+}
