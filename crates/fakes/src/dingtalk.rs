@@ -348,7 +348,7 @@ mod tests {
             post_json(&fake.url("t2"), &text("b")).await.json()["errcode"],
             130101
         );
-        tokio::time::sleep(Duration::from_millis(550)).await;
+        fake.advance(Duration::from_millis(550));
         assert_eq!(
             post_json(&fake.url("t2"), &text("c")).await.json()["errcode"],
             130101

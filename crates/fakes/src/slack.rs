@@ -209,7 +209,7 @@ mod tests {
         let r = fake.received();
         assert_eq!((r.len(), r[1].http_status), (2, 429));
         assert_eq!(fake.accepted().len(), 1);
-        tokio::time::sleep(Duration::from_millis(1050)).await;
+        fake.advance(Duration::from_millis(1050));
         assert_eq!(
             post_json(&fake.url(TOKEN), &json!({"text":"three"}))
                 .await

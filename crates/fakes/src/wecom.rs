@@ -259,7 +259,7 @@ mod tests {
             post_json(&fake.url("k2"), &text).await.json()["errcode"],
             45009
         );
-        tokio::time::sleep(Duration::from_millis(550)).await;
+        fake.advance(Duration::from_millis(550));
         assert_eq!(post_json(&fake.url("k2"), &text).await.json()["errcode"], 0);
     }
 }

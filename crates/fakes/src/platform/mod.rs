@@ -347,6 +347,9 @@ struct Inner {
     scripts: HashMap<String, VecDeque<ScriptedAnswer>>,
     received: Vec<Delivery>,
     clock_offset_ms: i64,
+    /// How far the rate windows' clock runs ahead of the monotonic clock
+    /// ([`FakeBot::advance`]), so tests cross a window without sleeping.
+    rate_advance: Duration,
 }
 
 struct Core {

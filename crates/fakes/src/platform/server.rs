@@ -159,6 +159,13 @@ impl FakeBot {
         self.core.lock().clock_offset_ms = ms;
     }
 
+    /// Moves the clock of the rate windows and blocks forward by `by`, as if
+    /// that much time had passed (tests cross a window without sleeping).
+    pub fn advance(&self, by: Duration) {
+        let mut inner = self.core.lock();
+        inner.rate_advance = inner.rate_advance.saturating_add(by);
+    }
+
     /// Forces the next answers for `token` ahead of the normal checks.
     pub fn script(&self, token: &str, answers: impl IntoIterator<Item = ScriptedAnswer>) {
         self.core
@@ -216,10 +223,11 @@ async fn handle(
     let n = core.counter.fetch_add(1, Ordering::Relaxed);
     let mut inner = core.lock();
     let now_ms = wall_ms() + inner.clock_offset_ms;
+    let now = Instant::now() + inner.rate_advance;
     let mut ctx = Ctx {
         bots: &mut inner.bots,
         now_ms,
-        now: Instant::now(),
+        now,
         peer_ip: peer.ip().to_string(),
         request_id: format!(
             "{}{:06}-{:08x}",
