@@ -3,6 +3,13 @@ use super::DryRunArgs;
 /// Exit codes: 0 done, 1 the subscription or the request was refused, 2 the
 /// server is unreachable or the file unreadable.
 pub async fn run(args: DryRunArgs) -> i32 {
+    let remote = match args.remote.resolve() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tocsin dry-run: {e}");
+            return 2;
+        }
+    };
     let text = match std::fs::read_to_string(&args.subscription) {
         Ok(t) => t,
         Err(e) => {
@@ -30,9 +37,8 @@ pub async fn run(args: DryRunArgs) -> i32 {
     let (status, v) = match super::call_api(
         "dry-run",
         reqwest::Method::POST,
-        &args.server,
+        &remote,
         "/api/v1/subscriptions/dry-run",
-        args.token.as_deref(),
         Some(&body),
     )
     .await
@@ -44,7 +50,10 @@ pub async fn run(args: DryRunArgs) -> i32 {
         }
     };
     if status != 200 {
-        eprintln!("tocsin dry-run: refused (HTTP {status}): {v}");
+        eprintln!(
+            "tocsin dry-run: the server at {} refused it (HTTP {status}): {v}",
+            remote.server
+        );
         return 1;
     }
     println!(

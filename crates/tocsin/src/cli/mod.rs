@@ -7,6 +7,7 @@ mod doctor;
 mod dry_run;
 mod explain;
 mod quarantine;
+mod remote;
 mod send;
 mod serve;
 mod test_contact;
@@ -54,12 +55,8 @@ pub enum Command {
 
 #[derive(clap::Args, Debug)]
 pub struct DryRunArgs {
-    /// The server's base URL.
-    #[arg(long, default_value = DEFAULT_SERVER)]
-    pub server: String,
-    /// API token (default: $TOCSIN_API_TOKEN).
-    #[arg(long, env = "TOCSIN_API_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub remote: remote::RemoteArgs,
     /// A YAML or JSON file holding one subscription (the config file's schema).
     #[arg(long)]
     pub subscription: PathBuf,
@@ -86,12 +83,8 @@ pub struct DoctorArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct ExplainArgs {
-    /// The server's base URL.
-    #[arg(long, default_value = DEFAULT_SERVER)]
-    pub server: String,
-    /// API token (default: $TOCSIN_API_TOKEN).
-    #[arg(long, env = "TOCSIN_API_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub remote: remote::RemoteArgs,
     /// Print the API's JSON steps instead of text.
     #[arg(long)]
     pub json: bool,
@@ -181,12 +174,8 @@ pub enum SendFormat {
 
 #[derive(clap::Args, Debug)]
 pub struct SendArgs {
-    /// The server's base URL.
-    #[arg(long, default_value = DEFAULT_SERVER)]
-    pub server: String,
-    /// API or ingest token (default: $TOCSIN_API_TOKEN).
-    #[arg(long, env = "TOCSIN_API_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub remote: remote::RemoteArgs,
     /// The wire format of the events; auto detects it.
     #[arg(long, value_enum, default_value = "auto")]
     pub format: SendFormat,
@@ -199,15 +188,15 @@ pub struct SendArgs {
 pub(crate) async fn call_api(
     command: &str,
     method: reqwest::Method,
-    server: &str,
+    remote: &remote::Remote,
     path: &str,
-    token: Option<&str>,
     body: Option<&serde_json::Value>,
 ) -> Result<(u16, serde_json::Value), String> {
     crate::install_crypto_provider();
-    let url = format!("{}{path}", server.trim_end_matches('/'));
+    let server = &remote.server;
+    let url = format!("{server}{path}");
     let mut req = reqwest::Client::new().request(method, &url);
-    if let Some(t) = token.filter(|t| !t.is_empty()) {
+    if let Some(t) = remote.token.as_deref().filter(|t| !t.is_empty()) {
         req = req.bearer_auth(t);
     }
     if let Some(b) = body {

@@ -2,19 +2,14 @@
 //! of a running server. Exit 0 done, 1 refused or unknown id, 2 server
 //! unreachable or another error.
 
-use super::DEFAULT_SERVER;
 use crate::store::{QuarantineFilter, QuarantinedRequest, Store};
 use reqwest::Method;
 use serde_json::Value;
 
 #[derive(clap::Args, Debug)]
 pub struct QuarantineArgs {
-    /// The server's base URL.
-    #[arg(long, default_value = DEFAULT_SERVER, global = true)]
-    pub server: String,
-    /// API token (default: $TOCSIN_API_TOKEN).
-    #[arg(long, env = "TOCSIN_API_TOKEN", hide_env_values = true, global = true)]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub remote: super::remote::RemoteArgs,
     /// Print the API's JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -43,6 +38,13 @@ fn escaped(id: &str) -> String {
 }
 
 pub async fn run(args: QuarantineArgs) -> i32 {
+    let remote = match args.remote.resolve() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tocsin quarantine: {e}");
+            return 2;
+        }
+    };
     let (method, path, id) = match &args.action {
         QuarantineAction::List { limit } => (
             Method::GET,
@@ -65,16 +67,7 @@ pub async fn run(args: QuarantineArgs) -> i32 {
             Some(id),
         ),
     };
-    let (status, v) = match super::call_api(
-        "quarantine",
-        method,
-        &args.server,
-        &path,
-        args.token.as_deref(),
-        None,
-    )
-    .await
-    {
+    let (status, v) = match super::call_api("quarantine", method, &remote, &path, None).await {
         Ok(answer) => answer,
         Err(e) => {
             eprintln!("{e}");
@@ -124,11 +117,17 @@ pub async fn run(args: QuarantineArgs) -> i32 {
             0
         }
         (_, 404) => {
-            eprintln!("tocsin quarantine: no quarantined request with id {id}");
+            eprintln!(
+                "tocsin quarantine: the server at {} has no quarantined request with id {id}",
+                remote.server
+            );
             1
         }
         _ => {
-            eprintln!("tocsin quarantine: the server answered HTTP {status}: {v}");
+            eprintln!(
+                "tocsin quarantine: the server at {} answered HTTP {status}: {v}",
+                remote.server
+            );
             2
         }
     }

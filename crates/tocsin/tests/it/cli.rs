@@ -337,3 +337,120 @@ async fn sigterm_ends_within_one_deadline_and_leaves_the_rest_pending() {
     assert_eq!(v["deliveries"][0]["status"], "pending", "{v}");
     drop(child); // SIGKILL: the retry hangs again, nothing more to learn
 }
+
+/// Client commands talk to the server they are told about, and say which:
+/// with a demo on one port and the user's server on another, `send` honours
+/// `TOCSIN_SERVER` and `--config` (its server.listen and token; the file
+/// beats the environment, flags beat both), and every message names the
+/// server it asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_commands_reach_the_server_named_by_env_or_config() {
+    let demo = Harness::start("").await;
+    let mine = Harness::start("server:\n  api_token: MINE-TOKEN\n").await;
+    let mine_base = mine.url("");
+    let demo_base = demo.url("");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tocsin.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "server:\n  listen: {}\n  api_token: ${{MY_TOKEN}}\n",
+            mine_base.trim_start_matches("http://")
+        ),
+    )
+    .unwrap();
+    let events = dir.path().join("events.json");
+    let send = |id: &str, args: &[&str], env: &[(&str, &str)]| {
+        std::fs::write(&events, native(id, "x", "warn")).unwrap();
+        let mut cmd = tocsin();
+        cmd.arg("send").args(args).arg(&events);
+        cmd.env_remove("TOCSIN_SERVER")
+            .env_remove("TOCSIN_API_TOKEN");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    // The environment names the server and the token.
+    let (code, out, err) = send(
+        "env-1",
+        &[],
+        &[
+            ("TOCSIN_SERVER", &mine_base),
+            ("TOCSIN_API_TOKEN", "MINE-TOKEN"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "env-1\n");
+    assert_eq!(
+        err.trim_end(),
+        format!("tocsin send: {mine_base} accepted 1 event")
+    );
+    // The config file beats the environment (which names the demo here).
+    let (code, out, err) = send(
+        "cfg-1",
+        &["--config", cfg.to_str().unwrap()],
+        &[("TOCSIN_SERVER", &demo_base), ("MY_TOKEN", "MINE-TOKEN")],
+    );
+    assert_eq!((code, out.as_str()), (Some(0), "cfg-1\n"), "{err}");
+    assert!(err.contains(&mine_base), "{err}");
+    // Sent again: a duplicate, and the summary says so.
+    let (code, _, err) = send(
+        "cfg-1",
+        &["--config", cfg.to_str().unwrap()],
+        &[("MY_TOKEN", "MINE-TOKEN")],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("accepted 0 events (1 already stored"), "{err}");
+    // A flag beats the file.
+    let (code, _, err) = send(
+        "flag-1",
+        &["--config", cfg.to_str().unwrap(), "--server", &demo_base],
+        &[("MY_TOKEN", "MINE-TOKEN")],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains(&demo_base), "{err}");
+
+    for id in ["env-1", "cfg-1"] {
+        let (s, _) = mine
+            .get_with(&format!("/api/v1/events/{id}"), Some("MINE-TOKEN"))
+            .await;
+        assert_eq!(s, 200, "{id} is on my server");
+        assert_eq!(
+            demo.get(&format!("/api/v1/events/{id}")).await.0,
+            404,
+            "{id} not on the demo"
+        );
+    }
+    assert_eq!(demo.get("/api/v1/events/flag-1").await.0, 200);
+
+    // explain: through the config, and a miss names the server it asked.
+    let out = tocsin()
+        .args(["explain", "--config", cfg.to_str().unwrap(), "cfg-1"])
+        .env("MY_TOKEN", "MINE-TOKEN")
+        .env_remove("TOCSIN_SERVER")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = tocsin()
+        .args(["explain", "cfg-1"])
+        .env("TOCSIN_SERVER", &demo_base)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        format!("tocsin explain: the server at {demo_base} has no event with id cfg-1")
+    );
+}
