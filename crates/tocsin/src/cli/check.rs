@@ -8,14 +8,7 @@ pub fn run(args: CheckArgs) -> i32 {
     }
     match loaded.config {
         Some(c) => {
-            println!(
-                "{}: ok ({} contacts, {} contact groups, {} notification policies, {} subscriptions)",
-                args.config.display(),
-                c.contacts.len(),
-                c.contact_groups.len(),
-                c.notification_policies.len(),
-                c.subscriptions.len()
-            );
+            println!("{}: ok ({})", args.config.display(), c.summary());
             0
         }
         None => 1,

@@ -2,6 +2,7 @@ use super::ServeArgs;
 use crate::server::{ServeOptions, Server};
 
 pub async fn run(args: ServeArgs) -> i32 {
+    let config_path = args.config.clone();
     let options = ServeOptions {
         config_path: args.config,
         listen: args.listen,
@@ -20,6 +21,11 @@ pub async fn run(args: ServeArgs) -> i32 {
         server.addr,
         server.base_url()
     );
+    let summary = server.app.config().config.summary();
+    match &config_path {
+        Some(path) => tracing::info!(file = %path.display(), "configuration loaded: {summary}"),
+        None => tracing::info!("no --config: running on the embedded defaults ({summary})"),
+    }
     wait_for_signals(&server).await;
     tracing::info!("shutting down: no new requests; in-flight sends get 5 s");
     server.shutdown().await;
@@ -42,7 +48,10 @@ async fn wait_for_signals(server: &Server) {
             _ = term.recv() => return,
             _ = int.recv() => return,
             _ = hup.recv() => match server.app.reload().await {
-                Ok(v) => tracing::info!(version = %&v[..12.min(v.len())], "SIGHUP: configuration reloaded"),
+                Ok(v) => {
+                    let summary = server.app.config().config.summary();
+                    tracing::info!(version = %&v[..12.min(v.len())], "SIGHUP: configuration reloaded: {summary}");
+                }
                 Err(errors) => {
                     for e in errors {
                         tracing::error!("SIGHUP: reload refused, keeping the running configuration: {e}");

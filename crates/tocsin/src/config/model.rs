@@ -20,6 +20,30 @@ pub struct Config {
     pub subscriptions: Vec<Subscription>,
 }
 
+impl Config {
+    /// What the configuration holds, in words: `2 contacts, 1 contact group,
+    /// 1 notification policy, 3 subscriptions`. Logged at start and reload,
+    /// so a user sees which file was read and that it is the one they meant.
+    pub fn summary(&self) -> String {
+        let count =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut parts = vec![
+            count(self.contacts.len(), "contact", "contacts"),
+            count(self.contact_groups.len(), "contact group", "contact groups"),
+            count(
+                self.notification_policies.len(),
+                "notification policy",
+                "notification policies",
+            ),
+            count(self.subscriptions.len(), "subscription", "subscriptions"),
+        ];
+        if let Some(sources) = &self.sources {
+            parts.push(count(sources.len(), "source", "sources"));
+        }
+        parts.join(", ")
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerConfig {
     pub listen: String,
@@ -369,6 +393,25 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_summary_counts_in_words_singular_and_plural() {
+        let mut c = super::Config::embedded_default();
+        assert_eq!(
+            c.summary(),
+            "0 contacts, 0 contact groups, 0 notification policies, 0 subscriptions"
+        );
+        c.sources = Some(Vec::new());
+        c.contact_groups.push(super::ContactGroup {
+            name: "g".into(),
+            contacts: vec![],
+            line: 1,
+        });
+        assert_eq!(
+            c.summary(),
+            "0 contacts, 1 contact group, 0 notification policies, 0 subscriptions, 0 sources"
+        );
+    }
+
     use super::*;
 
     #[test]
