@@ -167,7 +167,13 @@ impl Channel {
             Channel::Slack => "slack",
         }
     }
+    /// `feishu` is Lark's name in mainland China (open.feishu.cn; Lark's
+    /// international host is open.larksuite.com): the same bots, the same
+    /// API, so the same channel.
     pub fn parse(s: &str) -> Option<Channel> {
+        if s == "feishu" {
+            return Some(Channel::Lark);
+        }
         Channel::ALL.into_iter().find(|c| c.as_str() == s)
     }
 }

@@ -149,8 +149,16 @@ async fn serve_send_sighup_sigterm_and_no_secret_in_logs() {
     let child = Child(child);
     wait_ready(&base);
     // The log says which file was read and what it holds.
-    wait_for_text(&log, "configuration loaded: 1 contact, 1 contact group, 1 notification policy").await;
-    assert!(std::fs::read_to_string(&log).unwrap().contains("tocsin.yaml"));
+    wait_for_text(
+        &log,
+        "configuration loaded: 1 contact, 1 contact group, 1 notification policy",
+    )
+    .await;
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("tocsin.yaml")
+    );
 
     // tocsin send, from a file, with the ingest token; prints the ids.
     let events = dir.path().join("events.json");

@@ -521,3 +521,23 @@ async fn dingtalk_x5_throttle_rests_the_robot_ten_minutes() {
         assert_eq!(bot.received().len(), 2);
     }
 }
+
+/// `channel: feishu` is Lark under its mainland name: the same card, signed.
+#[tokio::test]
+async fn feishu_is_an_alias_of_lark() {
+    let bot = FakeBot::lark().await;
+    bot.add_bot("hook-f", BotSettings::with_secret("feishu-secret"));
+    let extra = "    secret: feishu-secret\n";
+    let h = Harness::start(&platform_config("feishu", &bot.url("hook-f"), extra)).await;
+    let (_, d) = deliver_one(
+        &h,
+        &bot,
+        "fs-1",
+        &native("fs-1", "Suspicious:X", "critical"),
+    )
+    .await;
+    assert!(d.accepted(), "{:?}", d.code);
+    assert_eq!(d.json()["msg_type"], "interactive");
+    let (_, contacts) = h.get("/api/v1/contacts").await;
+    assert_eq!(contacts["contacts"][0]["channel"], "lark", "{contacts}");
+}

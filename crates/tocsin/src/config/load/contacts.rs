@@ -58,7 +58,7 @@ impl Cx<'_> {
                                 None => self.error(
                                     v.line,
                                     &kp,
-                                    format!("unknown channel `{ch}`; expected one of webhook, lark, wecom, dingtalk, slack"),
+                                    format!("unknown channel `{ch}`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack"),
                                 ),
                             }
                         }
@@ -248,7 +248,7 @@ impl Cx<'_> {
                 self.error(
                     item.line,
                     &p,
-                    "`channel` is required (webhook, lark, wecom, dingtalk, slack)",
+                    "`channel` is required (webhook, lark (or feishu), wecom, dingtalk, slack)",
                 );
             }
             if !has_webhook {

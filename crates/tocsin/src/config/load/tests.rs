@@ -357,12 +357,15 @@ fn channels() {
         "contacts:\n  - { name: l, channel: lark, webhook: \"https://open.feishu.cn/x\" }\n",
     );
     assert!(e.is_empty(), "{e:?}");
+    // Feishu is Lark's name in mainland China: the same channel.
+    let c = load("contacts:\n  - { name: f, channel: feishu, webhook: \"https://open.feishu.cn/open-apis/bot/v2/hook/x\" }\n")
+        .config
+        .unwrap();
+    assert_eq!(c.contacts[0].channel, Channel::Lark);
     let e = errors("contacts:\n  - { name: l, channel: fax, webhook: \"https://a/x\" }\n");
-    assert!(
-        e[0].ends_with(
-            "unknown channel `fax`; expected one of webhook, lark, wecom, dingtalk, slack"
-        )
-    );
+    assert!(e[0].ends_with(
+        "unknown channel `fax`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack"
+    ));
     let e = errors("contacts:\n  - { name: l, webhook: \"https://a/x\" }\n");
     assert!(e[0].contains("`channel` is required"), "{e:?}");
     let e = errors("contacts:\n  - { channel: webhook, webhook: \"https://a/x\" }\n");
