@@ -37,7 +37,24 @@ pub fn contacts_json(c: &Config) -> Value {
                     "headers": headers,
                     "secret": if x.secret.is_empty() { Value::Null } else { json!(MASK) },
                     "concurrency": x.concurrency,
-                    "rate_limit": x.rate_limit.iter().map(|r| format!("{}/{}", r.count, crate::domain::humanize(r.per))).collect::<Vec<_>>(),
+                    // What the bot is really held to: the contact's own
+                    // limits, else the platform's with Tocsin's margin.
+                    "rate_limit": crate::notify::effective_rate(x)
+                        .iter()
+                        .map(|r| format!("{}/{}", r.count, crate::domain::humanize(r.per)))
+                        .collect::<Vec<_>>(),
+                    "rate_limit_source": if x.rate_limit.is_empty() { "platform" } else { "contact" },
+                    "rate_limit_rest": x.rate_limit_rest.map(crate::domain::humanize),
+                    "keywords": x.keywords,
+                    "mentions": {
+                        "users": x.mentions.users,
+                        "mobiles": x.mentions.mobiles,
+                        "all": x.mentions.all,
+                        "levels": x.mentions.levels.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
+                    },
+                    "lang": x.lang.as_str(),
+                    "timezone": x.timezone,
+                    "template": x.template,
                 })
             })
             .collect(),

@@ -166,3 +166,48 @@ async fn the_admin_token_is_not_accepted_in_the_query_string() {
         .await;
     assert_eq!(s, 202);
 }
+
+/// The contacts API shows what a contact really does: keywords, mentions,
+/// language, time zone and template, and the rate limits in force (the
+/// platform's, with Tocsin's margin, when the contact sets none), with the
+/// secrets still masked.
+#[tokio::test]
+async fn contacts_show_keywords_mentions_and_the_effective_rate_limits() {
+    let yaml = r#"
+contacts:
+  - name: wc
+    channel: wecom
+    webhook: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SEKRETKEY"
+    keywords: [alert]
+    mentions: { users: [zhangsan], all: true, levels: [critical] }
+    lang: zh
+    timezone: Asia/Shanghai
+    template: "{{ event.name }}"
+  - name: hook
+    channel: webhook
+    webhook: "https://siem.example.com/in"
+    secret: SEKRETHMAC
+    rate_limit: [100/1m]
+"#;
+    let h = Harness::start(yaml).await;
+    let (s, v) = h.get("/api/v1/contacts").await;
+    assert_eq!(s, 200);
+    let wc = &v["contacts"][0];
+    assert_eq!(wc["keywords"], json!(["alert"]));
+    assert_eq!(
+        wc["mentions"],
+        json!({"users": ["zhangsan"], "mobiles": [], "all": true, "levels": ["critical"]})
+    );
+    assert_eq!(wc["lang"], "zh");
+    assert_eq!(wc["timezone"], "Asia/Shanghai");
+    assert_eq!(wc["template"], "{{ event.name }}");
+    // WeCom allows 20 a minute; Tocsin keeps 90 % of it over a 5 % longer window.
+    assert_eq!(wc["rate_limit"], json!(["18/63s"]));
+    assert_eq!(wc["rate_limit_source"], "platform");
+    assert_eq!(wc["webhook"], "https://qyapi.weixin.qq.com/***");
+    let hook = &v["contacts"][1];
+    assert_eq!(hook["rate_limit"], json!(["100/60s"]));
+    assert_eq!(hook["rate_limit_source"], "contact");
+    assert_eq!(hook["secret"], "***");
+    assert!(!v.to_string().contains("SEKRET"), "{v}");
+}
