@@ -52,10 +52,14 @@ fn event(i: usize) -> serde_json::Value {
 }
 
 pub async fn run(args: DemoArgs) -> i32 {
+    let listen = args.listen.clone();
     match demo(args).await {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("tocsin demo: {e:#}");
+            if super::port::is_addr_in_use(&e) {
+                eprintln!("tocsin demo: {}", super::port::who_holds(&listen).await);
+            }
             1
         }
     }

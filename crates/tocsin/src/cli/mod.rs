@@ -6,10 +6,12 @@ mod demo;
 mod doctor;
 mod dry_run;
 mod explain;
+mod port;
 mod quarantine;
 mod remote;
 mod send;
 mod serve;
+mod tail;
 mod test_contact;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +53,8 @@ pub enum Command {
     DryRun(DryRunArgs),
     /// Requests the server could not read: list, show, replay or delete them.
     Quarantine(quarantine::QuarantineArgs),
+    /// Follow new events and their deliveries live.
+    Tail(tail::TailArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -225,5 +229,6 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Doctor(a) => doctor::run(a).await,
         Command::DryRun(a) => dry_run::run(a).await,
         Command::Quarantine(a) => quarantine::run(a).await,
+        Command::Tail(a) => tail::run(a).await,
     }
 }

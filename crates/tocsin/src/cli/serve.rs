@@ -9,10 +9,15 @@ pub async fn run(args: ServeArgs) -> i32 {
         data_dir: args.data,
         clock: None,
     };
+    let listen = options.listen.clone();
     let server = match Server::start(options).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("tocsin serve: {e:#}");
+            if super::port::is_addr_in_use(&e) {
+                let listen = listen.unwrap_or_else(|| configured_listen(config_path.as_deref()));
+                eprintln!("tocsin serve: {}", super::port::who_holds(&listen).await);
+            }
             return 1;
         }
     };
@@ -30,6 +35,16 @@ pub async fn run(args: ServeArgs) -> i32 {
     tracing::info!("shutting down: no new requests; in-flight sends get 5 s");
     server.shutdown().await;
     0
+}
+
+/// The address the server tried: the config file's `server.listen`, else
+/// the embedded default.
+fn configured_listen(config: Option<&std::path::Path>) -> String {
+    config
+        .and_then(|p| crate::config::load_file(p, &crate::config::process_env).config)
+        .unwrap_or_else(crate::config::Config::embedded_default)
+        .server
+        .listen
 }
 
 #[cfg(unix)]

@@ -465,3 +465,108 @@ async fn client_commands_reach_the_server_named_by_env_or_config() {
         format!("tocsin explain: the server at {demo_base} has no event with id cfg-1")
     );
 }
+
+/// `tocsin serve &` from the tour, then `tocsin demo`: the second start
+/// fails, and says a Tocsin server is already running there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_held_by_tocsin_is_named_as_such() {
+    let running = Harness::start("").await;
+    let addr = running.url("").trim_start_matches("http://").to_string();
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec![
+            "serve",
+            "--listen",
+            &addr,
+            "--data",
+            dir.path().to_str().unwrap(),
+        ],
+        vec![
+            "demo",
+            "--listen",
+            &addr,
+            "--events",
+            "0",
+            "--exit-when-done",
+        ],
+    ] {
+        let out = tocsin().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("a Tocsin server is already running on {addr}")),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// `tocsin tail` shows a new event and then its delivery, live, and not the
+/// events stored before it started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_follows_new_events_and_their_deliveries() {
+    let rx = WebhookReceiver::start().await;
+    let h = Harness::start(&one_hook(&rx.url("/in"), "", ALL)).await;
+    let (s, _) = h
+        .post("/api/v1/events", &native("old-1", "Suspicious:Old", "info"))
+        .await;
+    assert_eq!(s, 202);
+    let mut child = tocsin()
+        .args(["tail", "--server", &h.url(""), "--interval-ms", "100"])
+        .env_remove("TOCSIN_SERVER")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Lines arrive on a thread; the test reads them with a deadline.
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    // It has started once it says whom it follows.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut first).unwrap();
+    let base = h.url("");
+    assert_eq!(
+        first.trim_end(),
+        format!(
+            "tocsin tail: following {} (Ctrl-C to stop)",
+            base.trim_end_matches('/')
+        )
+    );
+    let (s, _) = h
+        .post(
+            "/api/v1/events",
+            &native("new-1", "Suspicious:New", "critical"),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    while !got.iter().any(|l: &String| l.contains("→ hook: delivered")) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(l) => got.push(l),
+            Err(_) => panic!("no delivery line: {got:#?}"),
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        got[0], "event new-1 critical Suspicious:New → routed",
+        "{got:#?}"
+    );
+    assert!(
+        got[1].starts_with("  new-1 → hook: delivered (HTTP 200)"),
+        "{got:#?}"
+    );
+    assert!(!got.iter().any(|l| l.contains("old-1")), "{got:#?}");
+    assert_eq!(rx.count(), 2);
+}
