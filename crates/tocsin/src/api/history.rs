@@ -175,7 +175,7 @@ pub async fn explain(
 }
 
 fn store_error(e: crate::store::StoreError) -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    ApiError::from(e)
 }
 
 /// The event's fields at the top level, with its outcome.

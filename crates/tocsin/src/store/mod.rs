@@ -11,8 +11,16 @@ use crate::event::Event;
 use crate::route::{Decision, RouteResult};
 use async_trait::async_trait;
 
-/// Errors of the store. `Unavailable` means "try again later" (ingest answers 503).
-#[derive(Debug, thiserror::Error)]
+/// Errors of the store, by what a caller can do about them.
+///
+/// `Unavailable` is transient: retrying later can succeed (the database is
+/// busy or locked, an I/O hiccup, a full disk, the writer stopped), so ingest
+/// answers 503 with `Retry-After`. `Failed` and `Corrupt` are deterministic:
+/// the same request fails the same way every time (a constraint, a missing
+/// table, a read-only or corrupt database file, a stored value that does not
+/// parse), so the API answers 500 naming the problem instead of asking for
+/// retries that cannot help. Each carries its source's words.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
@@ -20,6 +28,15 @@ pub enum StoreError {
     Open(String),
     #[error("corrupt record in the store: {0}")]
     Corrupt(String),
+    #[error("the store failed: {0}")]
+    Failed(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same request later can succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
 }
 
 pub use crate::domain::MessageKind;
@@ -90,10 +107,11 @@ fn pack_verdicts(decisions: &[crate::route::RouteDecision]) -> String {
     serde_json::to_string(&runs).unwrap_or_else(|_| "[]".into())
 }
 
-/// Unpacks stored verdicts into decisions with their sentences.
-pub fn unpack_verdicts(text: &str, event: &Event) -> Vec<Decision> {
+/// Unpacks stored verdicts into decisions with their sentences; text that
+/// is not packed verdicts is an error (the record is corrupt).
+pub fn unpack_verdicts(text: &str, event: &Event) -> Result<Vec<Decision>, serde_json::Error> {
     // Owned strings: a name with escapes cannot be borrowed from the JSON.
-    let runs: Vec<VerdictRun<String>> = serde_json::from_str(text).unwrap_or_default();
+    let runs: Vec<VerdictRun<String>> = serde_json::from_str(text)?;
     let mut out = Vec::new();
     for run in runs {
         let (code, names, levels) = match run {
@@ -116,7 +134,7 @@ pub fn unpack_verdicts(text: &str, event: &Event) -> Vec<Decision> {
             });
         }
     }
-    out
+    Ok(out)
 }
 
 impl IngestItem {

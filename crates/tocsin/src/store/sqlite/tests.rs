@@ -304,3 +304,157 @@ async fn prune_never_uses_a_cut_off_later_than_now() {
     store.prune(i64::MAX).await.unwrap();
     assert!(store.get_event("ahead").await.unwrap().is_some());
 }
+
+fn sqlite_error(code: std::ffi::c_int, message: &str) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message.into()))
+}
+
+#[test]
+fn sqlite_errors_are_classified_by_what_retrying_can_do() {
+    use rusqlite::ffi;
+    for (code, message) in [
+        (ffi::SQLITE_BUSY, "database is locked"),
+        (ffi::SQLITE_LOCKED, "database table is locked"),
+        (ffi::SQLITE_IOERR, "disk I/O error"),
+        (ffi::SQLITE_IOERR_FSYNC, "disk I/O error"),
+        (ffi::SQLITE_FULL, "database or disk is full"),
+        (ffi::SQLITE_NOMEM, "out of memory"),
+        (ffi::SQLITE_SCHEMA, "database schema has changed"),
+    ] {
+        let e = classify(sqlite_error(code, message));
+        assert!(
+            matches!(&e, StoreError::Unavailable(m) if m.contains(message)),
+            "{code}: {e:?}"
+        );
+        assert!(e.is_transient());
+    }
+    for (code, message) in [
+        (ffi::SQLITE_ERROR, "no such table: notices"),
+        (
+            ffi::SQLITE_CONSTRAINT_UNIQUE,
+            "UNIQUE constraint failed: events.id",
+        ),
+        (ffi::SQLITE_READONLY, "attempt to write a readonly database"),
+        (ffi::SQLITE_MISMATCH, "datatype mismatch"),
+    ] {
+        let e = classify(sqlite_error(code, message));
+        assert!(
+            matches!(&e, StoreError::Failed(m) if m.contains(message)),
+            "{code}: {e:?}"
+        );
+        assert!(!e.is_transient());
+    }
+    for code in [ffi::SQLITE_CORRUPT, ffi::SQLITE_NOTADB] {
+        let e = classify(sqlite_error(code, "database disk image is malformed"));
+        assert!(matches!(e, StoreError::Corrupt(_)), "{code}: {e:?}");
+        assert!(!e.is_transient());
+    }
+    // Rusqlite's own errors repeat on every try.
+    let e = classify(rusqlite::Error::QueryReturnedNoRows);
+    assert!(matches!(e, StoreError::Failed(_)), "{e:?}");
+    // A value that does not parse names its row and column.
+    let e = classify(corrupt(15, "events", "e-1", "content", "not JSON (x)"));
+    assert_eq!(
+        e.to_string(),
+        "corrupt record in the store: events row \"e-1\", column content: not JSON (x)"
+    );
+}
+
+/// Rewrites one column of the store's file behind its back.
+fn tamper(dir: &std::path::Path, sql: &str) {
+    let c = rusqlite::Connection::open(dir.join("tocsin.db")).unwrap();
+    c.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    c.execute_batch(sql).unwrap();
+}
+
+#[tokio::test]
+async fn a_stored_value_that_does_not_parse_is_an_error_naming_row_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    store
+        .ingest(vec![routed("e1", 1000, "m1"), routed("e2", 1000, "m2")])
+        .await
+        .unwrap();
+    tamper(
+        dir.path(),
+        "UPDATE events SET content = '{not json' WHERE id = 'e1'",
+    );
+    let e = store.get_event("e1").await.unwrap_err();
+    assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("events row \"e1\", column content: not JSON"),
+        "{e}"
+    );
+    // The outbox and the history list read it too: an error, not a made-up event.
+    let e = store.pending_messages().await.unwrap_err();
+    assert!(e.to_string().contains("column content"), "{e}");
+    let e = store
+        .list_events(EventFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("column content"), "{e}");
+    // The other event still reads.
+    assert!(store.get_event("e2").await.unwrap().is_some());
+
+    tamper(
+        dir.path(),
+        "UPDATE events SET verdicts = 'x' WHERE id = 'e2'",
+    );
+    let e = store.get_event("e2").await.unwrap_err();
+    assert!(
+        e.to_string().contains("events row \"e2\", column verdicts"),
+        "{e}"
+    );
+    tamper(
+        dir.path(),
+        "UPDATE events SET verdicts = NULL, level = 'loud' WHERE id = 'e2'",
+    );
+    let e = store.get_event("e2").await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("column level: unknown value \"loud\""),
+        "{e}"
+    );
+    tamper(
+        dir.path(),
+        "UPDATE events SET level = 'critical' WHERE id = 'e2'; \
+         UPDATE notices SET subscriptions = '{' WHERE event_id = 'e2'",
+    );
+    let e = store.get_event("e2").await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("notices row \"e2/c\", column subscriptions"),
+        "{e}"
+    );
+    tamper(
+        dir.path(),
+        "UPDATE events SET content = '{}' WHERE id = 'e1'; \
+         UPDATE messages SET subscriptions = '7' WHERE id = 'm1'",
+    );
+    let e = store.pending_messages().await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("messages row \"m1\", column subscriptions"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_table_fails_the_write_as_permanent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    store.ingest(vec![routed("e1", 1000, "m1")]).await.unwrap();
+    tamper(dir.path(), "DROP TABLE notices");
+    let e = store
+        .ingest(vec![routed("e2", 1000, "m2")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Failed(m) if m.contains("no such table: notices")),
+        "{e:?}"
+    );
+}

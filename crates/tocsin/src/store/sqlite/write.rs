@@ -42,15 +42,18 @@ pub enum WriteOp {
     Job(Box<dyn Job>),
 }
 
+/// The commit's result, shared by every op of the batch.
+pub type Commit = Result<(), StoreError>;
+
 /// What to do once the commit's result is known.
-pub type Finish = Box<dyn FnOnce(&Result<(), String>) + Send>;
+pub type Finish = Box<dyn FnOnce(&Commit) + Send>;
 
 /// A write op defined outside this file.
 pub trait Job: Send {
     /// Runs inside the batch's transaction, in a savepoint of its own.
     fn run(self: Box<Self>, conn: &Connection) -> Finish;
     /// The transaction could not begin: answer with this error.
-    fn fail(self: Box<Self>, error: String);
+    fn fail(self: Box<Self>, error: StoreError);
 }
 
 impl WriteOp {
@@ -67,23 +70,37 @@ impl WriteOp {
 
 /// The result of one op, held until the batch commits.
 enum Done {
-    Ingest(Reply<IngestResult>, rusqlite::Result<IngestResult>),
-    Unit(Reply<()>, rusqlite::Result<()>),
-    Count(Reply<u64>, rusqlite::Result<u64>),
+    Ingest(Reply<IngestResult>, Result<IngestResult, StoreError>),
+    Unit(Reply<()>, Result<(), StoreError>),
+    Count(Reply<u64>, Result<u64, StoreError>),
     /// An attempt record: nobody waits, so a failure is logged here.
-    Attempt(String, rusqlite::Result<()>),
+    Attempt(String, Result<(), StoreError>),
     Job(Finish),
 }
 
+/// An op's own result, then the commit's: the first failure is the answer.
+pub(super) fn settle<T>(r: Result<T, StoreError>, commit: &Commit) -> Result<T, StoreError> {
+    match (r, commit) {
+        (Ok(v), Ok(())) => Ok(v),
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(c)) => Err(c.clone()),
+    }
+}
+
+/// Keeps an error's class and says what failed.
+pub(super) fn during(what: &str, e: StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(format!("{what}: {m}")),
+        StoreError::Open(m) => StoreError::Open(format!("{what}: {m}")),
+        StoreError::Corrupt(m) => StoreError::Corrupt(format!("{what}: {m}")),
+        StoreError::Failed(m) => StoreError::Failed(format!("{what}: {m}")),
+    }
+}
+
 impl Done {
-    fn send(self, commit: &Result<(), String>) {
-        fn finish<T>(reply: Reply<T>, r: rusqlite::Result<T>, commit: &Result<(), String>) {
-            let out = match (r, commit) {
-                (Ok(v), Ok(())) => Ok(v),
-                (Err(e), _) => Err(StoreError::Unavailable(e.to_string())),
-                (Ok(_), Err(c)) => Err(StoreError::Unavailable(c.clone())),
-            };
-            let _ = reply.send(out);
+    fn send(self, commit: &Commit) {
+        fn finish<T>(reply: Reply<T>, r: Result<T, StoreError>, commit: &Commit) {
+            let _ = reply.send(settle(r, commit));
         }
         match self {
             Done::Ingest(r, v) => finish(r, v, commit),
@@ -91,10 +108,8 @@ impl Done {
             Done::Count(r, v) => finish(r, v, commit),
             Done::Job(f) => f(commit),
             Done::Attempt(message, v) => {
-                let error = match (v, commit) {
-                    (Ok(()), Ok(())) => return,
-                    (Err(e), _) => e.to_string(),
-                    (Ok(()), Err(c)) => c.clone(),
+                let Err(error) = settle(v, commit) else {
+                    return;
                 };
                 tracing::error!(%message, %error, "could not record an attempt; the message stays pending and is sent again after a restart");
             }
@@ -127,27 +142,29 @@ pub fn run(mut conn: Connection, rx: mpsc::Receiver<WriteOp>) {
     }
 }
 
-fn apply_batch(conn: &mut Connection, batch: Vec<WriteOp>) -> (Vec<Done>, Result<(), String>) {
+fn apply_batch(conn: &mut Connection, batch: Vec<WriteOp>) -> (Vec<Done>, Commit) {
     let mut done = Vec::with_capacity(batch.len());
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
-            let err = Err(format!("cannot begin a transaction: {e}"));
+            let e = during("cannot begin a transaction", super::classify(e));
             for op in batch {
                 done.push(fail(op, &e));
             }
-            return (done, err);
+            return (done, Err(e));
         }
     };
     for op in batch {
         done.push(apply_one(&tx, op));
     }
-    let commit = tx.commit().map_err(|e| format!("commit failed: {e}"));
+    let commit = tx
+        .commit()
+        .map_err(|e| during("commit failed", super::classify(e)));
     (done, commit)
 }
 
-fn fail(op: WriteOp, e: &rusqlite::Error) -> Done {
-    let err = || rusqlite::Error::ToSqlConversionFailure(e.to_string().into());
+fn fail(op: WriteOp, e: &StoreError) -> Done {
+    let err = || e.clone();
     match op {
         WriteOp::Ingest(_, r) => Done::Ingest(r, Err(err())),
         WriteOp::Attempt(a) => Done::Attempt(a.message_id, Err(err())),
@@ -159,7 +176,7 @@ fn fail(op: WriteOp, e: &rusqlite::Error) -> Done {
             Done::Count(reply, Err(err()))
         }
         WriteOp::Job(job) => {
-            job.fail(e.to_string());
+            job.fail(e.clone());
             Done::Job(Box::new(|_| {}))
         }
     }
@@ -170,21 +187,24 @@ fn apply_one(conn: &Connection, op: WriteOp) -> Done {
     fn scoped<T>(
         conn: &Connection,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> rusqlite::Result<T> {
+    ) -> Result<T, StoreError> {
         // Cached statements: most ops are small, and parsing these three
         // statements anew each time was a visible share of the writer's time.
         let run = |sql: &str| conn.prepare_cached(sql)?.execute([]).map(|_| ());
-        run("SAVEPOINT op")?;
-        match f(conn) {
-            Ok(v) => {
-                run("RELEASE op")?;
-                Ok(v)
+        let inner = || {
+            run("SAVEPOINT op")?;
+            match f(conn) {
+                Ok(v) => {
+                    run("RELEASE op")?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    let _ = run("ROLLBACK TO op").and_then(|_| run("RELEASE op"));
+                    Err(e)
+                }
             }
-            Err(e) => {
-                let _ = run("ROLLBACK TO op").and_then(|_| run("RELEASE op"));
-                Err(e)
-            }
-        }
+        };
+        inner().map_err(super::classify)
     }
     match op {
         WriteOp::Ingest(items, reply) => Done::Ingest(reply, scoped(conn, |c| ingest(c, &items))),
