@@ -1,5 +1,7 @@
 //! Time rules: cron schedules for scheduled digests and active hours for
-//! quiet hours, in a time zone (daylight-saving changes included). Pure.
+//! quiet hours, in a time zone (daylight-saving changes included). Pure, and
+//! a leaf: config parses these rules and route evaluates them, so it imports
+//! nothing of the crate but the time format in its tests.
 
 use jiff::civil::{DateTime, Time, Weekday};
 use jiff::tz::TimeZone;
