@@ -21,13 +21,14 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// The schema this build writes; a store with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
     include_str!("schema3.sql"),
     include_str!("schema4.sql"),
     include_str!("schema5.sql"),
+    include_str!("schema6.sql"),
 ];
 const READERS: usize = 4;
 /// How often the checkpointer copies the WAL into the database file.

@@ -45,6 +45,22 @@ fn list_column(
     }
 }
 
+/// A code with its parameters (JSON), when the column holds one.
+fn code_column<T: serde::de::DeserializeOwned>(
+    r: &Row,
+    index: usize,
+    table: &'static str,
+    id: &str,
+    column: &'static str,
+) -> rusqlite::Result<Option<T>> {
+    match r.get::<_, Option<String>>(index)? {
+        None => Ok(None),
+        Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+            super::corrupt(index, table, id, column, format!("not a known code ({e})"))
+        }),
+    }
+}
+
 fn stored_event(r: &Row) -> rusqlite::Result<StoredEvent> {
     let id: String = r.get(1)?;
     let level: String = r.get(6)?;
@@ -88,7 +104,7 @@ fn stored_event(r: &Row) -> rusqlite::Result<StoredEvent> {
 
 pub fn pending_messages(c: &Connection) -> rusqlite::Result<Vec<PendingMessage>> {
     let mut stmt = c.prepare(
-        "SELECT id, contact, kind, subscriptions, created_ms, next_attempt_ms, attempts, note, event_ids FROM messages \
+        "SELECT id, contact, kind, subscriptions, created_ms, next_attempt_ms, attempts, note, note_code FROM messages \
          WHERE status = 'pending' ORDER BY created_ms, id",
     )?;
     let mut messages: Vec<PendingMessage> = stmt
@@ -111,6 +127,7 @@ pub fn pending_messages(c: &Connection) -> rusqlite::Result<Vec<PendingMessage>>
                 next_attempt_ms: r.get(5)?,
                 attempts: crate::stored_u32(r.get::<_, i64>(6)?),
                 note: r.get(7)?,
+                note_code: code_column(r, 8, "messages", &id, "note_code")?,
                 events: Vec::new(),
                 id,
             })
@@ -218,18 +235,17 @@ pub fn list_events(c: &Connection, f: &EventFilter) -> rusqlite::Result<EventPag
     })
 }
 
-/// Route decisions of an event stored before schema 4.
-fn read_decision_rows(c: &Connection, id: &str) -> rusqlite::Result<Vec<crate::route::Decision>> {
+/// Route decisions of an event stored before schema 4, with their sentences.
+fn read_decision_rows(c: &Connection, id: &str) -> rusqlite::Result<Vec<RecordedDecision>> {
     c.prepare_cached(
-        "SELECT subscription, matched, code, detail FROM route_decisions WHERE event_id = ?1 ORDER BY position",
+        "SELECT subscription, code, detail FROM route_decisions WHERE event_id = ?1 ORDER BY position",
     )?
     .query_map([id], |r| {
-        let code: String = r.get(2)?;
-        Ok(crate::route::Decision {
+        Ok(RecordedDecision {
             subscription: r.get(0)?,
-            matched: r.get(1)?,
-            code: crate::route::decision_code(&code),
-            detail: r.get(3)?,
+            code: r.get(1)?,
+            levels: None,
+            detail: Some(r.get(2)?),
         })
     })?
     .collect()
@@ -248,7 +264,7 @@ pub fn get_event(c: &Connection, id: &str) -> rusqlite::Result<Option<EventDetai
         return Ok(None);
     };
     let decisions = match packed {
-        Some(text) => super::super::unpack_verdicts(&text, &stored.event).map_err(|e| {
+        Some(text) => super::super::unpack_verdicts(&text).map_err(|e| {
             super::corrupt(
                 22,
                 "events",
@@ -262,8 +278,8 @@ pub fn get_event(c: &Connection, id: &str) -> rusqlite::Result<Option<EventDetai
     };
     let mut deliveries = c
         .prepare_cached(
-            "SELECT n.contact, n.status, n.subscriptions, n.message_id, m.kind, COALESCE(n.reason, \
-             CASE WHEN m.status = 'pending' THEN m.last_reason END) \
+            "SELECT n.contact, n.status, n.subscriptions, n.message_id, m.kind, n.reason, n.reason_code, \
+             CASE WHEN m.status = 'pending' THEN m.last_reason END \
              FROM notices n LEFT JOIN messages m ON m.id = n.message_id WHERE n.event_id = ?1 ORDER BY n.rowid",
         )?
         .query_map([id], |r| {
@@ -276,6 +292,8 @@ pub fn get_event(c: &Connection, id: &str) -> rusqlite::Result<Option<EventDetai
                 message_id: r.get(3)?,
                 message_kind: r.get(4)?,
                 reason: r.get(5)?,
+                reason_code: code_column(r, 6, "notices", &row, "reason_code")?,
+                pending_reason: r.get(7)?,
                 attempts: Vec::new(),
             })
         })?

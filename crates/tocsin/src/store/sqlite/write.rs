@@ -1,7 +1,6 @@
 //! The writer thread: group commit of every waiting write request.
 
 use super::super::*;
-use crate::route::noise::{NoiseDecision, NoisePolicy, Window};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::mpsc;
 use tokio::sync::oneshot;
@@ -264,6 +263,11 @@ fn json_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
+/// A code with its parameters, as JSON.
+fn code_json(value: &impl serde::Serialize) -> rusqlite::Result<String> {
+    serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
+}
+
 fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult> {
     let mut out = Vec::with_capacity(items.len());
     let mut insert_event = c.prepare_cached(
@@ -279,7 +283,7 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
     )?;
     for item in items {
         let e = &item.event;
-        let sw = item.route.switch.as_ref();
+        let sw = item.switch.as_ref();
         let inserted = insert_event.execute(params![
             e.id,
             e.format.as_str(),
@@ -297,10 +301,10 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
             e.received_ms,
             item.content_json,
             item.raw_json,
-            item.route.outcome.as_str(),
+            item.outcome,
             sw.map(|s| s.source.as_str()),
-            sw.map(|s| s.item.key()),
-            sw.map(|s| s.kind.as_str()),
+            sw.map(|s| s.item.as_str()),
+            sw.map(|s| s.kind),
             item.config_version,
             item.verdicts_json,
         ])?;
@@ -309,34 +313,44 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
             continue;
         }
         let mut created = Vec::new();
-        for plan in &item.route.notices {
+        let mut notes = std::collections::HashMap::new();
+        for plan in &item.notices {
             let Some(planned) = item.messages.iter().find(|m| m.contact == plan.contact) else {
                 continue;
             };
-            let decision = match &plan.noise {
+            let decision = match &plan.window {
                 None => NoiseDecision::Notify,
-                Some(policy) => noise_decision(c, &plan.contact, policy, e.received_ms)?,
+                Some(rule) => noise_decision(c, &plan.contact, rule, e.received_ms)?,
             };
-            let (status, message_id, reason) = match &decision {
+            // A digest collecting a period's events: its note is kept as a
+            // code, written into words when it is read or sent.
+            let mut scheduled_note = |kind, key: &str, at: i64, note: MessageNote| {
+                let id = scheduled(c, kind, planned, key, at, &note, &mut created)?;
+                if created.last().is_some_and(|m| m.id == id) {
+                    notes.insert(id.clone(), note);
+                }
+                Ok::<_, rusqlite::Error>(id)
+            };
+            let (status, message_id, reason) = match decision {
                 NoiseDecision::Notify => match (&plan.digest, &plan.hold) {
                     (Some((sub, at)), _) => {
-                        let note = format!(
-                            "Scheduled digest of subscription {sub}, sent at {}",
-                            crate::timefmt::rfc3339(*at)
-                        );
-                        let id = scheduled(c, "digest", planned, sub, *at, note, &mut created)?;
+                        let note = MessageNote::ScheduledDigest {
+                            subscription: sub.clone(),
+                            at_ms: *at,
+                        };
+                        let id = scheduled_note("digest", sub, *at, note)?;
                         ("pending", Some(id), None)
                     }
                     (None, Some((policy, at))) => {
-                        let note = format!(
-                            "Held outside the active hours of notification policy {policy}; sent when they opened at {}",
-                            crate::timefmt::rfc3339(*at)
-                        );
-                        let id = scheduled(c, "held", planned, policy, *at, note, &mut created)?;
-                        let reason = format!(
-                            "held: outside the active hours of {policy}; goes out in one digest when they open at {}",
-                            crate::timefmt::rfc3339(*at)
-                        );
+                        let note = MessageNote::Held {
+                            policy: policy.clone(),
+                            opens_ms: *at,
+                        };
+                        let id = scheduled_note("held", policy, *at, note)?;
+                        let reason = NoticeReason::Held {
+                            policy: policy.clone(),
+                            opens_ms: *at,
+                        };
                         ("held", Some(id), Some(reason))
                     }
                     (None, None) => {
@@ -352,19 +366,24 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
                     }
                 },
                 NoiseDecision::Merge { at } => {
-                    let policy = plan.noise.as_ref().expect("merge needs a policy");
-                    let follow_up = follow_up_for(c, planned, policy, *at, &mut created)?;
-                    let reason = format!(
-                        "merged: a repeat of {} inside the merge window; counted in the follow-up sent at {}",
-                        policy.identity_text,
-                        crate::timefmt::rfc3339(*at)
-                    );
+                    // Only a window can merge.
+                    let Some(rule) = plan.window.as_ref() else {
+                        return Err(rusqlite::Error::ToSqlConversionFailure(
+                            "a merge decision without a merge window".into(),
+                        ));
+                    };
+                    let follow_up = follow_up_for(c, planned, &rule.identity, at, &mut created)?;
+                    let reason = NoticeReason::Merged {
+                        identity: rule.identity_text.clone(),
+                        follow_up_ms: at,
+                    };
                     ("merged", Some(follow_up), Some(reason))
                 }
-                NoiseDecision::Suppress(reason) => ("suppressed", None, Some(reason.clone())),
+                NoiseDecision::Suppress(reason) => ("suppressed", None, Some(reason)),
             };
+            let reason_code = reason.as_ref().map(code_json).transpose()?;
             c.prepare_cached(
-                "INSERT INTO notices (event_id, contact, status, subscriptions, message_id, reason) \
+                "INSERT INTO notices (event_id, contact, status, subscriptions, message_id, reason_code) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (event_id, contact) DO NOTHING",
             )?
             .execute(params![
@@ -373,22 +392,24 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
                 status,
                 json_list(&plan.subscriptions),
                 message_id,
-                reason
+                reason_code
             ])?;
         }
         out.push(IngestOutcome {
             new: true,
             messages: created,
+            notes,
         });
     }
     Ok(out)
 }
 
-/// Reads the (contact, identity) window, decides, and writes it back.
+/// Reads the (contact, identity) window, runs the rule's decision on it, and
+/// writes it back, all inside the ingest transaction.
 fn noise_decision(
     c: &Connection,
     contact: &str,
-    p: &NoisePolicy,
+    rule: &WindowRule,
     at_ms: i64,
 ) -> rusqlite::Result<NoiseDecision> {
     let current: Option<Window> = c
@@ -396,7 +417,7 @@ fn noise_decision(
             "SELECT opened_ms, merge_until, silence_until, count, first_ms, last_ms, follow_up, notified \
              FROM windows WHERE contact = ?1 AND identity = ?2",
         )?
-        .query_row(params![contact, p.identity], |r| {
+        .query_row(params![contact, rule.identity], |r| {
             Ok(Window {
                 opened_ms: r.get(0)?,
                 merge_until: r.get(1)?,
@@ -409,7 +430,7 @@ fn noise_decision(
             })
         })
         .optional()?;
-    let (decision, w) = crate::route::noise::decide(current.as_ref(), p, at_ms);
+    let (decision, w) = (rule.decide)(current.as_ref(), at_ms);
     c.prepare_cached(
         "INSERT INTO windows (contact, identity, opened_ms, merge_until, silence_until, count, first_ms, last_ms, \
          follow_up, notified) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
@@ -420,7 +441,7 @@ fn noise_decision(
     )?
     .execute(params![
         contact,
-        p.identity,
+        rule.identity,
         w.opened_ms,
         w.merge_until,
         w.silence_until,
@@ -442,7 +463,7 @@ fn scheduled(
     planned: &NewMessage,
     key: &str,
     at: i64,
-    note: String,
+    note: &MessageNote,
     created: &mut Vec<NewMessage>,
 ) -> rusqlite::Result<String> {
     use sha2::{Digest, Sha256};
@@ -450,10 +471,17 @@ fn scheduled(
     let id = format!("{kind}-{}", hex::encode(&hash[..12]));
     let inserted = c
         .prepare_cached(
-            "INSERT INTO messages (id, contact, kind, status, subscriptions, created_ms, next_attempt_ms, note) \
+            "INSERT INTO messages (id, contact, kind, status, subscriptions, created_ms, next_attempt_ms, note_code) \
              VALUES (?1, ?2, 'digest', 'pending', ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
         )?
-        .execute(params![id, planned.contact, json_list(&planned.subscriptions), planned.created_ms, at, note])?;
+        .execute(params![
+            id,
+            planned.contact,
+            json_list(&planned.subscriptions),
+            planned.created_ms,
+            at,
+            code_json(note)?
+        ])?;
     if inserted == 1 {
         created.push(NewMessage {
             id: id.clone(),
@@ -462,7 +490,7 @@ fn scheduled(
             subscriptions: planned.subscriptions.clone(),
             event_ids: Vec::new(),
             created_ms: planned.created_ms,
-            note: Some(note),
+            note: None,
             not_before_ms: Some(at),
         });
     }
@@ -473,13 +501,13 @@ fn scheduled(
 fn follow_up_for(
     c: &Connection,
     planned: &NewMessage,
-    p: &NoisePolicy,
+    identity: &str,
     at: i64,
     created: &mut Vec<NewMessage>,
 ) -> rusqlite::Result<String> {
     let existing: Option<String> = c
         .prepare_cached("SELECT follow_up FROM windows WHERE contact = ?1 AND identity = ?2")?
-        .query_row(params![planned.contact, p.identity], |r| r.get(0))?;
+        .query_row(params![planned.contact, identity], |r| r.get(0))?;
     if let Some(id) = existing {
         return Ok(id);
     }
@@ -499,7 +527,7 @@ fn follow_up_for(
     )?
     .execute(params![m.id, m.contact, json_list(&m.subscriptions), m.created_ms, at])?;
     c.prepare_cached("UPDATE windows SET follow_up = ?3 WHERE contact = ?1 AND identity = ?2")?
-        .execute(params![m.contact, p.identity, m.id])?;
+        .execute(params![m.contact, identity, m.id])?;
     created.push(m.clone());
     Ok(m.id)
 }
@@ -542,7 +570,8 @@ fn attempt(c: &Connection, a: &AttemptRecord) -> rusqlite::Result<()> {
             .execute(params![a.message_id, status, a.reason, finished])?;
             // Merged notices stay `merged`: the follow-up counts them.
             c.prepare_cached(
-                "UPDATE notices SET status = ?2, reason = ?3 WHERE message_id = ?1 AND status <> 'merged'",
+                "UPDATE notices SET status = ?2, reason = ?3, reason_code = NULL \
+                 WHERE message_id = ?1 AND status <> 'merged'",
             )?
             .execute(params![a.message_id, status, reason])?;
         }
@@ -552,7 +581,7 @@ fn attempt(c: &Connection, a: &AttemptRecord) -> rusqlite::Result<()> {
 
 fn fail_pending(c: &Connection, contact: &str, reason: &str, now_ms: i64) -> rusqlite::Result<u64> {
     c.prepare_cached(
-        "UPDATE notices SET status = 'failed', reason = ?2 WHERE message_id IN \
+        "UPDATE notices SET status = 'failed', reason = ?2, reason_code = NULL WHERE message_id IN \
          (SELECT id FROM messages WHERE contact = ?1 AND status = 'pending')",
     )?
     .execute(params![contact, reason])?;
