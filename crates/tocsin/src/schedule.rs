@@ -10,7 +10,7 @@ use jiff::{Timestamp, ToSpan};
 /// A five-field cron schedule: minute hour day-of-month month day-of-week,
 /// parsed and matched by croner (lists, ranges, steps, month and weekday
 /// names such as `MON-FRI` or `JAN`, day of week 0 or 7 for Sunday, and
-/// croner's `L`, `#` and `W`; a day of month and a day of week both
+/// croner's `L`, `#`, `W`, `?` and `@daily`-style nicknames; a day of month and a day of week both
 /// restricted match either, as in classic cron).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cron {
@@ -297,6 +297,8 @@ mod tests {
             next("0 12-18/3 * * *", tuesday_noon),
             "2026-12-01T07:00:00.000Z"
         );
+        // Nicknames: @weekly is Sunday 00:00.
+        assert_eq!(next("@weekly", tuesday_noon), "2026-12-05T16:00:00.000Z");
     }
 
     #[test]
