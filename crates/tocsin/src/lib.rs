@@ -22,6 +22,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod notify;
 pub mod route;
+pub mod schedule;
 pub mod server;
 pub mod store;
 pub mod timefmt;

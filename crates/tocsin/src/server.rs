@@ -54,6 +54,55 @@ pub enum IngestError {
     Store(#[from] StoreError),
 }
 
+/// An event and what routing decided about it, in the store's terms: the
+/// verdicts as codes, and for each notice with noise rules a window rule
+/// whose decision (route's) the store runs inside its transaction.
+pub fn ingest_item(
+    event: Arc<crate::event::Event>,
+    route: crate::route::RouteResult,
+    config_version: String,
+    messages: Vec<NewMessage>,
+) -> IngestItem {
+    let verdicts_json =
+        crate::store::pack_verdicts(route.decisions.iter().map(|d| crate::store::Verdict {
+            subscription: &d.subscription,
+            code: d.code,
+            levels: d.levels.as_deref(),
+        }));
+    let notices = route
+        .notices
+        .into_iter()
+        .map(|n| crate::store::NoticeWrite {
+            window: n.noise.map(|p| crate::store::WindowRule {
+                identity: p.identity.clone(),
+                identity_text: p.identity_text.clone(),
+                decide: Arc::new(move |window, at_ms| {
+                    crate::route::noise::decide(window, &p, at_ms)
+                }),
+            }),
+            contact: n.contact,
+            subscriptions: n.subscriptions,
+            digest: n.digest,
+            hold: n.hold,
+        })
+        .collect();
+    IngestItem {
+        content_json: event.content.to_string(),
+        raw_json: event.raw.to_string(),
+        outcome: route.outcome.as_str(),
+        switch: route.switch.map(|s| crate::store::SwitchRecord {
+            source: s.source,
+            item: s.item.key().to_string(),
+            kind: s.kind.as_str(),
+        }),
+        notices,
+        verdicts_json,
+        event,
+        config_version,
+        messages,
+    }
+}
+
 /// Everything a running server shares.
 pub struct App {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
@@ -99,7 +148,7 @@ impl App {
                     not_before_ms: None,
                 })
                 .collect();
-            items.push(IngestItem::new(
+            items.push(ingest_item(
                 Arc::new(event),
                 route,
                 snap.version.clone(),
@@ -107,10 +156,8 @@ impl App {
             ));
         }
         // What the answer and the dispatcher need after the commit (cheap: Arc'd events).
-        let plans: Vec<(Arc<crate::event::Event>, &'static str)> = items
-            .iter()
-            .map(|i| (i.event.clone(), i.route.outcome.as_str()))
-            .collect();
+        let plans: Vec<(Arc<crate::event::Event>, &'static str)> =
+            items.iter().map(|i| (i.event.clone(), i.outcome)).collect();
         let fresh = self.store.ingest(items).await?;
         let mut answer = IngestAnswer {
             accepted: 0,
@@ -129,6 +176,7 @@ impl App {
             // Only the messages the store created: merged and suppressed
             // occurrences have none.
             for m in done.messages {
+                let note = crate::explain::sentences::note(m.note, done.notes.get(&m.id));
                 outbox.push(OutboxMessage {
                     id: m.id,
                     contact: m.contact,
@@ -138,7 +186,7 @@ impl App {
                     created_ms: m.created_ms,
                     next_attempt_ms: m.not_before_ms.unwrap_or(m.created_ms),
                     attempts: 0,
-                    note: m.note,
+                    note,
                 });
             }
         }
@@ -431,7 +479,7 @@ mod tests {
             notices: vec![],
         };
         store
-            .ingest(vec![IngestItem::new(
+            .ingest(vec![ingest_item(
                 Arc::new(event),
                 route,
                 "v".into(),

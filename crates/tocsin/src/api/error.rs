@@ -1,4 +1,5 @@
-use axum::http::StatusCode;
+use crate::store::StoreError;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -18,8 +19,41 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A store failure: 503 when retrying later can help (the API's 503s
+    /// carry `Retry-After`), else 500 naming the problem (SQLite's words or
+    /// the corrupt row and column; never a statement's parameters).
+    /// `outcome` says what became of the request, e.g. "nothing was stored".
+    pub fn store(e: &StoreError, outcome: Option<&str>) -> ApiError {
+        let outcome = outcome.map(|o| format!("; {o}")).unwrap_or_default();
+        if e.is_transient() {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{e}{outcome}; try again"),
+            )
+        } else {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{e}{outcome}; retrying will not help until the store is repaired"),
+            )
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::store(&e, None)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body)).into_response()
+        let mut r = (self.status, axum::Json(self.body)).into_response();
+        // A 503 is always "try again": say when.
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        r
     }
 }

@@ -175,7 +175,7 @@ pub async fn explain(
 }
 
 fn store_error(e: crate::store::StoreError) -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    ApiError::from(e)
 }
 
 /// The event's fields at the top level, with its outcome.
@@ -198,8 +198,8 @@ pub fn event_json(s: &StoredEvent) -> Map<String, Value> {
 
 pub fn detail_json(d: &EventDetail) -> Map<String, Value> {
     let mut v = event_json(&d.stored);
-    let matched: Vec<&str> = d
-        .decisions
+    let decisions = crate::explain::decisions(d);
+    let matched: Vec<&str> = decisions
         .iter()
         .filter(|x| x.matched)
         .map(|x| x.subscription.as_str())
@@ -208,7 +208,7 @@ pub fn detail_json(d: &EventDetail) -> Map<String, Value> {
     v.insert(
         "route".into(),
         Value::Array(
-            d.decisions
+            decisions
                 .iter()
                 .map(|x| json!({"subscription": x.subscription, "matched": x.matched, "code": x.code, "detail": x.detail}))
                 .collect(),
@@ -239,7 +239,7 @@ pub fn detail_json(d: &EventDetail) -> Map<String, Value> {
                 "subscriptions": r.subscriptions,
                 "message_id": r.message_id,
                 "message_kind": r.message_kind,
-                "reason": r.reason,
+                "reason": crate::explain::sentences::delivery_reason(r),
                 "attempts": attempts,
             })
         })

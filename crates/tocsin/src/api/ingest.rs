@@ -3,7 +3,6 @@
 use super::ApiError;
 use crate::event::Format;
 use crate::server::{App, IngestError};
-use crate::store::StoreError;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -47,7 +46,8 @@ async fn handle(app: Arc<App>, format: Format, req: Request) -> Response {
 }
 
 /// The ingest answer (also a quarantine replay's): 202, 400 (with
-/// `quarantine_id` when the request is kept) or 503.
+/// `quarantine_id` when the request is kept), 503 (the store is unavailable;
+/// retry) or 500 (the store fails deterministically).
 pub(super) fn answer(
     result: Result<crate::server::IngestAnswer, IngestError>,
     quarantine_id: Option<String>,
@@ -66,17 +66,8 @@ pub(super) fn answer(
             .into_response()
         }
         Err(IngestError::Store(e)) => {
-            tracing::error!(error = %e, "ingest refused: the store is unavailable");
-            let msg = match e {
-                StoreError::Unavailable(_) => {
-                    "the store is unavailable; nothing was stored, try again"
-                }
-                _ => "the store failed; nothing was stored, try again",
-            };
-            let mut r = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            r
+            tracing::error!(error = %e, transient = e.is_transient(), "ingest refused: the store failed");
+            ApiError::store(&e, Some("nothing was stored")).into_response()
         }
     }
 }

@@ -127,7 +127,7 @@ fn bad(field: &str, message: &str) -> ApiError {
 }
 
 fn store_error(e: crate::store::StoreError) -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    ApiError::from(e)
 }
 
 fn unknown(id: &str) -> ApiError {

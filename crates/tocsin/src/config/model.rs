@@ -242,7 +242,7 @@ pub struct NotificationPolicy {
     pub name: String,
     pub contact_groups: Vec<String>,
     /// Quiet hours: outside these, messages are held (or only critical ones go).
-    pub active_hours: Option<crate::route::schedule::ActiveHours>,
+    pub active_hours: Option<crate::schedule::ActiveHours>,
     pub outside_hours: OutsideHours,
     pub line: usize,
 }
@@ -260,7 +260,7 @@ pub enum OutsideHours {
 /// A subscription's scheduled digest: one summary per firing instead of each event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DigestSchedule {
-    pub cron: crate::route::schedule::Cron,
+    pub cron: crate::schedule::Cron,
     pub timezone: String,
 }
 

@@ -48,7 +48,7 @@ impl From<PendingMessage> for OutboxMessage {
             created_ms: p.created_ms,
             next_attempt_ms: p.next_attempt_ms,
             attempts: p.attempts,
-            note: p.note,
+            note: crate::explain::sentences::note(p.note, p.note_code.as_ref()),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod doctor;
 pub mod dryrun;
+pub mod sentences;
 
 use crate::store::{DeliveryRecord, EventDetail};
 use crate::timefmt::rfc3339;
@@ -164,9 +165,7 @@ fn delivery_steps(d: &DeliveryRecord, steps: &mut Vec<Step>) {
         ),
         "delivered" => Step::new("delivered", format!("Delivered to {}.", d.contact)),
         "failed" => {
-            let reason = d
-                .reason
-                .clone()
+            let reason = sentences::delivery_reason(d)
                 .or_else(|| last.map(|a| a.reason.clone()))
                 .unwrap_or_default();
             let code = if reason.contains("contact removed") {
@@ -197,8 +196,36 @@ fn delivery_steps(d: &DeliveryRecord, steps: &mut Vec<Step>) {
     steps.push(step.contact(&d.contact));
 }
 
+/// The recorded verdicts with their sentences: route's words for each code,
+/// or the sentence stored with it by builds before schema 4.
+pub fn decisions(d: &EventDetail) -> Vec<crate::route::Decision> {
+    d.decisions
+        .iter()
+        .map(|x| {
+            let code = crate::route::decision_code(&x.code);
+            let detail = match &x.detail {
+                Some(text) => text.clone(),
+                None => crate::route::RouteDecision {
+                    subscription: x.subscription.as_str().into(),
+                    matched: code == "matched",
+                    code,
+                    levels: x.levels.as_deref().map(Into::into),
+                }
+                .detail(&d.stored.event),
+            };
+            crate::route::Decision {
+                subscription: x.subscription.clone(),
+                matched: code == "matched",
+                code,
+                detail,
+            }
+        })
+        .collect()
+}
+
 /// The steps for one stored event.
 pub fn explain(d: &EventDetail) -> Vec<Step> {
+    let decisions = decisions(d);
     let s = &d.stored;
     let e = &s.event;
     let mut steps = vec![Step::new(
@@ -233,7 +260,7 @@ pub fn explain(d: &EventDetail) -> Vec<Step> {
             e.product, e.event_type
         ),
     ));
-    if d.decisions.is_empty() {
+    if decisions.is_empty() {
         steps.push(
             Step::new(
                 "no_subscription_covers",
@@ -245,7 +272,7 @@ pub fn explain(d: &EventDetail) -> Vec<Step> {
             .fix("add a subscription whose products and event_types include this event (or leave them empty for any)"),
         );
     }
-    for x in &d.decisions {
+    for x in &decisions {
         let step = if x.matched {
             Step::new(
                 "subscription_matched",
@@ -264,7 +291,7 @@ pub fn explain(d: &EventDetail) -> Vec<Step> {
         };
         steps.push(step.sub(&x.subscription));
     }
-    if d.decisions.iter().any(|x| x.matched) && d.deliveries.is_empty() {
+    if decisions.iter().any(|x| x.matched) && d.deliveries.is_empty() {
         steps.push(
             Step::new(
                 "no_contact",
@@ -302,4 +329,97 @@ pub fn as_text(event_id: &str, steps: &[serde_json::Value]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{RecordedDecision, StoredEvent};
+
+    #[test]
+    fn recorded_codes_get_route_sentences_and_old_sentences_stay() {
+        let recorded =
+            |subscription: &str, code: &str, levels: Option<&str>, detail: Option<&str>| {
+                RecordedDecision {
+                    subscription: subscription.into(),
+                    code: code.into(),
+                    levels: levels.map(Into::into),
+                    detail: detail.map(Into::into),
+                }
+            };
+        let d = EventDetail {
+            stored: StoredEvent {
+                seq: 1,
+                event: crate::event::Event {
+                    id: "e".into(),
+                    product: "Sas".into(),
+                    event_type: "Incident".into(),
+                    name: "Incident:DDoS".into(),
+                    level: crate::domain::Level::Critical,
+                    severity: None,
+                    status: None,
+                    resource: None,
+                    instance: None,
+                    region: None,
+                    group: None,
+                    time_ms: 0,
+                    received_ms: 0,
+                    content: serde_json::json!({}),
+                    format: crate::event::Format::Native,
+                    raw: serde_json::json!({}),
+                },
+                outcome: "routed".into(),
+                switch_item: None,
+                switch_kind: None,
+                switch_source: None,
+                config_version: "v".into(),
+            },
+            decisions: vec![
+                recorded(
+                    "crit-only",
+                    "level_not_matched",
+                    Some("critical, warn"),
+                    None,
+                ),
+                recorded("q\"uote", "name_not_matched", None, None),
+                recorded("s", "matched", None, None),
+                recorded(
+                    "old",
+                    "matched",
+                    None,
+                    Some("matched old (as written by schema 3)"),
+                ),
+            ],
+            deliveries: vec![],
+        };
+        let got: Vec<(String, bool, &str, String)> = decisions(&d)
+            .into_iter()
+            .map(|x| (x.subscription, x.matched, x.code, x.detail))
+            .collect();
+        let row = |s: &str, m, c, t: &str| (s.to_string(), m, c, t.to_string());
+        assert_eq!(
+            got,
+            [
+                row(
+                    "crit-only",
+                    false,
+                    "level_not_matched",
+                    "level critical is not among critical, warn in crit-only"
+                ),
+                row(
+                    "q\"uote",
+                    false,
+                    "name_not_matched",
+                    "name Incident:DDoS is not among the event names of q\"uote"
+                ),
+                row("s", true, "matched", "matched s"),
+                row(
+                    "old",
+                    true,
+                    "matched",
+                    "matched old (as written by schema 3)"
+                ),
+            ]
+        );
+    }
 }

@@ -9,12 +9,12 @@
 
 pub mod glob;
 pub mod noise;
-pub mod schedule;
 pub mod switch;
 
 use crate::catalog;
 use crate::config::{Config, Level, Subscription};
 use crate::event::Event;
+pub use crate::schedule;
 use glob::Pattern;
 use std::collections::{BTreeMap, HashMap};
 pub use switch::{SwitchStop, push_switch};

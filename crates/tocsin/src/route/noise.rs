@@ -1,7 +1,9 @@
 //! Noise reduction, decided purely: merge windows, thresholds and silences
 //! per (contact, identity of the event). The store keeps the windows and
-//! calls [`decide`] inside the ingest transaction, so concurrent requests and
-//! restarts see one consistent history.
+//! runs [`decide`] (handed to it with each notice, as a function it does not
+//! know the rules of) inside the ingest transaction, so concurrent requests
+//! and restarts see one consistent history. Decisions are codes with their
+//! parameters ([`NoticeReason`]); explain writes the sentences.
 
 use crate::event::Event;
 use serde_json::Value;
@@ -85,40 +87,7 @@ pub fn identity(e: &Event, keys: &[String]) -> (String, String) {
     (hex::encode(&h.finalize()[..16]), text)
 }
 
-/// What the store remembers per (contact, identity).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Window {
-    pub opened_ms: i64,
-    pub merge_until: i64,
-    pub silence_until: i64,
-    pub count: u32,
-    pub first_ms: i64,
-    pub last_ms: i64,
-    /// The follow-up message that collects repeats, once there is one.
-    pub follow_up: Option<String>,
-    /// A notification went out for this window.
-    pub notified: bool,
-}
-
-impl Window {
-    pub fn ends(&self) -> i64 {
-        self.merge_until.max(self.silence_until)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NoiseDecision {
-    /// Send a message for this event now.
-    Notify,
-    /// Fold into the window's follow-up, sent when the window closes at `at`.
-    Merge { at: i64 },
-    /// Do not send; the reason says why.
-    Suppress(String),
-}
-
-fn human(ms: i64) -> String {
-    crate::domain::humanize(std::time::Duration::from_millis(ms.max(0) as u64))
-}
+pub use crate::domain::{NoiseDecision, NoticeReason, Window};
 
 /// Decides what to do with one occurrence at `at_ms`, given the window (if
 /// any), and returns the window as it is afterwards.
@@ -139,11 +108,11 @@ pub fn decide(window: Option<&Window>, p: &NoisePolicy, at_ms: i64) -> (NoiseDec
         let d = if notify {
             NoiseDecision::Notify
         } else {
-            NoiseDecision::Suppress(format!(
-                "below min_occurrences: 1 of {} occurrences within {}",
-                p.min_occurrences,
-                human(p.window_ms)
-            ))
+            NoiseDecision::Suppress(NoticeReason::BelowMinOccurrences {
+                count: 1,
+                min: p.min_occurrences,
+                window_ms: p.window_ms,
+            })
         };
         return (d, w);
     };
@@ -156,21 +125,19 @@ pub fn decide(window: Option<&Window>, p: &NoisePolicy, at_ms: i64) -> (NoiseDec
             w.silence_until = at_ms + p.silence_ms;
             return (NoiseDecision::Notify, w);
         }
-        let reason = format!(
-            "below min_occurrences: {} of {} occurrences within {}",
-            w.count,
-            p.min_occurrences,
-            human(p.window_ms)
-        );
+        let reason = NoticeReason::BelowMinOccurrences {
+            count: w.count,
+            min: p.min_occurrences,
+            window_ms: p.window_ms,
+        };
         return (NoiseDecision::Suppress(reason), w);
     }
     if at_ms < w.merge_until {
         return (NoiseDecision::Merge { at: w.merge_until }, w);
     }
-    let reason = format!(
-        "inside the silence of {} after the notification of this event",
-        human(p.silence_ms)
-    );
+    let reason = NoticeReason::InsideSilence {
+        silence_ms: p.silence_ms,
+    };
     (NoiseDecision::Suppress(reason), w)
 }
 
@@ -206,16 +173,23 @@ mod tests {
     #[test]
     fn threshold_reached_at_the_window_end() {
         let p = policy(10_000, 0, 3);
+        let below = |count| {
+            NoiseDecision::Suppress(NoticeReason::BelowMinOccurrences {
+                count,
+                min: 3,
+                window_ms: 10_000,
+            })
+        };
         let (d, w) = decide(None, &p, 0);
-        assert!(matches!(d, NoiseDecision::Suppress(ref r) if r.contains("1 of 3")));
+        assert_eq!(d, below(1));
         let (d, w) = decide(Some(&w), &p, 5_000);
-        assert!(matches!(d, NoiseDecision::Suppress(ref r) if r.contains("2 of 3")));
+        assert_eq!(d, below(2));
         let (d, w) = decide(Some(&w), &p, 9_999);
         assert_eq!(d, NoiseDecision::Notify);
         assert!(w.notified);
         // One ms later the window is over: counting starts again.
         let (d, _) = decide(Some(&w), &p, 10_000);
-        assert!(matches!(d, NoiseDecision::Suppress(ref r) if r.contains("1 of 3")));
+        assert_eq!(d, below(1));
     }
 
     #[test]
@@ -223,7 +197,10 @@ mod tests {
         let p = policy(0, 30_000, 1);
         let (_, w) = decide(None, &p, 0);
         let (d, w) = decide(Some(&w), &p, 29_999);
-        assert!(matches!(d, NoiseDecision::Suppress(ref r) if r.contains("silence")));
+        assert_eq!(
+            d,
+            NoiseDecision::Suppress(NoticeReason::InsideSilence { silence_ms: 30_000 })
+        );
         let (d, _) = decide(Some(&w), &p, 30_000);
         assert_eq!(d, NoiseDecision::Notify);
         // Merge window and silence together: merged first, then suppressed.

@@ -7,12 +7,21 @@
 
 pub mod sqlite;
 
+use crate::domain::{MessageNote, NoiseDecision, NoticeReason, Window};
 use crate::event::Event;
-use crate::route::{Decision, RouteResult};
 use async_trait::async_trait;
+use std::sync::Arc;
 
-/// Errors of the store. `Unavailable` means "try again later" (ingest answers 503).
-#[derive(Debug, thiserror::Error)]
+/// Errors of the store, by what a caller can do about them.
+///
+/// `Unavailable` is transient: retrying later can succeed (the database is
+/// busy or locked, an I/O hiccup, a full disk, the writer stopped), so ingest
+/// answers 503 with `Retry-After`. `Failed` and `Corrupt` are deterministic:
+/// the same request fails the same way every time (a constraint, a missing
+/// table, a read-only or corrupt database file, a stored value that does not
+/// parse), so the API answers 500 naming the problem instead of asking for
+/// retries that cannot help. Each carries its source's words.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
@@ -20,6 +29,15 @@ pub enum StoreError {
     Open(String),
     #[error("corrupt record in the store: {0}")]
     Corrupt(String),
+    #[error("the store failed: {0}")]
+    Failed(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same request later can succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
 }
 
 pub use crate::domain::MessageKind;
@@ -40,11 +58,17 @@ pub struct NewMessage {
     pub not_before_ms: Option<i64>,
 }
 
-/// One accepted event with everything routing decided about it.
+/// One accepted event with everything routing decided about it, in the
+/// store's terms (codes and parameters; the store knows no routing policy).
 #[derive(Clone, Debug)]
 pub struct IngestItem {
-    pub event: std::sync::Arc<Event>,
-    pub route: RouteResult,
+    pub event: Arc<Event>,
+    /// What became of it at routing: `routed`, `unmatched`, `stopped_by_switch`.
+    pub outcome: &'static str,
+    /// The push switch that stopped it.
+    pub switch: Option<SwitchRecord>,
+    /// The contacts it goes to.
+    pub notices: Vec<NoticeWrite>,
     pub config_version: String,
     pub messages: Vec<NewMessage>,
     /// The event's content and raw form as stored, serialized by the caller
@@ -52,8 +76,74 @@ pub struct IngestItem {
     pub content_json: String,
     pub raw_json: String,
     /// The route decisions, packed as the store keeps them (see
-    /// `sqlite/schema4.sql`); `None` when no subscription covered the event.
+    /// [`pack_verdicts`] and `sqlite/schema4.sql`); `None` when no
+    /// subscription covered the event.
     pub verdicts_json: Option<String>,
+}
+
+/// The push switch that stopped an event, as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwitchRecord {
+    pub source: String,
+    pub item: String,
+    pub kind: &'static str,
+}
+
+/// One contact an event goes to.
+#[derive(Clone, Debug)]
+pub struct NoticeWrite {
+    pub contact: String,
+    pub subscriptions: Vec<String>,
+    /// The merge window, threshold and silence (None: send each event).
+    pub window: Option<WindowRule>,
+    /// Collected into a scheduled digest: (subscription, firing time).
+    pub digest: Option<(String, i64)>,
+    /// Held outside active hours: (policy, opening time).
+    pub hold: Option<(String, i64)>,
+}
+
+/// How one occurrence changes a (contact, identity) window, and what follows:
+/// handed in by routing and run by the store inside the ingest transaction,
+/// between reading the window and writing it back, so that concurrent
+/// requests and restarts see one history. The store knows no rule of it.
+pub type DecideWindow = dyn Fn(Option<&Window>, i64) -> (NoiseDecision, Window) + Send + Sync;
+
+/// The window a notice is counted in, and the function that decides on it.
+#[derive(Clone)]
+pub struct WindowRule {
+    /// The key of the window (a hash of the event's identity).
+    pub identity: String,
+    /// The identity in words, kept with a merged notice.
+    pub identity_text: String,
+    pub decide: Arc<DecideWindow>,
+}
+
+impl std::fmt::Debug for WindowRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WindowRule")
+            .field("identity", &self.identity)
+            .field("identity_text", &self.identity_text)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One covering subscription's verdict as the store keeps it: a code, and for
+/// `level_not_matched` the subscription's levels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict<'a> {
+    pub subscription: &'a str,
+    pub code: &'a str,
+    pub levels: Option<&'a str>,
+}
+
+/// A recorded verdict read back. `detail` is the sentence stored with it by
+/// builds before schema 4; newer records keep the code only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedDecision {
+    pub subscription: String,
+    pub code: String,
+    pub levels: Option<String>,
+    pub detail: Option<String>,
 }
 
 /// Route decisions as stored: runs of consecutive subscriptions with the same
@@ -68,75 +158,52 @@ enum VerdictRun<S> {
     Levels(S, Vec<S>, S),
 }
 
-fn pack_verdicts(decisions: &[crate::route::RouteDecision]) -> String {
+/// Packs verdicts as the store keeps them; `None` when there are none.
+pub fn pack_verdicts<'a>(verdicts: impl IntoIterator<Item = Verdict<'a>>) -> Option<String> {
     let mut runs: Vec<VerdictRun<&str>> = Vec::new();
-    for d in decisions {
-        let levels = d.levels.as_deref();
-        match (runs.last_mut(), levels) {
+    for d in verdicts {
+        match (runs.last_mut(), d.levels) {
             (Some(VerdictRun::Plain(code, names)), None) if *code == d.code => {
-                names.push(&d.subscription)
+                names.push(d.subscription)
             }
             (Some(VerdictRun::Levels(code, names, l)), Some(levels))
                 if *code == d.code && *l == levels =>
             {
-                names.push(&d.subscription)
+                names.push(d.subscription)
             }
-            (_, None) => runs.push(VerdictRun::Plain(d.code, vec![&d.subscription])),
+            (_, None) => runs.push(VerdictRun::Plain(d.code, vec![d.subscription])),
             (_, Some(levels)) => {
-                runs.push(VerdictRun::Levels(d.code, vec![&d.subscription], levels))
+                runs.push(VerdictRun::Levels(d.code, vec![d.subscription], levels))
             }
         }
     }
-    serde_json::to_string(&runs).unwrap_or_else(|_| "[]".into())
+    if runs.is_empty() {
+        return None;
+    }
+    Some(serde_json::to_string(&runs).unwrap_or_else(|_| "[]".into()))
 }
 
-/// Unpacks stored verdicts into decisions with their sentences.
-pub fn unpack_verdicts(text: &str, event: &Event) -> Vec<Decision> {
+/// Unpacks stored verdicts; text that is not packed verdicts is an error
+/// (the record is corrupt).
+pub fn unpack_verdicts(text: &str) -> Result<Vec<RecordedDecision>, serde_json::Error> {
     // Owned strings: a name with escapes cannot be borrowed from the JSON.
-    let runs: Vec<VerdictRun<String>> = serde_json::from_str(text).unwrap_or_default();
+    let runs: Vec<VerdictRun<String>> = serde_json::from_str(text)?;
     let mut out = Vec::new();
     for run in runs {
         let (code, names, levels) = match run {
             VerdictRun::Plain(c, n) => (c, n, None),
             VerdictRun::Levels(c, n, l) => (c, n, Some(l)),
         };
-        let code = crate::route::decision_code(&code);
-        for name in names {
-            let verdict = crate::route::RouteDecision {
-                subscription: name.as_str().into(),
-                matched: code == "matched",
-                code,
-                levels: levels.as_deref().map(Into::into),
-            };
-            out.push(Decision {
-                detail: verdict.detail(event),
-                subscription: name,
-                matched: verdict.matched,
-                code,
+        for subscription in names {
+            out.push(RecordedDecision {
+                subscription,
+                code: code.clone(),
+                levels: levels.clone(),
+                detail: None,
             });
         }
     }
-    out
-}
-
-impl IngestItem {
-    pub fn new(
-        event: std::sync::Arc<Event>,
-        route: RouteResult,
-        config_version: String,
-        messages: Vec<NewMessage>,
-    ) -> IngestItem {
-        let verdicts_json = (!route.decisions.is_empty()).then(|| pack_verdicts(&route.decisions));
-        IngestItem {
-            content_json: event.content.to_string(),
-            raw_json: event.raw.to_string(),
-            verdicts_json,
-            event,
-            route,
-            config_version,
-            messages,
-        }
-    }
+    Ok(out)
 }
 
 /// How an attempt ended.
@@ -184,7 +251,10 @@ pub struct PendingMessage {
     pub created_ms: i64,
     pub next_attempt_ms: i64,
     pub attempts: u32,
+    /// The note it was given (failure reports).
     pub note: Option<String>,
+    /// What it is, for the messages Tocsin scheduled itself (digests, held).
+    pub note_code: Option<MessageNote>,
     pub events: Vec<Event>,
 }
 
@@ -245,14 +315,19 @@ pub struct DeliveryRecord {
     pub subscriptions: Vec<String>,
     pub message_id: Option<String>,
     pub message_kind: Option<String>,
+    /// The text recorded on the notice (a platform's verdict, a failure).
     pub reason: Option<String>,
+    /// Why it is held, merged or suppressed (explain writes the sentence).
+    pub reason_code: Option<NoticeReason>,
+    /// While its message is pending: the message's last reason (a retry).
+    pub pending_reason: Option<String>,
     pub attempts: Vec<AttemptRow>,
 }
 
 #[derive(Clone, Debug)]
 pub struct EventDetail {
     pub stored: StoredEvent,
-    pub decisions: Vec<Decision>,
+    pub decisions: Vec<RecordedDecision>,
     pub deliveries: Vec<DeliveryRecord>,
 }
 
@@ -264,6 +339,9 @@ pub struct IngestOutcome {
     /// Messages created for it that the dispatcher must send (singles now,
     /// follow-ups when their window closes).
     pub messages: Vec<NewMessage>,
+    /// Message id → what it is, for the digests it created (their note is
+    /// written from it).
+    pub notes: std::collections::HashMap<String, MessageNote>,
 }
 
 /// The result of an ingest, one outcome per item in order.

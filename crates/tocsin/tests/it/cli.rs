@@ -57,6 +57,28 @@ fn check_reports_every_problem_with_file_line_and_path() {
 }
 
 #[test]
+fn check_takes_cron_weekday_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("digests.yaml");
+    std::fs::write(
+        &path,
+        "contacts:\n  - { name: c, channel: webhook, webhook: \"https://h/x\" }\ncontact_groups:\n  - { name: g, contacts: [c] }\nnotification_policies:\n  - { name: p, contact_groups: [g] }\nsubscriptions:\n  - { name: weekly, digest: { schedule: \"0 10 * * MON\" }, notification_policy: p }\n  - { name: workdays, digest: { schedule: \"0 9 * * MON-FRI\", timezone: Europe/Berlin }, notification_policy: p }\n",
+    )
+    .unwrap();
+    let out = tocsin()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn every_command_has_help() {
     for cmd in [
         vec!["--help"],

@@ -331,3 +331,97 @@ async fn a_quarantine_that_cannot_be_written_still_answers_the_400() {
     assert_eq!(v.get("quarantine_id"), None, "{v}");
     server.shutdown().await;
 }
+
+/// Opens the running server's store file behind its back.
+fn behind_its_back(h: &Harness) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(h.dir.path().join("tocsin.db")).unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    c
+}
+
+async fn send(req: reqwest::RequestBuilder) -> (u16, Option<String>, serde_json::Value) {
+    let r = req.send().await.unwrap();
+    let retry_after = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (r.status().as_u16(), retry_after, r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_deterministic_store_error_answers_500_naming_it_not_503_forever() {
+    let h = Harness::start("").await;
+    assert_eq!(
+        h.post("/api/v1/events", &native("d-1", "x", "info"))
+            .await
+            .0,
+        202
+    );
+    // A stored JSON column that no longer parses: the same answer on every
+    // try, so 500 naming the row and column, without Retry-After.
+    behind_its_back(&h)
+        .execute(
+            "UPDATE events SET content = '{not json' WHERE id = 'd-1'",
+            [],
+        )
+        .unwrap();
+    for path in [
+        "/api/v1/events/d-1",
+        "/api/v1/events/d-1/explain",
+        "/api/v1/events",
+    ] {
+        let (status, retry_after, v) = send(h.client.get(h.url(path))).await;
+        assert_eq!(status, 500, "{path}: {v}");
+        assert_eq!(retry_after, None, "{path}");
+        let error = v["error"].as_str().unwrap();
+        assert!(
+            error.contains(
+                "corrupt record in the store: events row \"d-1\", column content: not JSON"
+            ),
+            "{path}: {v}"
+        );
+        assert!(error.contains("retrying will not help"), "{path}: {v}");
+    }
+    // A missing table: ingest answers 500 with SQLite's words, not 503.
+    behind_its_back(&h)
+        .execute_batch("DROP TABLE events")
+        .unwrap();
+    let (status, retry_after, v) = send(
+        h.client
+            .post(h.url("/api/v1/events"))
+            .body(native("d-2", "x", "info")),
+    )
+    .await;
+    assert_eq!(status, 500, "{v}");
+    assert_eq!(retry_after, None);
+    let error = v["error"].as_str().unwrap();
+    assert!(error.contains("no such table: events"), "{v}");
+    assert!(error.contains("nothing was stored"), "{v}");
+}
+
+#[tokio::test]
+async fn a_store_locked_past_its_busy_timeout_answers_503_with_retry_after() {
+    let h = Harness::start("").await;
+    // Another process holds the write lock: the writer waits its busy
+    // timeout, then gives up; the same request succeeds once the lock is gone.
+    let other = behind_its_back(&h);
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (status, retry_after, v) = send(
+        h.client
+            .post(h.url("/api/v1/events"))
+            .body(native("l-1", "x", "info")),
+    )
+    .await;
+    assert_eq!(status, 503, "{v}");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    let error = v["error"].as_str().unwrap();
+    assert!(error.contains("database is locked"), "{v}");
+    assert!(error.contains("nothing was stored"), "{v}");
+    other.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(
+        h.post("/api/v1/events", &native("l-1", "x", "info"))
+            .await
+            .0,
+        202
+    );
+}

@@ -123,7 +123,7 @@ impl Cx<'_> {
                 continue;
             };
             if k.text == "schedule" {
-                if let Err(e) = crate::route::schedule::Cron::parse(&text) {
+                if let Err(e) = crate::schedule::Cron::parse(&text) {
                     self.error(v.line, &kp, e);
                     ok = false;
                 }
@@ -139,7 +139,7 @@ impl Cx<'_> {
                 ok = false;
             }
         }
-        let cron = crate::route::schedule::Cron::parse(&schedule).ok()?;
+        let cron = crate::schedule::Cron::parse(&schedule).ok()?;
         ok.then_some(DigestSchedule { cron, timezone })
     }
 
@@ -148,10 +148,10 @@ impl Cx<'_> {
         &mut self,
         node: &Node,
         path: &str,
-    ) -> Option<crate::route::schedule::ActiveHours> {
-        use crate::route::schedule::{parse_clock, parse_weekday};
+    ) -> Option<crate::schedule::ActiveHours> {
+        use crate::schedule::{parse_clock, parse_weekday};
         let entries = self.map(node, path, &["timezone", "weekdays", "start", "end"])?;
-        let mut h = crate::route::schedule::ActiveHours {
+        let mut h = crate::schedule::ActiveHours {
             timezone: DEFAULT_TIMEZONE.to_string(),
             weekdays: Vec::new(),
             start_min: 0,

@@ -801,3 +801,37 @@ fn an_empty_file_named_on_the_command_line_is_refused() {
         Some(Config::embedded_default())
     );
 }
+
+#[test]
+fn digest_schedules_take_names_ranges_and_lists() {
+    let base = "contacts:\n  - { name: c, channel: webhook, webhook: \"https://h/x\" }\ncontact_groups:\n  - { name: g, contacts: [c] }\nnotification_policies:\n  - { name: p, contact_groups: [g] }\nsubscriptions:\n";
+    for schedule in [
+        "0 10 * * MON",
+        "0 9 * * MON-FRI",
+        "30 8 * * tue,thu",
+        "0 */6 1-7 JAN-MAR *",
+        "0 10 * * 4",
+    ] {
+        let text = format!(
+            "{base}  - {{ name: s, digest: {{ schedule: \"{schedule}\", timezone: Europe/Berlin }}, notification_policy: p }}\n"
+        );
+        let c = load(&text)
+            .config
+            .unwrap_or_else(|| panic!("{schedule}: {:?}", errors(&text)));
+        assert_eq!(
+            c.subscriptions[0].digest.as_ref().unwrap().cron.source(),
+            schedule
+        );
+    }
+    let bad = format!(
+        "{base}  - {{ name: s, digest: {{ schedule: \"0 10 * * FUNDAY\" }}, notification_policy: p }}\n"
+    );
+    let e = errors(&bad);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(
+        e[0].starts_with(
+            "t.yaml:8: subscriptions[0].digest.schedule: `0 10 * * FUNDAY` is not a cron schedule"
+        ),
+        "{e:#?}"
+    );
+}

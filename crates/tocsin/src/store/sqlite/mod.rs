@@ -21,13 +21,14 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// The schema this build writes; a store with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
     include_str!("schema3.sql"),
     include_str!("schema4.sql"),
     include_str!("schema5.sql"),
+    include_str!("schema6.sql"),
 ];
 const READERS: usize = 4;
 /// How often the checkpointer copies the WAL into the database file.
@@ -119,10 +120,10 @@ impl SqliteStore {
                 // Pool exhausted: a short-lived extra connection.
                 None => {
                     Connection::open_with_flags(path.as_path(), OpenFlags::SQLITE_OPEN_READ_ONLY)
-                        .map_err(unavailable)?
+                        .map_err(classify)?
                 }
             };
-            let result = f(&conn).map_err(unavailable);
+            let result = f(&conn).map_err(classify);
             if let Ok(mut r) = readers.lock()
                 && r.len() < READERS
             {
@@ -135,8 +136,84 @@ impl SqliteStore {
     }
 }
 
-fn unavailable(e: rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+/// A stored value that cannot be read back: which row, which column, and why.
+/// Carried inside `rusqlite::Error::FromSqlConversionFailure` out of a row
+/// mapper and turned into [`StoreError::Corrupt`] by [`classify`].
+#[derive(Debug)]
+pub(super) struct CorruptColumn {
+    table: &'static str,
+    id: String,
+    column: &'static str,
+    problem: String,
+}
+
+impl std::fmt::Display for CorruptColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} row {:?}, column {}: {}",
+            self.table, self.id, self.column, self.problem
+        )
+    }
+}
+
+impl std::error::Error for CorruptColumn {}
+
+/// The error a row mapper returns for column `index` whose stored value is unreadable.
+pub(super) fn corrupt(
+    index: usize,
+    table: &'static str,
+    id: &str,
+    column: &'static str,
+    problem: impl std::fmt::Display,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        index,
+        rusqlite::types::Type::Text,
+        Box::new(CorruptColumn {
+            table,
+            id: id.to_string(),
+            column,
+            problem: problem.to_string(),
+        }),
+    )
+}
+
+/// Sorts a SQLite error by what retrying can do about it (see [`StoreError`]),
+/// keeping SQLite's words (never the statement's parameters, so no event content).
+///
+/// Transient: busy or locked (another writer, past the busy timeout), I/O
+/// errors, a full disk (nothing was written; it succeeds once space is freed,
+/// so producers should keep the event and retry), out of memory, an
+/// interrupted statement, a schema changed under a prepared statement, a file
+/// that cannot be opened right now. Deterministic: everything else, notably
+/// constraint violations, "no such table/column" (SQLITE_ERROR), a read-only
+/// database, type mismatches, and a corrupt file or a value that does not parse.
+pub(crate) fn classify(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &e
+        && let Some(c) = inner.downcast_ref::<CorruptColumn>()
+    {
+        return StoreError::Corrupt(c.to_string());
+    }
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            C::DatabaseBusy
+            | C::DatabaseLocked
+            | C::SystemIoFailure
+            | C::DiskFull
+            | C::OutOfMemory
+            | C::OperationInterrupted
+            | C::FileLockingProtocolFailed
+            | C::SchemaChanged
+            | C::CannotOpen => StoreError::Unavailable(e.to_string()),
+            C::DatabaseCorrupt | C::NotADatabase => StoreError::Corrupt(e.to_string()),
+            _ => StoreError::Failed(e.to_string()),
+        },
+        // Rusqlite's own errors (a column of the wrong type, a query that
+        // returned no row where one was required...) repeat on every try.
+        _ => StoreError::Failed(e.to_string()),
+    }
 }
 
 fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {

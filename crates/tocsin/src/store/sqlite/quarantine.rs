@@ -24,16 +24,11 @@ where
         let Op { f, reply } = *self;
         let result = savepoint(conn, f);
         Box::new(move |commit| {
-            let out = match (result, commit) {
-                (Ok(v), Ok(())) => Ok(v),
-                (Err(e), _) => Err(StoreError::Unavailable(e.to_string())),
-                (Ok(_), Err(c)) => Err(StoreError::Unavailable(c.clone())),
-            };
-            let _ = reply.send(out);
+            let _ = reply.send(write::settle(result.map_err(classify), commit));
         })
     }
-    fn fail(self: Box<Self>, error: String) {
-        let _ = self.reply.send(Err(StoreError::Unavailable(error)));
+    fn fail(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
     }
 }
 

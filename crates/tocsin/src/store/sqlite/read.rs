@@ -10,22 +10,78 @@ const EVENT_COLUMNS: &str = "seq, id, format, product, event_type, name, level, 
     instance, region, grp, time_ms, received_ms, content, raw, outcome, switch_source, switch_item, \
     switch_kind, config_version";
 
-fn parse_json(text: String) -> serde_json::Value {
-    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+/// A JSON column of an event row; text that does not parse is an error
+/// naming the row and column, never a made-up value.
+fn json_column(
+    r: &Row,
+    index: usize,
+    id: &str,
+    column: &'static str,
+) -> rusqlite::Result<serde_json::Value> {
+    let text: String = r.get(index)?;
+    serde_json::from_str(&text)
+        .map_err(|e| super::corrupt(index, "events", id, column, format!("not JSON ({e})")))
+}
+
+/// A JSON list of names (subscriptions, event ids).
+fn list_column(
+    r: &Row,
+    index: usize,
+    table: &'static str,
+    id: &str,
+    column: &'static str,
+) -> rusqlite::Result<Vec<String>> {
+    match r.get::<_, Option<String>>(index)? {
+        None => Ok(Vec::new()),
+        Some(text) => serde_json::from_str(&text).map_err(|e| {
+            super::corrupt(
+                index,
+                table,
+                id,
+                column,
+                format!("not a JSON list of strings ({e})"),
+            )
+        }),
+    }
+}
+
+/// A code with its parameters (JSON), when the column holds one.
+fn code_column<T: serde::de::DeserializeOwned>(
+    r: &Row,
+    index: usize,
+    table: &'static str,
+    id: &str,
+    column: &'static str,
+) -> rusqlite::Result<Option<T>> {
+    match r.get::<_, Option<String>>(index)? {
+        None => Ok(None),
+        Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+            super::corrupt(index, table, id, column, format!("not a known code ({e})"))
+        }),
+    }
 }
 
 fn stored_event(r: &Row) -> rusqlite::Result<StoredEvent> {
+    let id: String = r.get(1)?;
     let level: String = r.get(6)?;
     let format: String = r.get(2)?;
+    let unknown = |index, column, value: &str| {
+        super::corrupt(
+            index,
+            "events",
+            &id,
+            column,
+            format!("unknown value {value:?}"),
+        )
+    };
     Ok(StoredEvent {
         seq: r.get(0)?,
         event: Event {
-            id: r.get(1)?,
-            format: Format::parse(&format).unwrap_or(Format::Native),
+            format: Format::parse(&format).ok_or_else(|| unknown(2, "format", &format))?,
             product: r.get(3)?,
             event_type: r.get(4)?,
             name: r.get(5)?,
-            level: Level::parse(&level).unwrap_or(Level::Info),
+            level: Level::parse(&level).ok_or_else(|| unknown(6, "level", &level))?,
             severity: r.get(7)?,
             status: r.get(8)?,
             resource: r.get(9)?,
@@ -34,8 +90,9 @@ fn stored_event(r: &Row) -> rusqlite::Result<StoredEvent> {
             group: r.get(12)?,
             time_ms: r.get(13)?,
             received_ms: r.get(14)?,
-            content: parse_json(r.get(15)?),
-            raw: parse_json(r.get(16)?),
+            content: json_column(r, 15, &id, "content")?,
+            raw: json_column(r, 16, &id, "raw")?,
+            id,
         },
         outcome: r.get(17)?,
         switch_source: r.get(18)?,
@@ -45,34 +102,45 @@ fn stored_event(r: &Row) -> rusqlite::Result<StoredEvent> {
     })
 }
 
-fn list(text: String) -> Vec<String> {
-    serde_json::from_str(&text).unwrap_or_default()
-}
-
 pub fn pending_messages(c: &Connection) -> rusqlite::Result<Vec<PendingMessage>> {
     let mut stmt = c.prepare(
-        "SELECT id, contact, kind, subscriptions, created_ms, next_attempt_ms, attempts, note, event_ids FROM messages \
+        "SELECT id, contact, kind, subscriptions, created_ms, next_attempt_ms, attempts, note, note_code FROM messages \
          WHERE status = 'pending' ORDER BY created_ms, id",
     )?;
     let mut messages: Vec<PendingMessage> = stmt
         .query_map([], |r| {
+            let id: String = r.get(0)?;
             let kind: String = r.get(2)?;
             Ok(PendingMessage {
-                id: r.get(0)?,
                 contact: r.get(1)?,
-                kind: MessageKind::parse(&kind).unwrap_or(MessageKind::Single),
-                subscriptions: list(r.get(3)?),
+                kind: MessageKind::parse(&kind).ok_or_else(|| {
+                    super::corrupt(
+                        2,
+                        "messages",
+                        &id,
+                        "kind",
+                        format!("unknown value {kind:?}"),
+                    )
+                })?,
+                subscriptions: list_column(r, 3, "messages", &id, "subscriptions")?,
                 created_ms: r.get(4)?,
                 next_attempt_ms: r.get(5)?,
                 attempts: crate::stored_u32(r.get::<_, i64>(6)?),
                 note: r.get(7)?,
+                note_code: code_column(r, 8, "messages", &id, "note_code")?,
                 events: Vec::new(),
+                id,
             })
         })?
         .collect::<Result<_, _>>()?;
-    let ids: Vec<Option<String>> = c
-        .prepare("SELECT event_ids FROM messages WHERE status = 'pending' ORDER BY created_ms, id")?
-        .query_map([], |r| r.get(0))?
+    let ids: Vec<Vec<String>> = c
+        .prepare(
+            "SELECT id, event_ids FROM messages WHERE status = 'pending' ORDER BY created_ms, id",
+        )?
+        .query_map([], |r| {
+            let id: String = r.get(0)?;
+            list_column(r, 1, "messages", &id, "event_ids")
+        })?
         .collect::<Result<_, _>>()?;
     let mut by_id = c.prepare(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))?;
     let mut events = c.prepare(&format!(
@@ -86,7 +154,7 @@ pub fn pending_messages(c: &Connection) -> rusqlite::Result<Vec<PendingMessage>>
             .collect::<Result<_, _>>()?;
         // Failure reports carry events by id, without notices of their own.
         if m.events.is_empty() {
-            for id in list(ids.unwrap_or_default()) {
+            for id in ids {
                 if let Some(s) = by_id.query_row([&id], stored_event).optional()? {
                     m.events.push(s.event);
                 }
@@ -167,18 +235,17 @@ pub fn list_events(c: &Connection, f: &EventFilter) -> rusqlite::Result<EventPag
     })
 }
 
-/// Route decisions of an event stored before schema 4.
-fn read_decision_rows(c: &Connection, id: &str) -> rusqlite::Result<Vec<crate::route::Decision>> {
+/// Route decisions of an event stored before schema 4, with their sentences.
+fn read_decision_rows(c: &Connection, id: &str) -> rusqlite::Result<Vec<RecordedDecision>> {
     c.prepare_cached(
-        "SELECT subscription, matched, code, detail FROM route_decisions WHERE event_id = ?1 ORDER BY position",
+        "SELECT subscription, code, detail FROM route_decisions WHERE event_id = ?1 ORDER BY position",
     )?
     .query_map([id], |r| {
-        let code: String = r.get(2)?;
-        Ok(crate::route::Decision {
+        Ok(RecordedDecision {
             subscription: r.get(0)?,
-            matched: r.get(1)?,
-            code: crate::route::decision_code(&code),
-            detail: r.get(3)?,
+            code: r.get(1)?,
+            levels: None,
+            detail: Some(r.get(2)?),
         })
     })?
     .collect()
@@ -197,24 +264,36 @@ pub fn get_event(c: &Connection, id: &str) -> rusqlite::Result<Option<EventDetai
         return Ok(None);
     };
     let decisions = match packed {
-        Some(text) => super::super::unpack_verdicts(&text, &stored.event),
+        Some(text) => super::super::unpack_verdicts(&text).map_err(|e| {
+            super::corrupt(
+                22,
+                "events",
+                id,
+                "verdicts",
+                format!("not packed route decisions ({e})"),
+            )
+        })?,
         // Stored before schema 4: one row per decision.
         None => read_decision_rows(c, id)?,
     };
     let mut deliveries = c
         .prepare_cached(
-            "SELECT n.contact, n.status, n.subscriptions, n.message_id, m.kind, COALESCE(n.reason, \
-             CASE WHEN m.status = 'pending' THEN m.last_reason END) \
+            "SELECT n.contact, n.status, n.subscriptions, n.message_id, m.kind, n.reason, n.reason_code, \
+             CASE WHEN m.status = 'pending' THEN m.last_reason END \
              FROM notices n LEFT JOIN messages m ON m.id = n.message_id WHERE n.event_id = ?1 ORDER BY n.rowid",
         )?
         .query_map([id], |r| {
+            let contact: String = r.get(0)?;
+            let row = format!("{id}/{contact}");
             Ok(DeliveryRecord {
-                contact: r.get(0)?,
+                subscriptions: list_column(r, 2, "notices", &row, "subscriptions")?,
+                contact,
                 status: r.get(1)?,
-                subscriptions: list(r.get(2)?),
                 message_id: r.get(3)?,
                 message_kind: r.get(4)?,
                 reason: r.get(5)?,
+                reason_code: code_column(r, 6, "notices", &row, "reason_code")?,
+                pending_reason: r.get(7)?,
                 attempts: Vec::new(),
             })
         })?

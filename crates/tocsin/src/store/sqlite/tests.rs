@@ -1,7 +1,6 @@
 use super::*;
 use crate::config::Level;
 use crate::event::{Event, Format};
-use crate::route::{NoticePlan, Outcome, RouteDecision, RouteResult};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -26,28 +25,33 @@ fn event(id: &str, received_ms: i64) -> Arc<Event> {
     })
 }
 
+fn verdict(subscription: &str, code: &str) -> String {
+    pack_verdicts([Verdict {
+        subscription,
+        code,
+        levels: None,
+    }])
+    .unwrap()
+}
+
 fn routed(id: &str, received_ms: i64, message_id: &str) -> IngestItem {
-    IngestItem::new(
-        event(id, received_ms),
-        RouteResult {
-            outcome: Outcome::Routed,
-            switch: None,
-            decisions: vec![RouteDecision {
-                subscription: "s".into(),
-                matched: true,
-                code: "matched",
-                levels: None,
-            }],
-            notices: vec![NoticePlan {
-                contact: "c".into(),
-                subscriptions: vec!["s".into()],
-                noise: None,
-                digest: None,
-                hold: None,
-            }],
-        },
-        "v1".into(),
-        vec![NewMessage {
+    let event = event(id, received_ms);
+    IngestItem {
+        content_json: event.content.to_string(),
+        raw_json: event.raw.to_string(),
+        event,
+        outcome: "routed",
+        switch: None,
+        notices: vec![NoticeWrite {
+            contact: "c".into(),
+            subscriptions: vec!["s".into()],
+            window: None,
+            digest: None,
+            hold: None,
+        }],
+        verdicts_json: Some(verdict("s", "matched")),
+        config_version: "v1".into(),
+        messages: vec![NewMessage {
             id: message_id.into(),
             contact: "c".into(),
             kind: MessageKind::Single,
@@ -57,7 +61,7 @@ fn routed(id: &str, received_ms: i64, message_id: &str) -> IngestItem {
             note: None,
             not_before_ms: None,
         }],
-    )
+    }
 }
 
 fn attempt(message_id: &str, outcome: AttemptOutcome, at_ms: i64) -> AttemptRecord {
@@ -205,32 +209,36 @@ async fn verdicts_are_packed_in_the_event_row_and_older_rows_still_read() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     let mut item = routed("packed", 1000, "mp");
-    let verdict = |name: &str, code: &'static str, levels: Option<&str>| RouteDecision {
-        subscription: name.into(),
-        matched: code == "matched",
+    let verdict = |subscription, code, levels| Verdict {
+        subscription,
         code,
-        levels: levels.map(Into::into),
+        levels,
     };
     // Runs of one verdict share their code; names with escapes survive.
-    let front = [
+    item.verdicts_json = pack_verdicts([
         verdict("crit-only", "level_not_matched", Some("critical, warn")),
         verdict("warn-only", "level_not_matched", Some("warn")),
         verdict("q\"uote", "name_not_matched", None),
         verdict("名前", "name_not_matched", None),
-    ];
-    item.route.decisions.splice(0..0, front);
-    let item = IngestItem::new(item.event, item.route, item.config_version, item.messages);
+        verdict("s", "matched", None),
+    ]);
+    assert_eq!(
+        item.verdicts_json.as_deref(),
+        Some(
+            r#"[["level_not_matched",["crit-only"],"critical, warn"],["level_not_matched",["warn-only"],"warn"],["name_not_matched",["q\"uote","名前"]],["matched",["s"]]]"#
+        )
+    );
     store.ingest(vec![item]).await.unwrap();
     let d = store.get_event("packed").await.unwrap().unwrap();
-    let got: Vec<(&str, bool, &str, &str)> = d
+    let got: Vec<(&str, &str, Option<&str>, Option<&str>)> = d
         .decisions
         .iter()
         .map(|x| {
             (
                 x.subscription.as_str(),
-                x.matched,
-                x.code,
-                x.detail.as_str(),
+                x.code.as_str(),
+                x.levels.as_deref(),
+                x.detail.as_deref(),
             )
         })
         .collect();
@@ -239,30 +247,16 @@ async fn verdicts_are_packed_in_the_event_row_and_older_rows_still_read() {
         [
             (
                 "crit-only",
-                false,
                 "level_not_matched",
-                "level critical is not among critical, warn in crit-only"
+                Some("critical, warn"),
+                None
             ),
-            (
-                "warn-only",
-                false,
-                "level_not_matched",
-                "level critical is not among warn in warn-only"
-            ),
-            (
-                "q\"uote",
-                false,
-                "name_not_matched",
-                "name Incident:DDoS is not among the event names of q\"uote"
-            ),
-            (
-                "名前",
-                false,
-                "name_not_matched",
-                "name Incident:DDoS is not among the event names of 名前"
-            ),
-            ("s", true, "matched", "matched s"),
-        ]
+            ("warn-only", "level_not_matched", Some("warn"), None),
+            ("q\"uote", "name_not_matched", None, None),
+            ("名前", "name_not_matched", None, None),
+            ("s", "matched", None, None),
+        ],
+        "codes and parameters only: explain writes the sentences"
     );
     let rows: i64 = rusqlite::Connection::open(dir.path().join("tocsin.db"))
         .unwrap()
@@ -272,8 +266,7 @@ async fn verdicts_are_packed_in_the_event_row_and_older_rows_still_read() {
 
     // An event stored before schema 4 keeps its decision rows.
     let mut old = routed("old", 1000, "mo");
-    old.route.decisions.clear();
-    let old = IngestItem::new(old.event, old.route, old.config_version, old.messages);
+    old.verdicts_json = None;
     store.ingest(vec![old]).await.unwrap();
     store.flush().await.unwrap();
     rusqlite::Connection::open(dir.path().join("tocsin.db"))
@@ -286,7 +279,10 @@ async fn verdicts_are_packed_in_the_event_row_and_older_rows_still_read() {
         .unwrap();
     let d = store.get_event("old").await.unwrap().unwrap();
     assert_eq!(d.decisions.len(), 1);
-    assert_eq!(d.decisions[0].detail, "matched s (as written by schema 3)");
+    assert_eq!(
+        d.decisions[0].detail.as_deref(),
+        Some("matched s (as written by schema 3)")
+    );
 }
 
 #[tokio::test]
@@ -303,4 +299,288 @@ async fn prune_never_uses_a_cut_off_later_than_now() {
     store.flush().await.unwrap();
     store.prune(i64::MAX).await.unwrap();
     assert!(store.get_event("ahead").await.unwrap().is_some());
+}
+
+fn sqlite_error(code: std::ffi::c_int, message: &str) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message.into()))
+}
+
+#[test]
+fn sqlite_errors_are_classified_by_what_retrying_can_do() {
+    use rusqlite::ffi;
+    for (code, message) in [
+        (ffi::SQLITE_BUSY, "database is locked"),
+        (ffi::SQLITE_LOCKED, "database table is locked"),
+        (ffi::SQLITE_IOERR, "disk I/O error"),
+        (ffi::SQLITE_IOERR_FSYNC, "disk I/O error"),
+        (ffi::SQLITE_FULL, "database or disk is full"),
+        (ffi::SQLITE_NOMEM, "out of memory"),
+        (ffi::SQLITE_SCHEMA, "database schema has changed"),
+    ] {
+        let e = classify(sqlite_error(code, message));
+        assert!(
+            matches!(&e, StoreError::Unavailable(m) if m.contains(message)),
+            "{code}: {e:?}"
+        );
+        assert!(e.is_transient());
+    }
+    for (code, message) in [
+        (ffi::SQLITE_ERROR, "no such table: notices"),
+        (
+            ffi::SQLITE_CONSTRAINT_UNIQUE,
+            "UNIQUE constraint failed: events.id",
+        ),
+        (ffi::SQLITE_READONLY, "attempt to write a readonly database"),
+        (ffi::SQLITE_MISMATCH, "datatype mismatch"),
+    ] {
+        let e = classify(sqlite_error(code, message));
+        assert!(
+            matches!(&e, StoreError::Failed(m) if m.contains(message)),
+            "{code}: {e:?}"
+        );
+        assert!(!e.is_transient());
+    }
+    for code in [ffi::SQLITE_CORRUPT, ffi::SQLITE_NOTADB] {
+        let e = classify(sqlite_error(code, "database disk image is malformed"));
+        assert!(matches!(e, StoreError::Corrupt(_)), "{code}: {e:?}");
+        assert!(!e.is_transient());
+    }
+    // Rusqlite's own errors repeat on every try.
+    let e = classify(rusqlite::Error::QueryReturnedNoRows);
+    assert!(matches!(e, StoreError::Failed(_)), "{e:?}");
+    // A value that does not parse names its row and column.
+    let e = classify(corrupt(15, "events", "e-1", "content", "not JSON (x)"));
+    assert_eq!(
+        e.to_string(),
+        "corrupt record in the store: events row \"e-1\", column content: not JSON (x)"
+    );
+}
+
+/// Rewrites one column of the store's file behind its back.
+fn tamper(dir: &std::path::Path, sql: &str) {
+    let c = rusqlite::Connection::open(dir.join("tocsin.db")).unwrap();
+    c.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    c.execute_batch(sql).unwrap();
+}
+
+#[tokio::test]
+async fn a_stored_value_that_does_not_parse_is_an_error_naming_row_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    store
+        .ingest(vec![routed("e1", 1000, "m1"), routed("e2", 1000, "m2")])
+        .await
+        .unwrap();
+    tamper(
+        dir.path(),
+        "UPDATE events SET content = '{not json' WHERE id = 'e1'",
+    );
+    let e = store.get_event("e1").await.unwrap_err();
+    assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("events row \"e1\", column content: not JSON"),
+        "{e}"
+    );
+    // The outbox and the history list read it too: an error, not a made-up event.
+    let e = store.pending_messages().await.unwrap_err();
+    assert!(e.to_string().contains("column content"), "{e}");
+    let e = store
+        .list_events(EventFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("column content"), "{e}");
+    // The other event still reads.
+    assert!(store.get_event("e2").await.unwrap().is_some());
+
+    tamper(
+        dir.path(),
+        "UPDATE events SET verdicts = 'x' WHERE id = 'e2'",
+    );
+    let e = store.get_event("e2").await.unwrap_err();
+    assert!(
+        e.to_string().contains("events row \"e2\", column verdicts"),
+        "{e}"
+    );
+    tamper(
+        dir.path(),
+        "UPDATE events SET verdicts = NULL, level = 'loud' WHERE id = 'e2'",
+    );
+    let e = store.get_event("e2").await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("column level: unknown value \"loud\""),
+        "{e}"
+    );
+    tamper(
+        dir.path(),
+        "UPDATE events SET level = 'critical' WHERE id = 'e2'; \
+         UPDATE notices SET subscriptions = '{' WHERE event_id = 'e2'",
+    );
+    let e = store.get_event("e2").await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("notices row \"e2/c\", column subscriptions"),
+        "{e}"
+    );
+    tamper(
+        dir.path(),
+        "UPDATE events SET content = '{}' WHERE id = 'e1'; \
+         UPDATE messages SET subscriptions = '7' WHERE id = 'm1'",
+    );
+    let e = store.pending_messages().await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("messages row \"m1\", column subscriptions"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_table_fails_the_write_as_permanent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    store.ingest(vec![routed("e1", 1000, "m1")]).await.unwrap();
+    tamper(dir.path(), "DROP TABLE notices");
+    let e = store
+        .ingest(vec![routed("e2", 1000, "m2")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Failed(m) if m.contains("no such table: notices")),
+        "{e:?}"
+    );
+}
+
+/// A window rule that merges every occurrence after the first into a window
+/// of 1 s, counting how often the store ran it.
+fn merging_rule(runs: Arc<std::sync::atomic::AtomicU32>) -> WindowRule {
+    WindowRule {
+        identity: "id-1".into(),
+        identity_text: "Sas | x".into(),
+        decide: Arc::new(move |window, at_ms| {
+            runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut w = window.cloned().unwrap_or(Window {
+                opened_ms: at_ms,
+                merge_until: at_ms + 1_000,
+                silence_until: at_ms,
+                count: 0,
+                first_ms: at_ms,
+                last_ms: at_ms,
+                follow_up: None,
+                notified: true,
+            });
+            w.count += 1;
+            let decision = if window.is_some() {
+                NoiseDecision::Merge { at: w.merge_until }
+            } else {
+                NoiseDecision::Notify
+            };
+            (decision, w)
+        }),
+    }
+}
+
+fn column(dir: &std::path::Path, sql: &str) -> Option<String> {
+    rusqlite::Connection::open(dir.join("tocsin.db"))
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_store_keeps_codes_and_runs_the_window_decision_it_is_handed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let mut first = routed("w-0", 1_000, "m-w0");
+    first.notices[0].window = Some(merging_rule(runs.clone()));
+    let mut repeat = routed("w-1", 1_500, "m-w1");
+    repeat.notices[0].window = Some(merging_rule(runs.clone()));
+    let out = store.ingest(vec![first, repeat]).await.unwrap();
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // The repeat saw the window the first one wrote in the same transaction.
+    let follow_up = &out[1].messages[0];
+    assert_eq!(follow_up.kind, MessageKind::FollowUp);
+    let d = store.get_event("w-1").await.unwrap().unwrap();
+    assert_eq!(d.deliveries[0].status, "merged");
+    assert_eq!(d.deliveries[0].reason, None);
+    assert_eq!(
+        d.deliveries[0].reason_code,
+        Some(NoticeReason::Merged {
+            identity: "Sas | x".into(),
+            follow_up_ms: 2_000
+        })
+    );
+    assert_eq!(
+        column(
+            dir.path(),
+            "SELECT reason_code FROM notices WHERE event_id = 'w-1'"
+        )
+        .as_deref(),
+        Some(r#"{"code":"merged","identity":"Sas | x","follow_up_ms":2000}"#)
+    );
+
+    // Held outside active hours: the notice and its digest keep codes.
+    let mut held = routed("h-0", 1_000, "m-h0");
+    held.notices[0].hold = Some(("office".into(), 9_000));
+    let out = store.ingest(vec![held]).await.unwrap();
+    let digest = &out[0].messages[0];
+    assert_eq!(
+        (digest.kind, digest.note.as_deref()),
+        (MessageKind::Digest, None)
+    );
+    let note = MessageNote::Held {
+        policy: "office".into(),
+        opens_ms: 9_000,
+    };
+    assert_eq!(out[0].notes.get(&digest.id), Some(&note));
+    let pending = store.pending_messages().await.unwrap();
+    let p = pending.iter().find(|p| p.id == digest.id).unwrap();
+    assert_eq!(
+        (p.note.as_deref(), p.note_code.as_ref()),
+        (None, Some(&note))
+    );
+    let sql = format!("SELECT note FROM messages WHERE id = '{}'", digest.id);
+    assert_eq!(column(dir.path(), &sql), None, "no sentence stored");
+    let d = store.get_event("h-0").await.unwrap().unwrap();
+    assert_eq!(d.deliveries[0].status, "held");
+    assert_eq!(
+        d.deliveries[0].reason_code,
+        Some(NoticeReason::Held {
+            policy: "office".into(),
+            opens_ms: 9_000
+        })
+    );
+    // Delivered: the code goes with the status it explained.
+    store.record_attempt(attempt(&digest.id, AttemptOutcome::Delivered, 9_000));
+    store.flush().await.unwrap();
+    let d = store.get_event("h-0").await.unwrap().unwrap();
+    assert_eq!(d.deliveries[0].status, "delivered");
+    assert_eq!(d.deliveries[0].reason_code, None);
+
+    // A code this build does not know is a corrupt record, not a default.
+    tamper(
+        dir.path(),
+        "UPDATE notices SET reason_code = '{\"code\":\"mystery\"}' WHERE event_id = 'w-1'",
+    );
+    let e = store.get_event("w-1").await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("notices row \"w-1/c\", column reason_code"),
+        "{e}"
+    );
+    // A sentence stored before schema 6 still reads as it was.
+    tamper(
+        dir.path(),
+        "UPDATE notices SET reason_code = NULL, reason = 'merged: as written by schema 5' WHERE event_id = 'w-1'",
+    );
+    let d = store.get_event("w-1").await.unwrap().unwrap();
+    assert_eq!(
+        d.deliveries[0].reason.as_deref(),
+        Some("merged: as written by schema 5")
+    );
 }

@@ -1,7 +1,6 @@
 //! The writer thread: group commit of every waiting write request.
 
 use super::super::*;
-use crate::route::noise::{NoiseDecision, NoisePolicy, Window};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::mpsc;
 use tokio::sync::oneshot;
@@ -42,15 +41,18 @@ pub enum WriteOp {
     Job(Box<dyn Job>),
 }
 
+/// The commit's result, shared by every op of the batch.
+pub type Commit = Result<(), StoreError>;
+
 /// What to do once the commit's result is known.
-pub type Finish = Box<dyn FnOnce(&Result<(), String>) + Send>;
+pub type Finish = Box<dyn FnOnce(&Commit) + Send>;
 
 /// A write op defined outside this file.
 pub trait Job: Send {
     /// Runs inside the batch's transaction, in a savepoint of its own.
     fn run(self: Box<Self>, conn: &Connection) -> Finish;
     /// The transaction could not begin: answer with this error.
-    fn fail(self: Box<Self>, error: String);
+    fn fail(self: Box<Self>, error: StoreError);
 }
 
 impl WriteOp {
@@ -67,23 +69,37 @@ impl WriteOp {
 
 /// The result of one op, held until the batch commits.
 enum Done {
-    Ingest(Reply<IngestResult>, rusqlite::Result<IngestResult>),
-    Unit(Reply<()>, rusqlite::Result<()>),
-    Count(Reply<u64>, rusqlite::Result<u64>),
+    Ingest(Reply<IngestResult>, Result<IngestResult, StoreError>),
+    Unit(Reply<()>, Result<(), StoreError>),
+    Count(Reply<u64>, Result<u64, StoreError>),
     /// An attempt record: nobody waits, so a failure is logged here.
-    Attempt(String, rusqlite::Result<()>),
+    Attempt(String, Result<(), StoreError>),
     Job(Finish),
 }
 
+/// An op's own result, then the commit's: the first failure is the answer.
+pub(super) fn settle<T>(r: Result<T, StoreError>, commit: &Commit) -> Result<T, StoreError> {
+    match (r, commit) {
+        (Ok(v), Ok(())) => Ok(v),
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(c)) => Err(c.clone()),
+    }
+}
+
+/// Keeps an error's class and says what failed.
+pub(super) fn during(what: &str, e: StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(format!("{what}: {m}")),
+        StoreError::Open(m) => StoreError::Open(format!("{what}: {m}")),
+        StoreError::Corrupt(m) => StoreError::Corrupt(format!("{what}: {m}")),
+        StoreError::Failed(m) => StoreError::Failed(format!("{what}: {m}")),
+    }
+}
+
 impl Done {
-    fn send(self, commit: &Result<(), String>) {
-        fn finish<T>(reply: Reply<T>, r: rusqlite::Result<T>, commit: &Result<(), String>) {
-            let out = match (r, commit) {
-                (Ok(v), Ok(())) => Ok(v),
-                (Err(e), _) => Err(StoreError::Unavailable(e.to_string())),
-                (Ok(_), Err(c)) => Err(StoreError::Unavailable(c.clone())),
-            };
-            let _ = reply.send(out);
+    fn send(self, commit: &Commit) {
+        fn finish<T>(reply: Reply<T>, r: Result<T, StoreError>, commit: &Commit) {
+            let _ = reply.send(settle(r, commit));
         }
         match self {
             Done::Ingest(r, v) => finish(r, v, commit),
@@ -91,10 +107,8 @@ impl Done {
             Done::Count(r, v) => finish(r, v, commit),
             Done::Job(f) => f(commit),
             Done::Attempt(message, v) => {
-                let error = match (v, commit) {
-                    (Ok(()), Ok(())) => return,
-                    (Err(e), _) => e.to_string(),
-                    (Ok(()), Err(c)) => c.clone(),
+                let Err(error) = settle(v, commit) else {
+                    return;
                 };
                 tracing::error!(%message, %error, "could not record an attempt; the message stays pending and is sent again after a restart");
             }
@@ -127,27 +141,29 @@ pub fn run(mut conn: Connection, rx: mpsc::Receiver<WriteOp>) {
     }
 }
 
-fn apply_batch(conn: &mut Connection, batch: Vec<WriteOp>) -> (Vec<Done>, Result<(), String>) {
+fn apply_batch(conn: &mut Connection, batch: Vec<WriteOp>) -> (Vec<Done>, Commit) {
     let mut done = Vec::with_capacity(batch.len());
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
-            let err = Err(format!("cannot begin a transaction: {e}"));
+            let e = during("cannot begin a transaction", super::classify(e));
             for op in batch {
                 done.push(fail(op, &e));
             }
-            return (done, err);
+            return (done, Err(e));
         }
     };
     for op in batch {
         done.push(apply_one(&tx, op));
     }
-    let commit = tx.commit().map_err(|e| format!("commit failed: {e}"));
+    let commit = tx
+        .commit()
+        .map_err(|e| during("commit failed", super::classify(e)));
     (done, commit)
 }
 
-fn fail(op: WriteOp, e: &rusqlite::Error) -> Done {
-    let err = || rusqlite::Error::ToSqlConversionFailure(e.to_string().into());
+fn fail(op: WriteOp, e: &StoreError) -> Done {
+    let err = || e.clone();
     match op {
         WriteOp::Ingest(_, r) => Done::Ingest(r, Err(err())),
         WriteOp::Attempt(a) => Done::Attempt(a.message_id, Err(err())),
@@ -159,7 +175,7 @@ fn fail(op: WriteOp, e: &rusqlite::Error) -> Done {
             Done::Count(reply, Err(err()))
         }
         WriteOp::Job(job) => {
-            job.fail(e.to_string());
+            job.fail(e.clone());
             Done::Job(Box::new(|_| {}))
         }
     }
@@ -170,21 +186,24 @@ fn apply_one(conn: &Connection, op: WriteOp) -> Done {
     fn scoped<T>(
         conn: &Connection,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> rusqlite::Result<T> {
+    ) -> Result<T, StoreError> {
         // Cached statements: most ops are small, and parsing these three
         // statements anew each time was a visible share of the writer's time.
         let run = |sql: &str| conn.prepare_cached(sql)?.execute([]).map(|_| ());
-        run("SAVEPOINT op")?;
-        match f(conn) {
-            Ok(v) => {
-                run("RELEASE op")?;
-                Ok(v)
+        let inner = || {
+            run("SAVEPOINT op")?;
+            match f(conn) {
+                Ok(v) => {
+                    run("RELEASE op")?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    let _ = run("ROLLBACK TO op").and_then(|_| run("RELEASE op"));
+                    Err(e)
+                }
             }
-            Err(e) => {
-                let _ = run("ROLLBACK TO op").and_then(|_| run("RELEASE op"));
-                Err(e)
-            }
-        }
+        };
+        inner().map_err(super::classify)
     }
     match op {
         WriteOp::Ingest(items, reply) => Done::Ingest(reply, scoped(conn, |c| ingest(c, &items))),
@@ -244,6 +263,11 @@ fn json_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
+/// A code with its parameters, as JSON.
+fn code_json(value: &impl serde::Serialize) -> rusqlite::Result<String> {
+    serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
+}
+
 fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult> {
     let mut out = Vec::with_capacity(items.len());
     let mut insert_event = c.prepare_cached(
@@ -259,7 +283,7 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
     )?;
     for item in items {
         let e = &item.event;
-        let sw = item.route.switch.as_ref();
+        let sw = item.switch.as_ref();
         let inserted = insert_event.execute(params![
             e.id,
             e.format.as_str(),
@@ -277,10 +301,10 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
             e.received_ms,
             item.content_json,
             item.raw_json,
-            item.route.outcome.as_str(),
+            item.outcome,
             sw.map(|s| s.source.as_str()),
-            sw.map(|s| s.item.key()),
-            sw.map(|s| s.kind.as_str()),
+            sw.map(|s| s.item.as_str()),
+            sw.map(|s| s.kind),
             item.config_version,
             item.verdicts_json,
         ])?;
@@ -289,34 +313,44 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
             continue;
         }
         let mut created = Vec::new();
-        for plan in &item.route.notices {
+        let mut notes = std::collections::HashMap::new();
+        for plan in &item.notices {
             let Some(planned) = item.messages.iter().find(|m| m.contact == plan.contact) else {
                 continue;
             };
-            let decision = match &plan.noise {
+            let decision = match &plan.window {
                 None => NoiseDecision::Notify,
-                Some(policy) => noise_decision(c, &plan.contact, policy, e.received_ms)?,
+                Some(rule) => noise_decision(c, &plan.contact, rule, e.received_ms)?,
             };
-            let (status, message_id, reason) = match &decision {
+            // A digest collecting a period's events: its note is kept as a
+            // code, written into words when it is read or sent.
+            let mut scheduled_note = |kind, key: &str, at: i64, note: MessageNote| {
+                let id = scheduled(c, kind, planned, key, at, &note, &mut created)?;
+                if created.last().is_some_and(|m| m.id == id) {
+                    notes.insert(id.clone(), note);
+                }
+                Ok::<_, rusqlite::Error>(id)
+            };
+            let (status, message_id, reason) = match decision {
                 NoiseDecision::Notify => match (&plan.digest, &plan.hold) {
                     (Some((sub, at)), _) => {
-                        let note = format!(
-                            "Scheduled digest of subscription {sub}, sent at {}",
-                            crate::timefmt::rfc3339(*at)
-                        );
-                        let id = scheduled(c, "digest", planned, sub, *at, note, &mut created)?;
+                        let note = MessageNote::ScheduledDigest {
+                            subscription: sub.clone(),
+                            at_ms: *at,
+                        };
+                        let id = scheduled_note("digest", sub, *at, note)?;
                         ("pending", Some(id), None)
                     }
                     (None, Some((policy, at))) => {
-                        let note = format!(
-                            "Held outside the active hours of notification policy {policy}; sent when they opened at {}",
-                            crate::timefmt::rfc3339(*at)
-                        );
-                        let id = scheduled(c, "held", planned, policy, *at, note, &mut created)?;
-                        let reason = format!(
-                            "held: outside the active hours of {policy}; goes out in one digest when they open at {}",
-                            crate::timefmt::rfc3339(*at)
-                        );
+                        let note = MessageNote::Held {
+                            policy: policy.clone(),
+                            opens_ms: *at,
+                        };
+                        let id = scheduled_note("held", policy, *at, note)?;
+                        let reason = NoticeReason::Held {
+                            policy: policy.clone(),
+                            opens_ms: *at,
+                        };
                         ("held", Some(id), Some(reason))
                     }
                     (None, None) => {
@@ -332,19 +366,24 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
                     }
                 },
                 NoiseDecision::Merge { at } => {
-                    let policy = plan.noise.as_ref().expect("merge needs a policy");
-                    let follow_up = follow_up_for(c, planned, policy, *at, &mut created)?;
-                    let reason = format!(
-                        "merged: a repeat of {} inside the merge window; counted in the follow-up sent at {}",
-                        policy.identity_text,
-                        crate::timefmt::rfc3339(*at)
-                    );
+                    // Only a window can merge.
+                    let Some(rule) = plan.window.as_ref() else {
+                        return Err(rusqlite::Error::ToSqlConversionFailure(
+                            "a merge decision without a merge window".into(),
+                        ));
+                    };
+                    let follow_up = follow_up_for(c, planned, &rule.identity, at, &mut created)?;
+                    let reason = NoticeReason::Merged {
+                        identity: rule.identity_text.clone(),
+                        follow_up_ms: at,
+                    };
                     ("merged", Some(follow_up), Some(reason))
                 }
-                NoiseDecision::Suppress(reason) => ("suppressed", None, Some(reason.clone())),
+                NoiseDecision::Suppress(reason) => ("suppressed", None, Some(reason)),
             };
+            let reason_code = reason.as_ref().map(code_json).transpose()?;
             c.prepare_cached(
-                "INSERT INTO notices (event_id, contact, status, subscriptions, message_id, reason) \
+                "INSERT INTO notices (event_id, contact, status, subscriptions, message_id, reason_code) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (event_id, contact) DO NOTHING",
             )?
             .execute(params![
@@ -353,22 +392,24 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
                 status,
                 json_list(&plan.subscriptions),
                 message_id,
-                reason
+                reason_code
             ])?;
         }
         out.push(IngestOutcome {
             new: true,
             messages: created,
+            notes,
         });
     }
     Ok(out)
 }
 
-/// Reads the (contact, identity) window, decides, and writes it back.
+/// Reads the (contact, identity) window, runs the rule's decision on it, and
+/// writes it back, all inside the ingest transaction.
 fn noise_decision(
     c: &Connection,
     contact: &str,
-    p: &NoisePolicy,
+    rule: &WindowRule,
     at_ms: i64,
 ) -> rusqlite::Result<NoiseDecision> {
     let current: Option<Window> = c
@@ -376,7 +417,7 @@ fn noise_decision(
             "SELECT opened_ms, merge_until, silence_until, count, first_ms, last_ms, follow_up, notified \
              FROM windows WHERE contact = ?1 AND identity = ?2",
         )?
-        .query_row(params![contact, p.identity], |r| {
+        .query_row(params![contact, rule.identity], |r| {
             Ok(Window {
                 opened_ms: r.get(0)?,
                 merge_until: r.get(1)?,
@@ -389,7 +430,7 @@ fn noise_decision(
             })
         })
         .optional()?;
-    let (decision, w) = crate::route::noise::decide(current.as_ref(), p, at_ms);
+    let (decision, w) = (rule.decide)(current.as_ref(), at_ms);
     c.prepare_cached(
         "INSERT INTO windows (contact, identity, opened_ms, merge_until, silence_until, count, first_ms, last_ms, \
          follow_up, notified) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
@@ -400,7 +441,7 @@ fn noise_decision(
     )?
     .execute(params![
         contact,
-        p.identity,
+        rule.identity,
         w.opened_ms,
         w.merge_until,
         w.silence_until,
@@ -422,7 +463,7 @@ fn scheduled(
     planned: &NewMessage,
     key: &str,
     at: i64,
-    note: String,
+    note: &MessageNote,
     created: &mut Vec<NewMessage>,
 ) -> rusqlite::Result<String> {
     use sha2::{Digest, Sha256};
@@ -430,10 +471,17 @@ fn scheduled(
     let id = format!("{kind}-{}", hex::encode(&hash[..12]));
     let inserted = c
         .prepare_cached(
-            "INSERT INTO messages (id, contact, kind, status, subscriptions, created_ms, next_attempt_ms, note) \
+            "INSERT INTO messages (id, contact, kind, status, subscriptions, created_ms, next_attempt_ms, note_code) \
              VALUES (?1, ?2, 'digest', 'pending', ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
         )?
-        .execute(params![id, planned.contact, json_list(&planned.subscriptions), planned.created_ms, at, note])?;
+        .execute(params![
+            id,
+            planned.contact,
+            json_list(&planned.subscriptions),
+            planned.created_ms,
+            at,
+            code_json(note)?
+        ])?;
     if inserted == 1 {
         created.push(NewMessage {
             id: id.clone(),
@@ -442,7 +490,7 @@ fn scheduled(
             subscriptions: planned.subscriptions.clone(),
             event_ids: Vec::new(),
             created_ms: planned.created_ms,
-            note: Some(note),
+            note: None,
             not_before_ms: Some(at),
         });
     }
@@ -453,13 +501,13 @@ fn scheduled(
 fn follow_up_for(
     c: &Connection,
     planned: &NewMessage,
-    p: &NoisePolicy,
+    identity: &str,
     at: i64,
     created: &mut Vec<NewMessage>,
 ) -> rusqlite::Result<String> {
     let existing: Option<String> = c
         .prepare_cached("SELECT follow_up FROM windows WHERE contact = ?1 AND identity = ?2")?
-        .query_row(params![planned.contact, p.identity], |r| r.get(0))?;
+        .query_row(params![planned.contact, identity], |r| r.get(0))?;
     if let Some(id) = existing {
         return Ok(id);
     }
@@ -479,7 +527,7 @@ fn follow_up_for(
     )?
     .execute(params![m.id, m.contact, json_list(&m.subscriptions), m.created_ms, at])?;
     c.prepare_cached("UPDATE windows SET follow_up = ?3 WHERE contact = ?1 AND identity = ?2")?
-        .execute(params![m.contact, p.identity, m.id])?;
+        .execute(params![m.contact, identity, m.id])?;
     created.push(m.clone());
     Ok(m.id)
 }
@@ -522,7 +570,8 @@ fn attempt(c: &Connection, a: &AttemptRecord) -> rusqlite::Result<()> {
             .execute(params![a.message_id, status, a.reason, finished])?;
             // Merged notices stay `merged`: the follow-up counts them.
             c.prepare_cached(
-                "UPDATE notices SET status = ?2, reason = ?3 WHERE message_id = ?1 AND status <> 'merged'",
+                "UPDATE notices SET status = ?2, reason = ?3, reason_code = NULL \
+                 WHERE message_id = ?1 AND status <> 'merged'",
             )?
             .execute(params![a.message_id, status, reason])?;
         }
@@ -532,7 +581,7 @@ fn attempt(c: &Connection, a: &AttemptRecord) -> rusqlite::Result<()> {
 
 fn fail_pending(c: &Connection, contact: &str, reason: &str, now_ms: i64) -> rusqlite::Result<u64> {
     c.prepare_cached(
-        "UPDATE notices SET status = 'failed', reason = ?2 WHERE message_id IN \
+        "UPDATE notices SET status = 'failed', reason = ?2, reason_code = NULL WHERE message_id IN \
          (SELECT id FROM messages WHERE contact = ?1 AND status = 'pending')",
     )?
     .execute(params![contact, reason])?;

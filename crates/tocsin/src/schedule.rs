@@ -1,147 +1,79 @@
 //! Time rules: cron schedules for scheduled digests and active hours for
-//! quiet hours, in a time zone (daylight-saving changes included). Pure.
+//! quiet hours, in a time zone (daylight-saving changes included). Pure, and
+//! a leaf: config parses these rules and route evaluates them, so it imports
+//! nothing of the crate but the time format in its tests.
 
-use jiff::civil::{Date, DateTime, Time, Weekday};
+use jiff::civil::{DateTime, Time, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
-/// A five-field cron schedule: minute hour day-of-month month day-of-week.
+/// A five-field cron schedule: minute hour day-of-month month day-of-week,
+/// parsed and matched by croner (lists, ranges, steps, month and weekday
+/// names such as `MON-FRI` or `JAN`, day of week 0 or 7 for Sunday, and
+/// croner's `L`, `#`, `W`, `?` and `@daily`-style nicknames; a day of month and a day of week both
+/// restricted match either, as in classic cron).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cron {
-    minutes: Vec<u8>,
-    hours: Vec<u8>,
-    days: Vec<u8>,
-    months: Vec<u8>,
-    weekdays: Vec<u8>,
-    days_any: bool,
-    weekdays_any: bool,
+    cron: croner::Cron,
     source: String,
-}
-
-fn field(text: &str, min: u8, max: u8, what: &str) -> Result<(Vec<u8>, bool), String> {
-    let mut out = Vec::new();
-    let any = text == "*";
-    for part in text.split(',') {
-        let (range, step) = match part.split_once('/') {
-            Some((r, s)) => (
-                r,
-                s.parse::<u8>()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or(format!("bad step in {what} `{part}`"))?,
-            ),
-            None => (part, 1),
-        };
-        let (lo, hi) = if range == "*" {
-            (min, max)
-        } else if let Some((a, b)) = range.split_once('-') {
-            let a: u8 = a.parse().map_err(|_| format!("bad {what} `{part}`"))?;
-            let b: u8 = b.parse().map_err(|_| format!("bad {what} `{part}`"))?;
-            (a, b)
-        } else {
-            let a: u8 = range.parse().map_err(|_| format!("bad {what} `{part}`"))?;
-            (a, if step > 1 { max } else { a })
-        };
-        if lo < min || hi > max || lo > hi {
-            return Err(format!("{what} `{part}` is outside {min}-{max}"));
-        }
-        out.extend((lo..=hi).step_by(step as usize));
-    }
-    out.sort_unstable();
-    out.dedup();
-    Ok((out, any))
 }
 
 impl Cron {
     pub fn parse(s: &str) -> Result<Cron, String> {
-        let parts: Vec<&str> = s.split_whitespace().collect();
-        if parts.len() != 5 {
-            return Err(format!(
-                "`{s}` is not a cron schedule (minute hour day-of-month month day-of-week, e.g. 0 10 * * 4)"
-            ));
-        }
-        let (minutes, _) = field(parts[0], 0, 59, "minute")?;
-        let (hours, _) = field(parts[1], 0, 23, "hour")?;
-        let (days, days_any) = field(parts[2], 1, 31, "day of month")?;
-        let (months, _) = field(parts[3], 1, 12, "month")?;
-        let (mut weekdays, weekdays_any) = field(parts[4], 0, 7, "day of week")?;
-        if weekdays.contains(&7) {
-            weekdays.retain(|d| *d != 7);
-            if !weekdays.contains(&0) {
-                weekdays.insert(0, 0);
-            }
-        }
+        let parser = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Disallowed)
+            .year(croner::parser::Year::Disallowed)
+            .build();
+        let cron = parser.parse(s).map_err(|e| {
+            format!(
+                "`{s}` is not a cron schedule (minute hour day-of-month month day-of-week, e.g. 0 10 * * 4 or 0 9 * * MON-FRI): {e}"
+            )
+        })?;
         Ok(Cron {
-            minutes,
-            hours,
-            days,
-            months,
-            weekdays,
-            days_any,
-            weekdays_any,
+            cron,
             source: s.to_string(),
         })
     }
 
-    fn day_matches(&self, d: Date) -> bool {
-        let dow = d.weekday().to_sunday_zero_offset() as u8;
-        let dom = self.days.contains(&(d.day() as u8));
-        let wd = self.weekdays.contains(&dow);
-        let day = match (self.days_any, self.weekdays_any) {
-            (true, true) => true,
-            (true, false) => wd,
-            (false, true) => dom,
-            // Both restricted: either matches (classic cron).
-            (false, false) => dom || wd,
-        };
-        day && self.months.contains(&(d.month() as u8))
-    }
-
     /// The first firing strictly after `after_ms`, in `tz`. A local time
-    /// skipped by a daylight-saving change fires at the first instant after
-    /// the gap; a repeated one fires once, at its first occurrence.
+    /// skipped by a daylight-saving change fires as far after the gap as it
+    /// was into it (02:30 in a one-hour gap at 02:00 fires at 03:30); a
+    /// repeated one fires once, at its first occurrence.
+    ///
+    /// Croner walks the local (civil) clock, and each civil firing is placed
+    /// in the zone here: that keeps the behaviour of the schedule's tests
+    /// across daylight-saving changes (croner's own zoned walk fires a
+    /// skipped time at the end of the gap instead).
     pub fn next_after(&self, after_ms: i64, tz: &TimeZone) -> Option<i64> {
         let after = Timestamp::from_millisecond(after_ms).ok()?;
-        let start = after.to_zoned(tz.clone()).datetime();
-        let mut day = start.date();
-        for _ in 0..(366 * 8) {
-            if self.day_matches(day) {
-                for &h in &self.hours {
-                    for &m in &self.minutes {
-                        let civil = DateTime::from_parts(
-                            day,
-                            Time::new(i8::try_from(h).ok()?, i8::try_from(m).ok()?, 0, 0).ok()?,
-                        );
-                        if civil.date() == start.date()
-                            && civil < start.with().second(0).subsec_nanosecond(0).build().ok()?
-                        {
-                            continue;
-                        }
-                        let at = tz
-                            .to_ambiguous_zoned(civil)
-                            .compatible()
-                            .ok()?
-                            .timestamp()
-                            .as_millisecond();
-                        if at > after_ms {
-                            return Some(at);
-                        }
-                    }
-                }
+        // Whole seconds: croner's resolution; a firing at the same second
+        // but before `after_ms`'s milliseconds is skipped below.
+        let mut civil = after
+            .to_zoned(tz.clone())
+            .datetime()
+            .with()
+            .subsec_nanosecond(0)
+            .build()
+            .ok()?;
+        // A civil time maps at or before `after_ms` only around a repeated
+        // hour; a handful of steps always gets past it.
+        for _ in 0..512 {
+            civil = self.cron.find_next_occurrence(&civil, false).ok()?;
+            let at = tz
+                .to_ambiguous_zoned(civil)
+                .compatible()
+                .ok()?
+                .timestamp()
+                .as_millisecond();
+            if at > after_ms {
+                return Some(at);
             }
-            day = day.checked_add(1.day()).ok()?;
         }
         None
     }
 
     pub fn source(&self) -> &str {
         &self.source
-    }
-
-    #[cfg(test)]
-    fn with_source(mut self, s: &str) -> Cron {
-        self.source = s.to_string();
-        self
     }
 }
 
@@ -307,10 +239,66 @@ mod tests {
             show(c.next_after(ms("2026-11-30T09:00:00Z"), &tz).unwrap()),
             "2026-11-30T09:15:00.000Z"
         );
-        assert_eq!(
-            Cron::parse("0 0 * * 7").unwrap(),
-            Cron::parse("0 0 * * 0").unwrap().with_source("0 0 * * 7")
+        // Sunday is 0 or 7.
+        let sunday = ms("2026-11-29T00:00:00Z");
+        for c in ["0 0 * * 7", "0 0 * * 0", "0 0 * * SUN"] {
+            let c = Cron::parse(c).unwrap();
+            assert_eq!(
+                c.next_after(sunday - 1, &tz),
+                Some(sunday),
+                "{}",
+                c.source()
+            );
+        }
+        // Six fields (seconds) or a year are not five-field cron.
+        assert!(Cron::parse("0 0 10 * * 4").is_err());
+        assert!(
+            Cron::parse("0 10 * * FUNDAY")
+                .unwrap_err()
+                .contains("is not a cron schedule")
         );
+    }
+
+    #[test]
+    fn names_lists_ranges_and_steps() {
+        let tz = TimeZone::get("Asia/Shanghai").unwrap();
+        // Tuesday 2026-12-01 12:00 +08.
+        let tuesday_noon = ms("2026-12-01T04:00:00Z");
+        let next =
+            |c: &str, after: i64| show(Cron::parse(c).unwrap().next_after(after, &tz).unwrap());
+        // Monday 10:00 +08: the next Monday.
+        assert_eq!(
+            next("0 10 * * MON", tuesday_noon),
+            "2026-12-07T02:00:00.000Z"
+        );
+        assert_eq!(
+            next("0 10 * * mon", tuesday_noon),
+            "2026-12-07T02:00:00.000Z"
+        );
+        // Weekdays 09:00: Wednesday; from Friday noon, Monday.
+        assert_eq!(
+            next("0 9 * * MON-FRI", tuesday_noon),
+            "2026-12-02T01:00:00.000Z"
+        );
+        assert_eq!(
+            next("0 9 * * MON-FRI", ms("2026-12-04T04:00:00Z")),
+            "2026-12-07T01:00:00.000Z"
+        );
+        // Lists of names, month names, steps over a range.
+        assert_eq!(
+            next("30 8 * * TUE,THU", tuesday_noon),
+            "2026-12-03T00:30:00.000Z"
+        );
+        assert_eq!(
+            next("0 0 1 JAN *", tuesday_noon),
+            "2026-12-31T16:00:00.000Z"
+        );
+        assert_eq!(
+            next("0 12-18/3 * * *", tuesday_noon),
+            "2026-12-01T07:00:00.000Z"
+        );
+        // Nicknames: @weekly is Sunday 00:00.
+        assert_eq!(next("@weekly", tuesday_noon), "2026-12-05T16:00:00.000Z");
     }
 
     #[test]
