@@ -17,6 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
+mod http;
+
 /// How the server was asked to run.
 #[derive(Clone, Debug, Default)]
 pub struct ServeOptions {
@@ -62,8 +64,44 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// The server's time (ingest's `received_at`, pruning, the workers).
     pub clock: SharedClock,
+    /// Ingest requests being read and decoded (`server.max_concurrent_ingest`).
+    pub ingest_slots: IngestSlots,
     options: ServeOptions,
     reload_lock: tokio::sync::Mutex<()>,
+}
+
+/// Counts the ingest requests in progress against
+/// `server.max_concurrent_ingest`: ingest holds several times a body's size
+/// while it decodes, so too many at once would exhaust memory. The limit is
+/// read at each request, so a reload applies at once.
+#[derive(Debug, Default)]
+pub struct IngestSlots {
+    busy: std::sync::atomic::AtomicU32,
+}
+
+/// One ingest request's slot; freed on drop.
+#[derive(Debug)]
+pub struct IngestSlot<'a>(&'a IngestSlots);
+
+impl IngestSlots {
+    /// A slot, or None when `limit` requests are already in progress.
+    pub fn try_take(&self, limit: u32) -> Option<IngestSlot<'_>> {
+        use std::sync::atomic::Ordering;
+        self.busy
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| IngestSlot(self))
+    }
+}
+
+impl Drop for IngestSlot<'_> {
+    fn drop(&mut self) {
+        self.0
+            .busy
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl App {
@@ -303,6 +341,7 @@ impl Server {
             dispatcher,
             metrics,
             clock,
+            ingest_slots: IngestSlots::default(),
             options,
             reload_lock: tokio::sync::Mutex::new(()),
         });
@@ -314,23 +353,32 @@ impl Server {
         if resumed > 0 {
             tracing::info!(messages = resumed, "resumed pending messages");
         }
+        let open_files = http::raise_open_file_limit();
+        let default_max = http::default_max_connections(open_files);
+        if let (Some(max), Some(files)) = (app.config().config.server.max_connections, open_files)
+            && u64::from(max) > files / 4 * 3
+        {
+            tracing::warn!(
+                max_connections = max,
+                open_files = files,
+                "server.max_connections is more than three quarters of the open-file limit: \
+                 the store and outgoing sends may run out of file descriptors"
+            );
+        }
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let router = crate::api::router(app.clone());
-        let http = tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "the HTTP server stopped");
-            }
-        });
+        let http = tokio::spawn(http::serve(
+            listener,
+            router,
+            app.clone(),
+            Arc::new(http::Slots::default()),
+            default_max,
+            stopped,
+        ));
         let background = vec![tokio::spawn(retention_loop(app.clone(), stop.subscribe()))];
         tracing::info!(%addr, "tocsin is listening");
         Ok(Server {
@@ -353,8 +401,15 @@ impl Server {
     pub async fn shutdown(self) {
         let deadline = tokio::time::Instant::now() + crate::dispatch_grace();
         let _ = self.stop.send(true);
+        let mut serving = self.http;
         let http = async {
-            let _ = tokio::time::timeout_at(deadline, self.http).await;
+            // Past the deadline, the connections still open are cut.
+            if tokio::time::timeout_at(deadline, &mut serving)
+                .await
+                .is_err()
+            {
+                serving.abort();
+            }
         };
         tokio::join!(http, self.app.dispatcher.shutdown(deadline));
         for b in self.background {

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-pub use error::ApiError;
+pub use error::{ApiError, BodyTimeout};
 use std::sync::Arc;
 
 pub fn router(app: Arc<App>) -> Router {

@@ -84,6 +84,36 @@ pub const RATE_WINDOW: Bounds = Bounds {
 };
 /// `server.max_body`, in bytes.
 pub const MAX_BODY_MAX: u64 = 256 << 20;
+pub const HEADER_TIMEOUT: Bounds = Bounds {
+    min_ms: 100,
+    max_ms: 10 * MIN,
+};
+pub const BODY_TIMEOUT: Bounds = Bounds {
+    min_ms: 100,
+    max_ms: HOUR,
+};
+pub const IDLE_TIMEOUT: Bounds = Bounds {
+    min_ms: 0,
+    max_ms: HOUR,
+};
+
+/// Inclusive limits of a count key.
+#[derive(Clone, Copy, Debug)]
+pub struct CountBounds {
+    pub min: u32,
+    pub max: u32,
+}
+
+/// `server.max_connections`: one regular slot and one for the short lane
+/// at least (see server.rs).
+pub const MAX_CONNECTIONS: CountBounds = CountBounds {
+    min: 2,
+    max: 1_000_000,
+};
+pub const MAX_CONCURRENT_INGEST: CountBounds = CountBounds {
+    min: 1,
+    max: 10_000,
+};
 
 /// `90d`, `10m`, `1500ms`: the largest unit that divides the value evenly.
 fn show_ms(ms: u64) -> String {
@@ -442,6 +472,29 @@ impl Cx<'_> {
         Some(d)
     }
 
+    /// A whole number within `bounds` (a YAML number, or a string that
+    /// interpolates to one).
+    fn bounded_count(&mut self, node: &Node, path: &str, bounds: CountBounds) -> Option<u32> {
+        let text = self.string(node, path)?;
+        let Ok(n) = text.trim().parse::<u64>() else {
+            self.error(
+                node.line,
+                path,
+                format!("expected a whole number, found `{}`", text.trim()),
+            );
+            return None;
+        };
+        if n > u64::from(bounds.max) {
+            self.error(node.line, path, format!("must be at most {}", bounds.max));
+            None
+        } else if n < u64::from(bounds.min) {
+            self.error(node.line, path, format!("must be at least {}", bounds.min));
+            None
+        } else {
+            u32::try_from(n).ok()
+        }
+    }
+
     /// A list of strings (each interpolated). Null or absent = empty.
     fn strings(&mut self, node: &Node, path: &str) -> Vec<(String, usize)> {
         match &node.value {
@@ -549,6 +602,11 @@ impl Cx<'_> {
             "ingest_token",
             "max_body",
             "public_url",
+            "header_timeout",
+            "body_timeout",
+            "idle_timeout",
+            "max_connections",
+            "max_concurrent_ingest",
         ];
         let Some(entries) = self.map(node, "server", &keys) else {
             return;
@@ -590,6 +648,31 @@ impl Cx<'_> {
                             Ok(n) => s.max_body = n,
                             Err(e) => self.error(v.line, &p, format!("bad size: {e}")),
                         }
+                    }
+                }
+                "header_timeout" => {
+                    if let Some(d) = self.bounded_duration(v, &p, HEADER_TIMEOUT) {
+                        s.header_timeout = d;
+                    }
+                }
+                "body_timeout" => {
+                    if let Some(d) = self.bounded_duration(v, &p, BODY_TIMEOUT) {
+                        s.body_timeout = d;
+                    }
+                }
+                "idle_timeout" => {
+                    if let Some(d) = self.bounded_duration(v, &p, IDLE_TIMEOUT) {
+                        s.idle_timeout = d;
+                    }
+                }
+                "max_connections" => {
+                    if let Some(n) = self.bounded_count(v, &p, MAX_CONNECTIONS) {
+                        s.max_connections = Some(n);
+                    }
+                }
+                "max_concurrent_ingest" => {
+                    if let Some(n) = self.bounded_count(v, &p, MAX_CONCURRENT_INGEST) {
+                        s.max_concurrent_ingest = n;
                     }
                 }
                 "public_url" => {
