@@ -1,8 +1,8 @@
 //! `POST /api/v1/events` (native) and `POST /api/v1/events/aliyun`.
 
 use super::ApiError;
+use crate::app::{App, IngestError};
 use crate::event::Format;
-use crate::server::{App, IngestError};
 use crate::store::StoreError;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -63,7 +63,7 @@ async fn handle(app: Arc<App>, format: Format, req: Request) -> Response {
 /// The ingest answer (also a quarantine replay's): 202, 400 (with
 /// `quarantine_id` when the request is kept) or 503.
 pub(super) fn answer(
-    result: Result<crate::server::IngestAnswer, IngestError>,
+    result: Result<crate::app::IngestAnswer, IngestError>,
     quarantine_id: Option<String>,
 ) -> Response {
     match result {

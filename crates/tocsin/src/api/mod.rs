@@ -8,7 +8,7 @@ mod ingest;
 pub mod objects;
 mod quarantine;
 
-use crate::server::App;
+use crate::app::App;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};

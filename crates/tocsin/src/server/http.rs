@@ -35,7 +35,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tower_service::Service as _;
 
-use super::App;
+use crate::app::App;
 
 /// The short lane's deadlines (see the module docs).
 const SHORT_LANE_HEADER: Duration = Duration::from_secs(1);
