@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod app;
 pub mod catalog;
 pub mod cli;
 pub mod clock;
@@ -35,7 +36,7 @@ pub fn install_crypto_provider() {
 
 /// Milliseconds since the Unix epoch, from the system clock: for the CLI's
 /// edges and platform answers only. The server reads its [`clock::Clock`]
-/// (from [`server::ServeOptions::clock`]); pure code takes `now` as a parameter.
+/// (from [`app::ServeOptions::clock`]); pure code takes `now` as a parameter.
 pub fn now_ms() -> i64 {
     use clock::Clock as _;
     clock::SystemClock.now_ms()

@@ -1,274 +1,26 @@
 //! Wiring: the store, the config snapshot, the dispatcher and the HTTP API
 //! in one running server, with reload (SIGHUP) and graceful shutdown.
 
-use crate::clock::SharedClock;
-use crate::config::{self, Config, Diagnostic};
-use crate::dispatch::{Dispatcher, OutboxMessage};
-use crate::event::Format;
-use crate::ingest::{self, DecodeContext, DecodeError};
+pub use crate::app::{App, IngestAnswer, IngestError, ServeOptions};
+use crate::app::{apply_overrides, save_version};
+use crate::config::{self, Config};
+use crate::dispatch::Dispatcher;
 use crate::metrics::Metrics;
 use crate::route::Snapshot;
-use crate::store::{IngestItem, MessageKind, NewMessage, Store, StoreError, sqlite::SqliteStore};
+use crate::store::{Store, sqlite::SqliteStore};
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-/// How the server was asked to run.
-#[derive(Clone, Debug, Default)]
-pub struct ServeOptions {
-    /// None: the embedded defaults.
-    pub config_path: Option<PathBuf>,
-    /// Overrides `server.listen` (kept across reloads).
-    pub listen: Option<String>,
-    /// Overrides `server.data_dir` (kept across reloads).
-    pub data_dir: Option<PathBuf>,
-    /// Where the server reads the time. None: the system clock (tests pass a
-    /// [`crate::clock::ManualClock`]).
-    pub clock: Option<SharedClock>,
+/// What the store keeps of each config version: the API's redacted view.
+fn version_summary(config: &Config) -> String {
+    crate::api::objects::redacted_config(config).to_string()
 }
 
-impl ServeOptions {
-    /// The clock the server runs on.
-    pub fn clock(&self) -> SharedClock {
-        self.clock.clone().unwrap_or_else(crate::clock::system)
-    }
-}
-
-/// The answer to an accepted ingest request.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct IngestAnswer {
-    pub accepted: usize,
-    pub ids: Vec<String>,
-    pub duplicates: usize,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    #[error(transparent)]
-    Invalid(#[from] DecodeError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// An event and what routing decided about it, in the store's terms: the
-/// verdicts as codes, and for each notice with noise rules a window rule
-/// whose decision (route's) the store runs inside its transaction.
-pub fn ingest_item(
-    event: Arc<crate::event::Event>,
-    route: crate::route::RouteResult,
-    config_version: String,
-    messages: Vec<NewMessage>,
-) -> IngestItem {
-    let verdicts_json =
-        crate::store::pack_verdicts(route.decisions.iter().map(|d| crate::store::Verdict {
-            subscription: &d.subscription,
-            code: d.code,
-            levels: d.levels.as_deref(),
-        }));
-    let notices = route
-        .notices
-        .into_iter()
-        .map(|n| crate::store::NoticeWrite {
-            window: n.noise.map(|p| crate::store::WindowRule {
-                identity: p.identity.clone(),
-                identity_text: p.identity_text.clone(),
-                decide: Arc::new(move |window, at_ms| {
-                    crate::route::noise::decide(window, &p, at_ms)
-                }),
-            }),
-            contact: n.contact,
-            subscriptions: n.subscriptions,
-            digest: n.digest,
-            hold: n.hold,
-        })
-        .collect();
-    IngestItem {
-        content_json: event.content.to_string(),
-        raw_json: event.raw.to_string(),
-        outcome: route.outcome.as_str(),
-        switch: route.switch.map(|s| crate::store::SwitchRecord {
-            source: s.source,
-            item: s.item.key().to_string(),
-            kind: s.kind.as_str(),
-        }),
-        notices,
-        verdicts_json,
-        event,
-        config_version,
-        messages,
-    }
-}
-
-/// Everything a running server shares.
-pub struct App {
-    pub snapshot: Arc<ArcSwap<Snapshot>>,
-    pub store: Arc<dyn Store>,
-    pub dispatcher: Dispatcher,
-    pub metrics: Arc<Metrics>,
-    /// The server's time (ingest's `received_at`, pruning, the workers).
-    pub clock: SharedClock,
-    options: ServeOptions,
-    reload_lock: tokio::sync::Mutex<()>,
-}
-
-impl App {
-    pub fn config(&self) -> Arc<Snapshot> {
-        self.snapshot.load_full()
-    }
-
-    /// Decodes, routes and durably stores one request's events, then hands
-    /// their messages to the dispatcher. Nothing is stored when any event is
-    /// invalid.
-    pub async fn ingest(&self, format: Format, body: &[u8]) -> Result<IngestAnswer, IngestError> {
-        let snap = self.snapshot.load_full();
-        let received_ms = self.clock.now_ms();
-        let ctx = DecodeContext {
-            severity_map: &snap.config.catalog.severity_map,
-            received_ms,
-        };
-        let events = ingest::decode(format, body, &ctx)?;
-        let mut items = Vec::with_capacity(events.len());
-        for event in events {
-            let route = snap.routing.route(&snap.config, &event);
-            let messages = route
-                .notices
-                .iter()
-                .map(|n| NewMessage {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    contact: n.contact.clone(),
-                    kind: MessageKind::Single,
-                    subscriptions: n.subscriptions.clone(),
-                    event_ids: vec![event.id.clone()],
-                    created_ms: received_ms,
-                    note: None,
-                    not_before_ms: None,
-                })
-                .collect();
-            items.push(ingest_item(
-                Arc::new(event),
-                route,
-                snap.version.clone(),
-                messages,
-            ));
-        }
-        // What the answer and the dispatcher need after the commit (cheap: Arc'd events).
-        let plans: Vec<(Arc<crate::event::Event>, &'static str)> =
-            items.iter().map(|i| (i.event.clone(), i.outcome)).collect();
-        let fresh = self.store.ingest(items).await?;
-        let mut answer = IngestAnswer {
-            accepted: 0,
-            ids: Vec::with_capacity(plans.len()),
-            duplicates: 0,
-        };
-        let mut outbox = Vec::new();
-        for ((event, outcome), done) in plans.into_iter().zip(fresh) {
-            answer.ids.push(event.id.clone());
-            if !done.new {
-                answer.duplicates += 1;
-                continue;
-            }
-            answer.accepted += 1;
-            self.metrics.event_received(event.format.as_str(), outcome);
-            // Only the messages the store created: merged and suppressed
-            // occurrences have none.
-            for m in done.messages {
-                let note = crate::explain::sentences::note(m.note, done.notes.get(&m.id));
-                outbox.push(OutboxMessage {
-                    id: m.id,
-                    contact: m.contact,
-                    kind: m.kind,
-                    subscriptions: m.subscriptions,
-                    events: vec![event.clone()],
-                    created_ms: m.created_ms,
-                    next_attempt_ms: m.not_before_ms.unwrap_or(m.created_ms),
-                    attempts: 0,
-                    note,
-                });
-            }
-        }
-        self.metrics
-            .add_pending(crate::saturating_i64(outbox.len()));
-        self.dispatcher.enqueue(outbox);
-        Ok(answer)
-    }
-
-    /// Re-reads the config file. A file with errors is refused and the
-    /// running config kept. Returns the new version.
-    pub async fn reload(&self) -> Result<String, Vec<Diagnostic>> {
-        let _guard = self.reload_lock.lock().await;
-        let Some(path) = &self.options.config_path else {
-            return Ok(self.snapshot.load().version.clone());
-        };
-        // File reading and parsing block: keep them off the runtime threads.
-        let file = path.clone();
-        let loaded =
-            tokio::task::spawn_blocking(move || config::load_file(&file, &config::process_env))
-                .await
-                .map_err(|e| {
-                    vec![Diagnostic {
-                        file: path.display().to_string(),
-                        line: 0,
-                        path: "(file)".into(),
-                        message: format!("the config loader stopped: {e}"),
-                        warning: false,
-                    }]
-                })?;
-        let Some(mut new) = loaded.config else {
-            return Err(loaded
-                .diagnostics
-                .into_iter()
-                .filter(|d| !d.warning)
-                .collect());
-        };
-        apply_overrides(&mut new, &self.options);
-        let old = self.snapshot.load_full();
-        if new.server.listen != old.config.server.listen
-            || new.server.data_dir != old.config.server.data_dir
-        {
-            tracing::warn!(
-                "server.listen and server.data_dir changes take effect at the next restart"
-            );
-            new.server.listen = old.config.server.listen.clone();
-            new.server.data_dir = old.config.server.data_dir.clone();
-        }
-        let snapshot = Arc::new(Snapshot::new(new));
-        let version = snapshot.version.clone();
-        save_version(self.store.as_ref(), &snapshot, self.clock.now_ms()).await;
-        self.snapshot.store(snapshot);
-        if let Err(e) = self.dispatcher.reconcile(&old).await {
-            tracing::error!(error = %e, "reload: delivery settings not applied");
-        }
-        tracing::info!(version = %short(&version), "configuration reloaded");
-        Ok(version)
-    }
-}
-
-fn short(version: &str) -> &str {
-    &version[..version.len().min(12)]
-}
-
-fn apply_overrides(config: &mut Config, options: &ServeOptions) {
-    if let Some(l) = &options.listen {
-        config.server.listen = l.clone();
-    }
-    if let Some(d) = &options.data_dir {
-        config.server.data_dir = d.clone();
-    }
-}
-
-async fn save_version(store: &dyn Store, snapshot: &Snapshot, now_ms: i64) {
-    let summary = crate::api::objects::redacted_config(&snapshot.config).to_string();
-    if let Err(e) = store
-        .save_config_version(&snapshot.version, &summary, now_ms)
-        .await
-    {
-        tracing::error!(error = %e, "could not store the config version");
-    }
-}
+mod http;
 
 /// A running server.
 pub struct Server {
@@ -335,7 +87,7 @@ impl Server {
         let listen = config.server.listen.clone();
         let clock = options.clock();
         let snapshot = Arc::new(Snapshot::new(config));
-        save_version(store.as_ref(), &snapshot, clock.now_ms()).await;
+        save_version(store.as_ref(), version_summary, &snapshot, clock.now_ms()).await;
         let snapshot = Arc::new(ArcSwap::new(snapshot));
         let metrics = Arc::new(Metrics::default());
         let dispatcher = Dispatcher::new(
@@ -345,15 +97,15 @@ impl Server {
             clock.clone(),
         )
         .map_err(anyhow::Error::msg)?;
-        let app = Arc::new(App {
+        let app = Arc::new(App::new(
             snapshot,
             store,
             dispatcher,
             metrics,
             clock,
             options,
-            reload_lock: tokio::sync::Mutex::new(()),
-        });
+            version_summary,
+        ));
         let resumed = app
             .dispatcher
             .resume()
@@ -362,23 +114,32 @@ impl Server {
         if resumed > 0 {
             tracing::info!(messages = resumed, "resumed pending messages");
         }
+        let open_files = http::raise_open_file_limit();
+        let default_max = http::default_max_connections(open_files);
+        if let (Some(max), Some(files)) = (app.config().config.server.max_connections, open_files)
+            && u64::from(max) > files / 4 * 3
+        {
+            tracing::warn!(
+                max_connections = max,
+                open_files = files,
+                "server.max_connections is more than three quarters of the open-file limit: \
+                 the store and outgoing sends may run out of file descriptors"
+            );
+        }
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let router = crate::api::router(app.clone());
-        let http = tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "the HTTP server stopped");
-            }
-        });
+        let http = tokio::spawn(http::serve(
+            listener,
+            router,
+            app.clone(),
+            Arc::new(http::Slots::default()),
+            default_max,
+            stopped,
+        ));
         let background = vec![tokio::spawn(retention_loop(app.clone(), stop.subscribe()))];
         tracing::info!(%addr, "tocsin is listening");
         Ok(Server {
@@ -401,8 +162,15 @@ impl Server {
     pub async fn shutdown(self) {
         let deadline = tokio::time::Instant::now() + crate::dispatch_grace();
         let _ = self.stop.send(true);
+        let mut serving = self.http;
         let http = async {
-            let _ = tokio::time::timeout_at(deadline, self.http).await;
+            // Past the deadline, the connections still open are cut.
+            if tokio::time::timeout_at(deadline, &mut serving)
+                .await
+                .is_err()
+            {
+                serving.abort();
+            }
         };
         tokio::join!(http, self.app.dispatcher.shutdown(deadline));
         for b in self.background {
@@ -444,6 +212,7 @@ async fn retention_loop(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Format;
 
     #[tokio::test]
     async fn a_huge_retention_prunes_nothing() {
@@ -479,7 +248,7 @@ mod tests {
             notices: vec![],
         };
         store
-            .ingest(vec![ingest_item(
+            .ingest(vec![crate::app::ingest_item(
                 Arc::new(event),
                 route,
                 "v".into(),

@@ -5,7 +5,7 @@
 //! accepted on ingest as a Bearer token only, never in the query string.
 
 use super::ApiError;
-use crate::server::App;
+use crate::app::App;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;

@@ -57,3 +57,19 @@ impl IntoResponse for ApiError {
         r
     }
 }
+
+impl ApiError {
+    /// 408: the request body did not arrive within its deadline.
+    pub fn body_timeout(limit: std::time::Duration) -> ApiError {
+        ApiError::new(StatusCode::REQUEST_TIMEOUT, BodyTimeout(limit).to_string())
+    }
+}
+
+/// What a request body yields when it did not arrive within its deadline
+/// (`server.body_timeout`; the serve loop cuts it).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the request body did not arrive within {} (server.body_timeout)",
+    crate::domain::humanize(*.0)
+)]
+pub struct BodyTimeout(pub std::time::Duration);

@@ -1,7 +1,7 @@
 //! The event history: `GET /api/v1/events` and `GET /api/v1/events/{id}`.
 
 use super::ApiError;
-use crate::server::App;
+use crate::app::App;
 use crate::store::{EventDetail, EventFilter, StoredEvent};
 use crate::timefmt::{parse_rfc3339, rfc3339};
 use axum::extract::{Path, Query, State};

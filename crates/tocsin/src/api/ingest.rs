@@ -1,8 +1,8 @@
 //! `POST /api/v1/events` (native) and `POST /api/v1/events/aliyun`.
 
 use super::ApiError;
+use crate::app::{App, IngestError};
 use crate::event::Format;
-use crate::server::{App, IngestError};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -24,6 +24,20 @@ async fn handle(app: Arc<App>, format: Format, req: Request) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let limit = app.config().config.server.max_concurrent_ingest;
+    let Some(_slot) = app.ingest_slots.try_take(limit) else {
+        let mut resp = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "too many ingest requests at once (server.max_concurrent_ingest is {limit}); nothing was stored, try again"
+            ),
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        app.metrics.ingest_request(resp.status().as_u16());
+        return resp;
+    };
     let resp = match read_body(&app, req).await {
         Ok(body) => {
             let result = app.ingest(format, &body).await;
@@ -49,7 +63,7 @@ async fn handle(app: Arc<App>, format: Format, req: Request) -> Response {
 /// `quarantine_id` when the request is kept), 503 (the store is unavailable;
 /// retry) or 500 (the store fails deterministically).
 pub(super) fn answer(
-    result: Result<crate::server::IngestAnswer, IngestError>,
+    result: Result<crate::app::IngestAnswer, IngestError>,
     quarantine_id: Option<String>,
 ) -> Response {
     match result {
@@ -94,6 +108,8 @@ async fn read_body(app: &App, req: Request) -> Result<axum::body::Bytes, ApiErro
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if length_limit || e.to_string().contains("length limit") {
             too_large()
+        } else if let Some(timeout) = body_timeout(&e) {
+            ApiError::body_timeout(timeout.0)
         } else {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -101,4 +117,16 @@ async fn read_body(app: &App, req: Request) -> Result<axum::body::Bytes, ApiErro
             )
         }
     })
+}
+
+/// The serve loop's deadline error, when that is why the body read failed.
+fn body_timeout(e: &axum::Error) -> Option<&super::BodyTimeout> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(t) = s.downcast_ref::<super::BodyTimeout>() {
+            return Some(t);
+        }
+        source = s.source();
+    }
+    None
 }

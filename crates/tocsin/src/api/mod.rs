@@ -8,13 +8,13 @@ mod ingest;
 pub mod objects;
 mod quarantine;
 
-use crate::server::App;
+use crate::app::App;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-pub use error::ApiError;
+pub use error::{ApiError, BodyTimeout};
 use std::sync::Arc;
 
 pub fn router(app: Arc<App>) -> Router {

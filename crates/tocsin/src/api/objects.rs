@@ -2,8 +2,8 @@
 //! values are never shown; webhook URLs keep scheme and host only (their
 //! paths and queries carry the bot's key).
 
+use crate::app::App;
 use crate::config::Config;
-use crate::server::App;
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};

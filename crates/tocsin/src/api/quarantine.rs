@@ -8,9 +8,9 @@
 
 use super::ApiError;
 use super::history::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::app::App;
 use crate::event::Format;
 use crate::ingest::DecodeError;
-use crate::server::App;
 use crate::store::{NewQuarantined, QuarantineFilter, QuarantineLimits, QuarantinedRequest};
 use crate::timefmt::rfc3339;
 use axum::extract::{Path, Query, Request, State};
@@ -253,7 +253,7 @@ pub async fn replay(
             }
             None
         }
-        Err(crate::server::IngestError::Invalid(e)) => {
+        Err(crate::app::IngestError::Invalid(e)) => {
             match app
                 .store
                 .quarantine_set_error(

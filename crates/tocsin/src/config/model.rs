@@ -54,6 +54,17 @@ pub struct ServerConfig {
     pub ingest_token: String,
     pub max_body: u64,
     pub public_url: Option<String>,
+    /// From a connection's first byte (or its accept) to a complete request
+    /// head.
+    pub header_timeout: Duration,
+    /// From a request's head to the end of its body.
+    pub body_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// Open connections at once. None: derived from the open-file limit.
+    pub max_connections: Option<u32>,
+    /// Ingest requests whose bodies are read and decoded at once.
+    pub max_concurrent_ingest: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -324,6 +335,11 @@ impl Config {
                 ingest_token: String::new(),
                 max_body: 4 << 20,
                 public_url: None,
+                header_timeout: Duration::from_secs(10),
+                body_timeout: Duration::from_secs(30),
+                idle_timeout: Duration::from_secs(60),
+                max_connections: None,
+                max_concurrent_ingest: 64,
             },
             store: StoreConfig {
                 retention: Duration::from_secs(30 * 86_400),

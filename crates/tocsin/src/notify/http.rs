@@ -135,7 +135,11 @@ impl HttpContext {
     }
 
     /// POSTs a request. The egress rules apply to IP-literal hosts here, and
-    /// to names in the resolver.
+    /// to names in the resolver. `timeout` is one deadline for the whole
+    /// attempt: connect, send, and the answer's headers and body. Only the
+    /// first [`REPLY_LIMIT`] bytes of the answer are read (that is what the
+    /// classification sees); the rest is never read: the connection is
+    /// dropped instead, so a receiver answering gigabytes costs 64 KiB.
     pub async fn post(
         &self,
         out: Outgoing,
@@ -151,19 +155,43 @@ impl HttpContext {
         if let Some(ip) = literal {
             self.policy.check(ip).map_err(SendError::Egress)?;
         }
-        let mut req = self.client.post(url).timeout(timeout).body(out.body);
+        let mut req = self.client.post(url).body(out.body);
         for (k, v) in &out.headers {
             req = req.header(k.as_str(), v.as_str());
         }
-        let resp = req.send().await.map_err(classify_error)?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = tokio::time::timeout(timeout, resp.bytes())
+        let attempt = async {
+            let mut resp = req.send().await.map_err(classify_error)?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = read_limited(&mut resp, REPLY_LIMIT).await?;
+            Ok((status, headers, body))
+        };
+        // Dropping `attempt` at the deadline drops the connection with it.
+        tokio::time::timeout(timeout, attempt)
             .await
             .map_err(|_| SendError::Timeout)?
-            .map_err(classify_error)?;
-        Ok((status, headers, body.to_vec()))
     }
+}
+
+/// How much of a reply is read. Platforms answer a few hundred bytes; an
+/// error page fits too. Anything longer is cut here.
+pub const REPLY_LIMIT: usize = 64 << 10;
+
+/// Reads the body chunk by chunk, keeping at most `limit` bytes. Stops
+/// reading once `limit` bytes are in: the caller drops the response, which
+/// closes the connection rather than draining the rest.
+async fn read_limited(resp: &mut reqwest::Response, limit: usize) -> Result<Vec<u8>, SendError> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match resp.chunk().await.map_err(classify_error)? {
+            Some(chunk) => {
+                let room = limit - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            None => break,
+        }
+    }
+    Ok(body)
 }
 
 /// Maps a reqwest error to a URL-free description.
@@ -189,5 +217,218 @@ fn classify_error(e: reqwest::Error) -> SendError {
         SendError::Connect(text)
     } else {
         SendError::Other(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Channel, Config};
+    use crate::notify::{Disposition, notifier_for, send};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// DingTalk's refusal, as the start of every reply below.
+    const REFUSAL: &[u8] = br#"{"errcode":310000,"errmsg":"keywords not in content"}"#;
+
+    fn context() -> HttpContext {
+        let mut delivery = Config::embedded_default().delivery;
+        delivery.allow_private_networks = true;
+        HttpContext::new(&delivery).expect("client")
+    }
+
+    fn outgoing(addr: std::net::SocketAddr) -> Outgoing {
+        Outgoing {
+            url: format!("http://{addr}/robot/send"),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: br#"{"msgtype":"text","text":{"content":"x"}}"#.to_vec(),
+        }
+    }
+
+    /// Reads one request (head and its Content-Length body) off `conn`.
+    async fn read_request(conn: &mut TcpStream) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = conn.read(&mut buf).await.expect("read request");
+            assert!(n > 0, "the client closed before sending its request");
+            got.extend_from_slice(&buf[..n]);
+            if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse().expect("length"));
+                if got.len() >= end + 4 + length {
+                    return got;
+                }
+            }
+        }
+    }
+
+    /// A receiver that answers one request with `head`, then writes `chunk`
+    /// `repeat` times (pausing `pause` between writes), counting the bytes
+    /// it managed to write before the client went away.
+    async fn receiver(
+        head: String,
+        chunk: Vec<u8>,
+        repeat: usize,
+        pause: Duration,
+    ) -> (
+        std::net::SocketAddr,
+        Arc<AtomicU64>,
+        tokio::task::JoinHandle<Vec<u8>>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let written = Arc::new(AtomicU64::new(0));
+        let counter = written.clone();
+        let task = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.expect("accept");
+            let request = read_request(&mut conn).await;
+            conn.write_all(head.as_bytes()).await.expect("head");
+            conn.write_all(REFUSAL).await.expect("start of body");
+            for _ in 0..repeat {
+                if conn.write_all(&chunk).await.is_err() {
+                    break;
+                }
+                counter.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+            request
+        });
+        (addr, written, task)
+    }
+
+    #[tokio::test]
+    async fn a_huge_reply_is_read_up_to_64_kib_and_classified_from_its_start() {
+        // 200 MB of JSON whitespace after DingTalk's refusal: still one valid
+        // JSON document, so only the first 64 KiB decide.
+        let chunk = vec![b' '; 64 << 10];
+        let repeat = 200_000_000 / chunk.len();
+        let length = REFUSAL.len() + repeat * chunk.len();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+        );
+        let (addr, written, task) = receiver(head, chunk, repeat, Duration::ZERO).await;
+        let http = context();
+        let (status, _, body) = http
+            .post(outgoing(addr), Duration::from_secs(20))
+            .await
+            .expect("answered");
+        assert_eq!(status, 200);
+        assert_eq!(body.len(), REPLY_LIMIT);
+        assert!(body.starts_with(REFUSAL));
+        let request = task.await.expect("receiver");
+        assert!(request.starts_with(b"POST /robot/send HTTP/1.1\r\n"));
+        // What the receiver got out before the connection closed: 64 KiB plus
+        // the socket buffers, not the 200 MB.
+        let sent = written.load(Ordering::SeqCst);
+        assert!(sent < 32 << 20, "the client took {sent} bytes of the reply");
+
+        // The same reply through a notifier: the classification sees the start.
+        let (addr, _, task) = receiver(
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+            ),
+            vec![b' '; 64 << 10],
+            repeat,
+            Duration::ZERO,
+        )
+        .await;
+        let verdict = send(
+            &http,
+            notifier_for(Channel::Dingtalk),
+            outgoing(addr),
+            Duration::from_secs(20),
+        )
+        .await;
+        task.await.expect("receiver");
+        assert_eq!(verdict.disposition, Disposition::Permanent, "{verdict:?}");
+        assert_eq!(
+            verdict.platform_code.as_deref(),
+            Some("310000"),
+            "{verdict:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_endless_reply_ends_the_attempt_once_64_kib_are_in() {
+        // Chunked, 1 KiB at a time, never ending: the attempt must not wait
+        // for an end that never comes (the deadline is far away).
+        let mut chunk = format!("{:x}\r\n", 1024).into_bytes();
+        chunk.extend(std::iter::repeat_n(b' ', 1024));
+        chunk.extend_from_slice(b"\r\n");
+        let refusal_chunk = {
+            let mut c = format!("{:x}\r\n", REFUSAL.len()).into_bytes();
+            c.extend_from_slice(REFUSAL);
+            c.extend_from_slice(b"\r\n");
+            c
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.expect("accept");
+            read_request(&mut conn).await;
+            conn.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+                .await
+                .expect("head");
+            conn.write_all(&refusal_chunk).await.expect("start");
+            let mut every = tokio::time::interval(Duration::from_millis(2));
+            loop {
+                every.tick().await;
+                if conn.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let verdict = send(
+            &context(),
+            notifier_for(Channel::Dingtalk),
+            outgoing(addr),
+            Duration::from_secs(20),
+        )
+        .await;
+        task.await.expect("the receiver saw the connection close");
+        assert_eq!(
+            verdict.platform_code.as_deref(),
+            Some("310000"),
+            "{verdict:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_trickled_reply_fails_at_the_one_deadline() {
+        // Headers, then one byte every 20 ms of a body that never completes
+        // (and never reaches 64 KiB): the attempt ends with the timeout.
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000000\r\n\r\n";
+        let (addr, _, task) = receiver(
+            head.to_string(),
+            b" ".to_vec(),
+            usize::MAX,
+            Duration::from_millis(20),
+        )
+        .await;
+        let timeout = Duration::from_millis(300);
+        let verdict = send(
+            &context(),
+            notifier_for(Channel::Dingtalk),
+            outgoing(addr),
+            timeout,
+        )
+        .await;
+        task.await.expect("receiver");
+        assert_eq!(
+            verdict.disposition,
+            Disposition::Retry { retry_after: None },
+            "{verdict:?}"
+        );
+        assert_eq!(
+            verdict.reason,
+            "no answer within 300ms (delivery.timeout); will retry"
+        );
     }
 }

@@ -5,6 +5,7 @@ mod common;
 
 mod api;
 mod cli;
+mod connections;
 mod crash;
 mod delivery;
 mod dryrun;

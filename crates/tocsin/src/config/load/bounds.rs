@@ -55,6 +55,36 @@ pub const RATE_WINDOW: Bounds = Bounds {
 };
 /// `server.max_body`, in bytes.
 pub const MAX_BODY_MAX: u64 = 256 << 20;
+pub const HEADER_TIMEOUT: Bounds = Bounds {
+    min_ms: 100,
+    max_ms: 10 * MIN,
+};
+pub const BODY_TIMEOUT: Bounds = Bounds {
+    min_ms: 100,
+    max_ms: HOUR,
+};
+pub const IDLE_TIMEOUT: Bounds = Bounds {
+    min_ms: 0,
+    max_ms: HOUR,
+};
+
+/// Inclusive limits of a count key.
+#[derive(Clone, Copy, Debug)]
+pub struct CountBounds {
+    pub min: u32,
+    pub max: u32,
+}
+
+/// `server.max_connections`: one regular slot and one for the short lane
+/// at least (see server/http.rs).
+pub const MAX_CONNECTIONS: CountBounds = CountBounds {
+    min: 2,
+    max: 1_000_000,
+};
+pub const MAX_CONCURRENT_INGEST: CountBounds = CountBounds {
+    min: 1,
+    max: 10_000,
+};
 
 /// `90d`, `10m`, `1500ms`: the largest unit that divides the value evenly.
 pub(super) fn show_ms(ms: u64) -> String {

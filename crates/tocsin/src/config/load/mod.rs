@@ -374,6 +374,29 @@ impl Cx<'_> {
         Some(d)
     }
 
+    /// A whole number within `bounds` (a YAML number, or a string that
+    /// interpolates to one).
+    fn bounded_count(&mut self, node: &Node, path: &str, bounds: CountBounds) -> Option<u32> {
+        let text = self.string(node, path)?;
+        let Ok(n) = text.trim().parse::<u64>() else {
+            self.error(
+                node.line,
+                path,
+                format!("expected a whole number, found `{}`", text.trim()),
+            );
+            return None;
+        };
+        if n > u64::from(bounds.max) {
+            self.error(node.line, path, format!("must be at most {}", bounds.max));
+            None
+        } else if n < u64::from(bounds.min) {
+            self.error(node.line, path, format!("must be at least {}", bounds.min));
+            None
+        } else {
+            u32::try_from(n).ok()
+        }
+    }
+
     /// A list of strings (each interpolated). Null or absent = empty.
     fn strings(&mut self, node: &Node, path: &str) -> Vec<(String, usize)> {
         match &node.value {

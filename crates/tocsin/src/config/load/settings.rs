@@ -11,6 +11,11 @@ impl Cx<'_> {
             "ingest_token",
             "max_body",
             "public_url",
+            "header_timeout",
+            "body_timeout",
+            "idle_timeout",
+            "max_connections",
+            "max_concurrent_ingest",
         ];
         let Some(entries) = self.map(node, "server", &keys) else {
             return;
@@ -52,6 +57,31 @@ impl Cx<'_> {
                             Ok(n) => s.max_body = n,
                             Err(e) => self.error(v.line, &p, format!("bad size: {e}")),
                         }
+                    }
+                }
+                "header_timeout" => {
+                    if let Some(d) = self.bounded_duration(v, &p, HEADER_TIMEOUT) {
+                        s.header_timeout = d;
+                    }
+                }
+                "body_timeout" => {
+                    if let Some(d) = self.bounded_duration(v, &p, BODY_TIMEOUT) {
+                        s.body_timeout = d;
+                    }
+                }
+                "idle_timeout" => {
+                    if let Some(d) = self.bounded_duration(v, &p, IDLE_TIMEOUT) {
+                        s.idle_timeout = d;
+                    }
+                }
+                "max_connections" => {
+                    if let Some(n) = self.bounded_count(v, &p, MAX_CONNECTIONS) {
+                        s.max_connections = Some(n);
+                    }
+                }
+                "max_concurrent_ingest" => {
+                    if let Some(n) = self.bounded_count(v, &p, MAX_CONCURRENT_INGEST) {
+                        s.max_concurrent_ingest = n;
                     }
                 }
                 "public_url" => {

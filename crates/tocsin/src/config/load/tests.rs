@@ -479,6 +479,53 @@ catalog:
 }
 
 #[test]
+fn server_connection_limits() {
+    let c = load("{}\n").config.unwrap();
+    assert_eq!(c.server.header_timeout, Duration::from_secs(10));
+    assert_eq!(c.server.body_timeout, Duration::from_secs(30));
+    assert_eq!(c.server.idle_timeout, Duration::from_secs(60));
+    assert_eq!(c.server.max_connections, None);
+    assert_eq!(c.server.max_concurrent_ingest, 64);
+    let c = load(
+        "server:\n  header_timeout: 100ms\n  body_timeout: 1h\n  idle_timeout: 0s\n  \
+         max_connections: 2\n  max_concurrent_ingest: \"${N:-10000}\"\n",
+    )
+    .config
+    .unwrap();
+    assert_eq!(c.server.header_timeout, Duration::from_millis(100));
+    assert_eq!(c.server.body_timeout, Duration::from_secs(3600));
+    assert_eq!(c.server.idle_timeout, Duration::ZERO);
+    assert_eq!(c.server.max_connections, Some(2));
+    assert_eq!(c.server.max_concurrent_ingest, 10_000);
+    let e = errors(
+        "server:\n  header_timeout: 99ms\n  body_timeout: 61m\n  idle_timeout: 2h\n  \
+         max_connections: 1\n  max_concurrent_ingest: 0\n",
+    );
+    assert_eq!(
+        e,
+        [
+            "t.yaml:2: server.header_timeout: must be at least 100ms",
+            "t.yaml:3: server.body_timeout: must be at most 1h",
+            "t.yaml:4: server.idle_timeout: must be at most 1h",
+            "t.yaml:5: server.max_connections: must be at least 2",
+            "t.yaml:6: server.max_concurrent_ingest: must be at least 1",
+        ]
+    );
+    let e = errors(
+        "server:\n  max_connections: 1000001\n  max_concurrent_ingest: many\n  \
+         header_timeout: 0s\n",
+    );
+    assert_eq!(
+        e,
+        [
+            "t.yaml:2: server.max_connections: must be at most 1000000",
+            "t.yaml:3: server.max_concurrent_ingest: expected a whole number, found `many`",
+            "t.yaml:4: server.header_timeout: must be at least 100ms",
+        ]
+    );
+}
+
+#[test]
 fn deny_list_needs_something_to_deny() {
     let sub = "subscriptions:\n  - { name: s, deny_list: true, notification_policy: p }\n";
     let e = errors(&format!("{CHAIN}{sub}"));
