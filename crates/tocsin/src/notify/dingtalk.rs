@@ -76,7 +76,7 @@ fn markdown(doc: &Doc, msg: &MessageView<'_>) -> String {
             out.push_str(&format!("\n{}\n", ats.join(" ")));
         }
     }
-    out.push_str(&format!("\n---\n{}", escape(&doc.footer)));
+    out.push_str(&format!("\n---\n{}", render::footer(doc, escape)));
     out
 }
 
@@ -113,6 +113,9 @@ impl Notifier for DingtalkNotifier {
         let doc = render::fit(render::document(msg), BUDGET, |d| {
             body(d, msg).to_string().len()
         });
+        let body = body(&doc, msg);
+        // What DingTalk searches for a keyword: the message object's strings.
+        render::check_keywords(&msg.contact.keywords, &render::texts(&body["markdown"]))?;
         let url = if msg.contact.secret.is_empty() {
             msg.contact.webhook.clone()
         } else {
@@ -122,8 +125,7 @@ impl Notifier for DingtalkNotifier {
             out: Outgoing {
                 url,
                 headers: vec![("Content-Type".into(), "application/json".into())],
-                body: serde_json::to_vec(&body(&doc, msg))
-                    .map_err(|e| RenderError(e.to_string()))?,
+                body: serde_json::to_vec(&body).map_err(|e| RenderError(e.to_string()))?,
             },
             omitted: doc.omitted,
         })

@@ -88,7 +88,7 @@ fn card(doc: &Doc, msg: &MessageView<'_>) -> Value {
     }
     elements.push(json!({"tag": "hr"}));
     elements
-        .push(json!({"tag": "note", "elements": [{"tag": "plain_text", "content": doc.footer}]}));
+        .push(json!({"tag": "note", "elements": [{"tag": "plain_text", "content": render::footer(doc, str::to_string)}]}));
     json!({
         "config": {"wide_screen_mode": true},
         "header": {"title": {"tag": "plain_text", "content": doc.title}, "template": template(doc.level)},
@@ -124,6 +124,8 @@ impl Notifier for LarkNotifier {
                 .len()
         });
         let mut body = json!({"msg_type": "interactive", "card": card(&doc, msg)});
+        // What Lark searches for a keyword: the card's text, not its links.
+        render::check_keywords(&msg.contact.keywords, &render::texts(&body["card"]))?;
         if !msg.contact.secret.is_empty() {
             let ts = now_ms.div_euclid(1000);
             body["timestamp"] = json!(ts.to_string());

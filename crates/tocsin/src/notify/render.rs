@@ -23,6 +23,10 @@ pub struct Doc {
     /// Something was shortened to fit (values, details).
     pub shortened: bool,
     pub footer: String,
+    /// The bot's keyword, shown verbatim after the footer when the footer's
+    /// fixed words lack one. Never cut or escaped: the platform searches the
+    /// final text for it (Lark 19024, DingTalk 310000 otherwise).
+    pub keyword: Option<String>,
     /// The contact's template, rendered and escaped for the platform: it
     /// replaces the sections (there are none then).
     pub body: Option<String>,
@@ -277,6 +281,13 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
         Lang::En => "Tocsin".to_string(),
         Lang::Zh => "Tocsin 告警路由".to_string(),
     };
+    // Only the fixed words count: titles and values are cut to fit and
+    // escaped, so a keyword there may not reach the platform.
+    let keyword = c
+        .keywords
+        .first()
+        .filter(|_| !c.keywords.iter().any(|k| footer.contains(k.as_str())))
+        .cloned();
     if !subs.is_empty() {
         footer.push_str(&format!(" · {}: {subs}", l.subscription));
     }
@@ -287,6 +298,7 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
         omitted: 0,
         shortened: false,
         footer,
+        keyword,
         body: None,
         lang: c.lang,
     };
@@ -460,16 +472,6 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
             }
         }
     }
-    // The bot's keyword rule: a keyword in the title (always kept) or the
-    // footer (always kept), so every message passes it.
-    if !c.keywords.is_empty()
-        && !c
-            .keywords
-            .iter()
-            .any(|k| doc.title.contains(k.as_str()) || doc.footer.contains(k.as_str()))
-    {
-        doc.footer = format!("{} · {}", doc.footer, c.keywords[0]);
-    }
     doc
 }
 
@@ -483,18 +485,6 @@ pub fn cut(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &s[..end])
-}
-
-/// Keeps the last `max` bytes of `s` at a character boundary, marking the cut.
-pub fn cut_front(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut start = s.len() - max.saturating_sub('…'.len_utf8());
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("…{}", &s[start..])
 }
 
 /// The note added when something was cut to fit.
@@ -516,6 +506,53 @@ pub fn cut_note(doc: &Doc) -> Option<String> {
             "…… 另有 {n} 条未显示（长度限制），请在 Tocsin 历史中查看"
         )),
     }
+}
+
+/// The footer as shown: `escape`d, then the keyword verbatim.
+pub fn footer(doc: &Doc, escape: impl Fn(&str) -> String) -> String {
+    let mut out = escape(&doc.footer);
+    if let Some(k) = &doc.keyword {
+        out.push_str(" · ");
+        out.push_str(k);
+    }
+    out
+}
+
+/// The strings of a rendered payload a platform's keyword rule reads:
+/// every text value except links and structural tags.
+pub fn texts(v: &Value) -> Vec<&str> {
+    fn walk<'a>(v: &'a Value, key: &str, out: &mut Vec<&'a str>) {
+        match v {
+            Value::String(s) => {
+                let k = key.to_ascii_lowercase();
+                if !(k.ends_with("url") || k == "href" || k == "tag" || k == "template") {
+                    out.push(s);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, key, out)),
+            Value::Object(o) => o.iter().for_each(|(k, x)| walk(x, k, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, "", &mut out);
+    out
+}
+
+/// The last check before sending to a bot with keywords: one of them is in
+/// the final, cut, escaped text the platform searches.
+pub fn check_keywords(keywords: &[String], texts: &[&str]) -> Result<(), super::RenderError> {
+    if keywords.is_empty()
+        || texts
+            .iter()
+            .any(|t| keywords.iter().any(|k| t.contains(k.as_str())))
+    {
+        return Ok(());
+    }
+    Err(super::RenderError(format!(
+        "none of the contact's keywords ({}) is left in the rendered message",
+        keywords.join(", ")
+    )))
 }
 
 /// Shrinks `doc` until `size(doc) <= budget`: fewer details, shorter values,
@@ -591,8 +628,8 @@ pub fn fit(mut doc: Doc, budget: usize, size: impl Fn(&Doc) -> usize) -> Doc {
     }
     if size(&doc) > budget {
         doc.title = cut(&doc.title, 80);
-        // Keep the footer's end: that is where a missing keyword was added.
-        doc.footer = cut_front(&doc.footer, 80);
+        // The fixed words come first; the keyword is kept apart, uncut.
+        doc.footer = cut(&doc.footer, 80);
     }
     doc
 }
@@ -692,12 +729,8 @@ mod tests {
     }
 
     #[test]
-    fn cuts_keep_utf8_and_the_footer_end() {
+    fn cuts_keep_utf8() {
         assert_eq!(cut("登录失败", 7), "登…");
-        assert_eq!(
-            cut_front("Tocsin · Subscription: s · alert", 12),
-            "… · alert"
-        );
         let s = "é".repeat(100);
         for max in 0..60 {
             assert!(cut(&s, max).len() <= max.max(3));

@@ -94,7 +94,7 @@ fn body(doc: &Doc, msg: &MessageView<'_>) -> Value {
             blocks.push(section(ats.join(" ")));
         }
     }
-    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("{emoji} {}", escape(&doc.footer))}]}));
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("{emoji} {}", render::footer(doc, escape))}]}));
     blocks.truncate(50);
     json!({"text": escape(&doc.title), "blocks": blocks})
 }

@@ -66,7 +66,7 @@ fn markdown(doc: &Doc, msg: &MessageView<'_>) -> String {
     }
     out.push_str(&format!(
         "<font color=\"comment\">{}</font>",
-        escape(&doc.footer)
+        render::footer(doc, escape)
     ));
     out
 }
@@ -91,7 +91,7 @@ fn text(doc: &Doc) -> String {
     if let Some(note) = render::cut_note(doc) {
         out.push_str(&format!("{note}\n"));
     }
-    out.push_str(&doc.footer);
+    out.push_str(&render::footer(doc, str::to_string));
     // `<@id>` also mentions in text messages.
     out.replace('<', "＜")
 }

@@ -16,6 +16,7 @@ mod noise;
 mod platforms;
 mod quarantine;
 mod reload;
+mod rendering;
 mod robustness;
 mod routing;
 mod secrets;
