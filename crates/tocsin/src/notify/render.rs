@@ -1,7 +1,8 @@
 //! What a chat message says, before any platform's markup: a [`Doc`] built
 //! from the message's events in the contact's language and time zone. Each
 //! platform turns a `Doc` into its own payload, escaping every value that
-//! came from an event, and [`fit`] shrinks it to the platform's byte budget.
+//! came from an event (see `markup`), and [`fit`] shrinks it to the
+//! platform's byte budget.
 
 use super::MessageView;
 use crate::config::{Lang, Level};

@@ -31,15 +31,18 @@ pub const SOURCE_MAX: usize = 16 * 1024;
 /// tags, links, emphasis, strike-through, code and headings, by swapping in
 /// look-alike characters.
 pub fn lark_escape(s: &str) -> String {
-    super::markup::lookalikes(s, super::markup::LARK)
+    super::markup::lookalikes(s, super::markup::LARK, super::markup::Context::Template)
 }
 
-/// The escape of a platform's markup.
+/// The escape of a platform's markup for values a template prints: the
+/// template may put anything next to them, so each escaped value is inert
+/// whatever surrounds it (no `[text](url)`, `<url|text>` or mention can be
+/// completed by an adjacent value).
 pub fn escaper(channel: Channel) -> fn(&str) -> String {
     match channel {
         Channel::Lark => lark_escape,
-        Channel::Wecom => super::wecom::escape,
-        Channel::Dingtalk => super::dingtalk::escape,
+        Channel::Wecom => super::wecom::template_escape,
+        Channel::Dingtalk => super::dingtalk::template_escape,
         Channel::Slack => super::slack::escape,
         Channel::Webhook => str::to_string,
     }
@@ -131,6 +134,21 @@ pub fn context(msg: &MessageView<'_>) -> Value {
     })
 }
 
+/// The template's variables as minijinja values. `link` is Tocsin's own
+/// (from `server.public_url`, the event id percent-encoded), so it is marked
+/// safe: printed as is, it stays a working link.
+fn values(msg: &MessageView<'_>) -> JValue {
+    let link = msg
+        .events
+        .first()
+        .and_then(|e| render::event_link(msg.public_url, e))
+        .map_or(JValue::from(()), JValue::from_safe_string);
+    minijinja::context! {
+        link => link,
+        ..JValue::from(minijinja::value::Serde(context(msg)))
+    }
+}
+
 /// Plain words for a template error, with the template's line.
 pub fn describe(e: &Error, source: &str) -> String {
     let snippet = e
@@ -161,8 +179,7 @@ pub fn describe(e: &Error, source: &str) -> String {
 /// Renders the contact's template for a message, escaped for the platform.
 pub fn render(source: &str, msg: &MessageView<'_>) -> Result<String, String> {
     let env = environment(msg.contact.channel);
-    let ctx = JValue::from(minijinja::value::Serde(context(msg)));
-    env.render_str(source, ctx)
+    env.render_str(source, values(msg))
         .map(|s| s.trim_end().to_string())
         .map_err(|e| describe(&e, source))
 }
@@ -246,8 +263,7 @@ pub fn check(source: &str, contact: &Contact) -> Result<(), Problem> {
         note: None,
         template: None,
     };
-    let ctx = JValue::from(minijinja::value::Serde(context(&msg)));
-    match env.render_str(source, ctx) {
+    match env.render_str(source, values(&msg)) {
         Ok(_) => Ok(()),
         Err(e) => Err(Problem {
             line: e.line(),
@@ -343,7 +359,35 @@ mod tests {
         }
         // The template's own markup stays.
         let out = render_for(Channel::Wecom, "**{{ event.name }}**", hostile()).unwrap();
-        assert!(out.starts_with("**＜@all＞ [x]（http://evil)"), "{out}");
+        assert!(out.starts_with("**＜@all＞ ［x］（hxxp://evil)"), "{out}");
+        // The example: adjacent values never form a link.
+        let mut e = hostile();
+        e.name = "[Resolved - click here]".into();
+        e.instance = Some("http://evil.example/login".into());
+        for ch in [Channel::Wecom, Channel::Dingtalk, Channel::Lark] {
+            let out = render_for(ch, "{{ event.name }}({{ event.instance }})", e.clone()).unwrap();
+            assert!(
+                !out.contains("](") && !out.contains("http://"),
+                "{ch:?}: {out}"
+            );
+        }
+        // Tocsin's own link stays a working link.
+        let c = contact(Channel::Wecom, "[Open]({{ link }})");
+        let events = [Arc::new(hostile())];
+        let msg = MessageView {
+            id: "m",
+            kind: MessageKind::Single,
+            contact: &c,
+            subscriptions: &[],
+            events: &events,
+            public_url: Some("https://tocsin.example.com"),
+            note: None,
+            template: None,
+        };
+        assert_eq!(
+            render("[Open]({{ link }})", &msg).unwrap(),
+            "[Open](https://tocsin.example.com/api/v1/events/0190f3a2-6d1e-7c4b-9a2f-3e5d7c9b1a20)"
+        );
         let out = render_for(Channel::Lark, "{{ event.name }}", hostile()).unwrap();
         assert!(!out.contains('~') && !out.contains('['), "{out}");
     }
