@@ -24,6 +24,7 @@ pub mod notify;
 pub mod route;
 pub mod server;
 pub mod store;
+pub mod template_check;
 pub mod timefmt;
 
 /// Installs the process-wide TLS crypto provider (ring). Must run before any

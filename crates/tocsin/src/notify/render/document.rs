@@ -11,14 +11,8 @@ use crate::notify::MessageView;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// The event's time in the contact's time zone.
-pub fn local_time(ms: i64, timezone: &str) -> String {
-    let tz = jiff::tz::TimeZone::get(timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    match jiff::Timestamp::from_millisecond(ms) {
-        Ok(ts) => ts.to_zoned(tz).strftime("%Y-%m-%d %H:%M:%S %Z").to_string(),
-        Err(_) => crate::timefmt::rfc3339(ms),
-    }
-}
+pub use crate::event::event_link;
+pub use crate::timefmt::local_time;
 
 fn content_str<'a>(e: &'a Event, key: &str) -> Option<&'a str> {
     e.content
@@ -110,13 +104,6 @@ fn details(e: &Event) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-pub fn event_link(public_url: Option<&str>, e: &Event) -> Option<String> {
-    public_url.map(|u| {
-        let id: String = url::form_urlencoded::byte_serialize(e.id.as_bytes()).collect();
-        format!("{}/api/v1/events/{id}", u.trim_end_matches('/'))
-    })
 }
 
 /// One line per event, for digests: level, name, asset, time.
