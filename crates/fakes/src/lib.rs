@@ -2,6 +2,8 @@
 //! `tocsin demo`. Each one listens on loopback, records every request byte for
 //! byte, and answers the way the real receiver would.
 //!
+//! - [`reading`]: which links and mentions a platform's client makes of a
+//!   message.
 //! - [`webhook`]: a generic recording webhook receiver.
 //! - [`cutter`]: a front for a receiver that closes the first connections
 //!   without answering.
@@ -13,6 +15,7 @@ pub mod cutter;
 pub mod dingtalk;
 pub mod lark;
 pub mod platform;
+pub mod reading;
 pub mod slack;
 pub mod webhook;
 pub mod wecom;

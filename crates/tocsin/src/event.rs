@@ -128,3 +128,12 @@ impl serde::Serialize for NativeEvent<'_> {
         m.end()
     }
 }
+
+/// The event in Tocsin's API under `server.public_url` (the id
+/// percent-encoded), when one is set.
+pub fn event_link(public_url: Option<&str>, e: &Event) -> Option<String> {
+    public_url.map(|u| {
+        let id: String = url::form_urlencoded::byte_serialize(e.id.as_bytes()).collect();
+        format!("{}/api/v1/events/{id}", u.trim_end_matches('/'))
+    })
+}

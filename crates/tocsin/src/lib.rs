@@ -26,6 +26,7 @@ pub mod route;
 pub mod schedule;
 pub mod server;
 pub mod store;
+pub mod template_check;
 pub mod timefmt;
 
 /// Installs the process-wide TLS crypto provider (ring). Must run before any

@@ -33,6 +33,16 @@ pub fn parse_compact(s: &str) -> Option<i64> {
     None
 }
 
+/// `ms` in the time zone `timezone` (UTC when unknown), as messages show
+/// it: `2026-11-29 10:00:00 CST`.
+pub fn local_time(ms: i64, timezone: &str) -> String {
+    let tz = jiff::tz::TimeZone::get(timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(ts) => ts.to_zoned(tz).strftime("%Y-%m-%d %H:%M:%S %Z").to_string(),
+        Err(_) => rfc3339(ms),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

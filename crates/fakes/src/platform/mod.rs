@@ -233,6 +233,16 @@ impl Delivery {
     pub fn rendered_text(&self) -> String {
         self.platform.render(&self.json())
     }
+
+    /// The links a reader could click in it, as the platform parses them.
+    pub fn links(&self) -> Vec<String> {
+        crate::reading::links(self.platform, &self.json())
+    }
+
+    /// Who it notifies, as the platform parses it.
+    pub fn mentions(&self) -> Vec<String> {
+        crate::reading::mentions(self.platform, &self.json())
+    }
 }
 
 /// A platform's answer.

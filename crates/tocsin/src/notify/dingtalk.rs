@@ -3,6 +3,7 @@
 //! `sign` = URL-encoded Base64(HMAC-SHA256(key = secret, "<ts>\n<secret>")).
 //! Failures come back as HTTP 200 with a non-zero `errcode`.
 
+use super::markup;
 use super::render::{self, Doc};
 use super::{Disposition, Limits, MessageView, Notifier, Outgoing, RenderError, Rendered, Verdict};
 use crate::config::{Channel, RateLimit};
@@ -35,9 +36,15 @@ pub fn signed_url(webhook: &str, secret: &str, timestamp_ms: i64) -> String {
     format!("{webhook}{sep}timestamp={timestamp_ms}&sign={sig}")
 }
 
-/// Neutralizes markdown and `@` mentions in untrusted text.
+/// Neutralizes markdown and `@` mentions in untrusted text; URLs defanged,
+/// bidi controls removed. For values in the built-in layout.
 pub fn escape(s: &str) -> String {
-    super::markup::lookalikes(s, super::markup::DINGTALK)
+    markup::lookalikes(s, markup::DINGTALK, markup::Context::Layout)
+}
+
+/// [`escape`] for values a template prints next to anything: brackets too.
+pub fn template_escape(s: &str) -> String {
+    markup::lookalikes(s, markup::DINGTALK, markup::Context::Template)
 }
 
 fn markdown(doc: &Doc, msg: &MessageView<'_>) -> String {
@@ -76,7 +83,7 @@ fn markdown(doc: &Doc, msg: &MessageView<'_>) -> String {
             out.push_str(&format!("\n{}\n", ats.join(" ")));
         }
     }
-    out.push_str(&format!("\n---\n{}", escape(&doc.footer)));
+    out.push_str(&format!("\n---\n{}", render::footer(doc, escape)));
     out
 }
 
@@ -89,7 +96,7 @@ fn body(doc: &Doc, msg: &MessageView<'_>) -> serde_json::Value {
         .unwrap_or_default();
     json!({
         "msgtype": "markdown",
-        "markdown": {"title": render::cut(&doc.title, 120), "text": markdown(doc, msg)},
+        "markdown": {"title": markup::neutral(&render::cut(&doc.title, 120)), "text": markdown(doc, msg)},
         "at": {"atMobiles": m.mobiles, "atUserIds": m.users, "isAtAll": m.all},
     })
 }
@@ -113,6 +120,9 @@ impl Notifier for DingtalkNotifier {
         let doc = render::fit(render::document(msg), BUDGET, |d| {
             body(d, msg).to_string().len()
         });
+        let body = body(&doc, msg);
+        // What DingTalk searches for a keyword: the message object's strings.
+        render::check_keywords(&msg.contact.keywords, &render::texts(&body["markdown"]))?;
         let url = if msg.contact.secret.is_empty() {
             msg.contact.webhook.clone()
         } else {
@@ -122,8 +132,7 @@ impl Notifier for DingtalkNotifier {
             out: Outgoing {
                 url,
                 headers: vec![("Content-Type".into(), "application/json".into())],
-                body: serde_json::to_vec(&body(&doc, msg))
-                    .map_err(|e| RenderError(e.to_string()))?,
+                body: serde_json::to_vec(&body).map_err(|e| RenderError(e.to_string()))?,
             },
             omitted: doc.omitted,
         })

@@ -1,9 +1,11 @@
 //! Lark / Feishu custom bots: an interactive card whose header is coloured by
 //! level; every value from an event goes in `plain_text` elements, so no
-//! event can add a mention or a link. Signed in the body: `timestamp`
+//! event can add a mention, with its URLs defanged and bidi controls removed
+//! ([`neutral`]), so it cannot add a link either. Signed in the body: `timestamp`
 //! (seconds) and `sign` = Base64(HMAC-SHA256(key = "<ts>\n<secret>", "")).
 //! Failures come back as HTTP 200 with a non-zero `code`.
 
+use super::markup::neutral;
 use super::render::{self, Doc};
 use super::{Disposition, Limits, MessageView, Notifier, Outgoing, RenderError, Rendered, Verdict};
 use crate::config::{Channel, Level, RateLimit};
@@ -32,6 +34,8 @@ fn template(level: Level) -> &'static str {
     }
 }
 
+/// A `plain_text` block: no markup, but Lark links URLs in it, so each
+/// event value in it went through [`neutral`].
 fn plain(text: &str) -> Value {
     json!({"tag": "div", "text": {"tag": "plain_text", "content": text}})
 }
@@ -46,17 +50,21 @@ fn card(doc: &Doc, msg: &MessageView<'_>) -> Value {
     }
     for s in &doc.sections {
         if let Some(line) = &s.line {
-            digest_lines.push(line.clone());
+            digest_lines.push(neutral(line));
             continue;
         }
         let fields: Vec<Value> = s
             .fields
             .iter()
-            .map(|(k, v)| json!({"is_short": true, "text": {"tag": "plain_text", "content": format!("{k}: {v}")}}))
+            .map(|(k, v)| json!({"is_short": true, "text": {"tag": "plain_text", "content": format!("{}: {}", neutral(k), neutral(v))}}))
             .collect();
         elements.push(json!({"tag": "div", "fields": fields}));
         if !s.details.is_empty() {
-            let text: Vec<String> = s.details.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            let text: Vec<String> = s
+                .details
+                .iter()
+                .map(|(k, v)| format!("{}: {}", neutral(k), neutral(v)))
+                .collect();
             elements.push(plain(&text.join("\n")));
         }
         if let Some(link) = &s.link {
@@ -69,7 +77,7 @@ fn card(doc: &Doc, msg: &MessageView<'_>) -> Value {
         elements.push(plain(&digest_lines.join("\n")));
     }
     if let Some(note) = render::cut_note(doc) {
-        elements.push(plain(&note));
+        elements.push(plain(&neutral(&note)));
     }
     // Mentions come only from the contact's config; ids were validated at load.
     if let Some(m) = msg.contact.mentions.for_level(doc.level) {
@@ -88,10 +96,10 @@ fn card(doc: &Doc, msg: &MessageView<'_>) -> Value {
     }
     elements.push(json!({"tag": "hr"}));
     elements
-        .push(json!({"tag": "note", "elements": [{"tag": "plain_text", "content": doc.footer}]}));
+        .push(json!({"tag": "note", "elements": [{"tag": "plain_text", "content": render::footer(doc, neutral)}]}));
     json!({
         "config": {"wide_screen_mode": true},
-        "header": {"title": {"tag": "plain_text", "content": doc.title}, "template": template(doc.level)},
+        "header": {"title": {"tag": "plain_text", "content": neutral(&doc.title)}, "template": template(doc.level)},
         "elements": elements,
     })
 }
@@ -124,6 +132,8 @@ impl Notifier for LarkNotifier {
                 .len()
         });
         let mut body = json!({"msg_type": "interactive", "card": card(&doc, msg)});
+        // What Lark searches for a keyword: the card's text, not its links.
+        render::check_keywords(&msg.contact.keywords, &render::texts(&body["card"]))?;
         if !msg.contact.secret.is_empty() {
             let ts = now_ms.div_euclid(1000);
             body["timestamp"] = json!(ts.to_string());

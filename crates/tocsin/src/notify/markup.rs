@@ -2,22 +2,195 @@
 //! escape sequence for their markdown, so markup characters are swapped for
 //! full-width look-alikes: the text still reads the same, but cannot open a
 //! tag (`<at id=all>`, `<@userid>`, `<font>`), a link, emphasis or a heading.
+//!
+//! On every platform, event text also loses its bidirectional controls
+//! (they reorder what the reader sees) and its URLs are defanged
+//! (`http://evil.example/x` → `hxxp://evil[.]example/x`): readable and
+//! copyable, but neither clickable nor auto-linked.
 
-/// Swaps each `(from, to)` pair, breaks `](` (a link needs it), and folds
-/// line breaks into spaces (so nothing lands at the start of a line).
-pub fn lookalikes(s: &str, swaps: &[(char, char)]) -> String {
+/// Characters that reorder the display of text around them: the embedding,
+/// override and isolate controls, and the implicit marks.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
+/// Stands for a defanged dot while the look-alike swaps run (they never
+/// touch it); becomes `[.]` at the end. Content's own private-use
+/// characters of this value are shown as U+FFFD.
+const DOT: char = '\u{E000}';
+
+/// Characters a URL's authority (user, host, port) is made of.
+fn authority_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '~' | '%' | ':' | '@' | '+' | '!')
+}
+
+/// Removes bidi controls and defangs URLs; defanged dots are [`DOT`].
+fn inert(s: &str) -> String {
+    let chars: Vec<char> = s
+        .chars()
+        .filter(|c| !is_bidi_control(*c))
+        .map(|c| if c == DOT { '\u{FFFD}' } else { c })
+        .collect();
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut i = 0;
+    while i < chars.len() {
+        let starts_token = i == 0
+            || !(chars[i - 1].is_ascii_alphanumeric() || matches!(chars[i - 1], '+' | '-' | '.'));
+        if starts_token && chars[i].is_ascii_alphabetic() {
+            // `scheme://` (RFC 3986 scheme characters), or `www.`.
+            let mut j = i;
+            while j < chars.len()
+                && (chars[j].is_ascii_alphanumeric() || matches!(chars[j], '+' | '-' | '.'))
+            {
+                j += 1;
+            }
+            let scheme: String = chars[i..j].iter().collect();
+            let has_slashes = chars[j..].starts_with(&[':', '/', '/']);
+            let www = chars.len() > i + 4
+                && chars[i..i + 4]
+                    .iter()
+                    .collect::<String>()
+                    .eq_ignore_ascii_case("www.");
+            if has_slashes || www {
+                let host_start = if has_slashes {
+                    out.push_str(&defang_scheme(&scheme));
+                    out.push_str("://");
+                    j + 3
+                } else {
+                    i
+                };
+                let mut k = host_start;
+                while k < chars.len() && authority_char(chars[k]) {
+                    k += 1;
+                }
+                for (n, c) in chars[host_start..k].iter().enumerate() {
+                    // A dot inside the authority, not one ending it (a
+                    // sentence's full stop).
+                    let inner = host_start + n + 1 < k;
+                    out.push(if *c == '.' && inner { DOT } else { *c });
+                }
+                i = k.max(host_start);
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+/// `http` → `hxxp`, `https` → `hxxps`, `ftp` → `fxp` (case kept), also at
+/// the end of a longer scheme run (`xhttp`, `a.https`); other schemes stay
+/// (their host is still defanged).
+fn defang_scheme(scheme: &str) -> String {
+    let lower = scheme.to_ascii_lowercase();
+    // The byte range to turn into `x`s (scheme characters are ASCII).
+    let range = if lower.ends_with("https") {
+        Some(scheme.len() - 4..scheme.len() - 2)
+    } else if lower.ends_with("http") {
+        Some(scheme.len() - 3..scheme.len() - 1)
+    } else if lower.ends_with("ftp") {
+        Some(scheme.len() - 2..scheme.len() - 1)
+    } else {
+        None
+    };
+    let Some(range) = range else {
+        return scheme.to_string();
+    };
+    scheme
+        .char_indices()
+        .map(
+            |(n, c)| match (range.contains(&n), c.is_ascii_uppercase()) {
+                (true, true) => 'X',
+                (true, false) => 'x',
+                _ => c,
+            },
+        )
+        .collect()
+}
+
+/// Event text for places with no markup at all (Lark `plain_text`, WeCom
+/// text messages, notification titles): bidi controls removed, URLs
+/// defanged, line breaks folded into spaces (so a value cannot draw lines
+/// of its own, like a fake "RESOLVED" line).
+pub fn neutral(s: &str) -> String {
+    inert(s)
+        .chars()
+        .map(|c| match c {
+            DOT => "[.]".to_string(),
+            '\n' | '\r' => " ".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// How far a value is neutralized.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Context {
+    /// In Tocsin's built-in layout, where a value is always followed by a
+    /// line break or Tocsin's own text: `](` inside the value is broken.
+    Layout,
+    /// Printed by a template, next to anything: also `[` and `]`, and a
+    /// leading `(` (the template may have written `]` just before), so no
+    /// adjacent values can form `[text](url)` or a reference link.
+    Template,
+}
+
+/// Swaps each `(from, to)` pair, breaks `](` (a link needs it), folds line
+/// breaks into spaces (so nothing lands at the start of a line), removes
+/// bidi controls and defangs URLs.
+pub fn lookalikes(s: &str, swaps: &[(char, char)], context: Context) -> String {
+    let s = inert(s);
     let mut out = String::with_capacity(s.len());
-    let mut prev = '\0';
+    let mut prev = if context == Context::Template {
+        ']'
+    } else {
+        '\0'
+    };
     for c in s.chars() {
         match c {
             '(' if prev == ']' => out.push('（'),
+            '[' if context == Context::Template => out.push('［'),
+            ']' if context == Context::Template => out.push('］'),
             '\n' | '\r' => out.push(' '),
+            DOT => out.push_str("[.]"),
             c => match swaps.iter().find(|(from, _)| *from == c) {
                 Some((_, to)) => out.push(*to),
                 None => out.push(c),
             },
         }
         prev = c;
+    }
+    out
+}
+
+/// Slack `mrkdwn`: `&`, `<`, `>` as entities (so no `<@U…>`, `<!channel>`
+/// or `<url|text>`), emphasis, strike-through, code and `@` swapped for
+/// look-alikes, line breaks folded, and a leading `>` (a quote, also as
+/// `&gt;`) swapped too. Bidi controls removed, URLs defanged.
+pub fn slack(s: &str) -> String {
+    let s = inert(s);
+    let mut out = String::with_capacity(s.len());
+    let mut leading = true;
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' if leading => out.push('＞'),
+            '>' => out.push_str("&gt;"),
+            '*' => out.push('＊'),
+            '_' => out.push('＿'),
+            '~' => out.push('～'),
+            '`' => out.push('｀'),
+            '@' => out.push('＠'),
+            '\n' | '\r' => out.push(' '),
+            DOT => out.push_str("[.]"),
+            c => out.push(c),
+        }
+        leading = leading && c.is_whitespace();
     }
     out
 }
@@ -64,14 +237,76 @@ mod tests {
     fn no_markup_survives() {
         let hostile = "<at id=all></at> <@all> [x](https://evil) **b** ~~s~~ `c` # h\n> q @13800000000 ![i](u) &lt;";
         for (table, banned) in [
-            (WECOM, &["<", ">", "](", "*", "`", "#", "\n"][..]),
+            (
+                WECOM,
+                &["<", ">", "](", "*", "`", "#", "\n", "https://"][..],
+            ),
             (DINGTALK, &["<", "@", "](", "!", "*", "\n"][..]),
             (LARK, &["<", "[", "*", "~", "&", "\n"][..]),
         ] {
-            let e = lookalikes(hostile, table);
-            for b in banned {
-                assert!(!e.contains(b), "{b} in {e}");
+            for context in [Context::Layout, Context::Template] {
+                let e = lookalikes(hostile, table, context);
+                for b in banned {
+                    assert!(!e.contains(b), "{b} in {e}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn adjacent_template_values_cannot_form_a_link() {
+        let name = lookalikes("[Resolved - click here]", WECOM, Context::Template);
+        let url = lookalikes("http://evil.example/login", WECOM, Context::Template);
+        let out = format!("{name}({url})");
+        assert_eq!(
+            out,
+            "［Resolved - click here］(hxxp://evil[.]example/login)"
+        );
+        // A value opening with `(` after the template's own `]`.
+        assert_eq!(
+            lookalikes("(http://x.y)", WECOM, Context::Template),
+            "（hxxp://x[.]y)"
+        );
+        // In the built-in layout `[` stays readable.
+        assert_eq!(
+            lookalikes("[CRITICAL] a](b", WECOM, Context::Layout),
+            "[CRITICAL] a]（b"
+        );
+    }
+
+    #[test]
+    fn urls_are_defanged_and_bidi_controls_removed() {
+        for (raw, shown) in [
+            (
+                "see http://evil.example/login?a=b.c.",
+                "see hxxp://evil[.]example/login?a=b.c.",
+            ),
+            ("HTTPS://Evil.Example", "HXXPS://Evil[.]Example"),
+            ("ftp://10.0.0.1:21/x", "fxp://10[.]0[.]0[.]1:21/x"),
+            ("go to www.evil.example.", "go to www[.]evil[.]example."),
+            ("http://user@evil.example/", "hxxp://user@evil[.]example/"),
+            ("javascript://x.y", "javascript://x[.]y"),
+            ("a.http://x.y xhttps://x.y", "a.hxxp://x[.]y xhxxps://x[.]y"),
+            ("nginx.conf 10.0.3.17 a.b", "nginx.conf 10.0.3.17 a.b"),
+            ("fwww.x http:/x", "fwww.x http:/x"),
+            ("a\u{202E}gpj.exe\u{2066}b\u{200F}\u{061C}", "agpj.exeb"),
+            ("\u{E000}", "\u{FFFD}"),
+        ] {
+            assert_eq!(neutral(raw), shown, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn slack_text_cannot_mention_link_or_draw_lines() {
+        assert_eq!(
+            slack("<!channel> <@U1> a&b <http://x.y|click>"),
+            "&lt;!channel&gt; &lt;＠U1&gt; a&amp;b &lt;hxxp://x[.]y|click&gt;"
+        );
+        assert_eq!(
+            slack("x\n> *RESOLVED* _by_ ~me~ `ok` @here"),
+            "x &gt; ＊RESOLVED＊ ＿by＿ ～me～ ｀ok｀ ＠here"
+        );
+        assert_eq!(slack(" > quoted"), " ＞ quoted");
+        assert_eq!(slack("&gt; quoted"), "&amp;gt; quoted");
     }
 }

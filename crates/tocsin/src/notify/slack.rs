@@ -1,8 +1,11 @@
 //! Slack incoming webhooks: blocks with a text fallback. Errors use real HTTP
 //! statuses with a plain-text code; success is `200 ok`. Untrusted text is
 //! escaped as Slack documents (`&`, `<`, `>`), so no event can write
-//! `<@U…>`, `<!channel>` or a link.
+//! `<@U…>`, `<!channel>` or a link, its emphasis, code, `@` and a leading
+//! quote are swapped for look-alikes ([`markup::slack`]), and every `mrkdwn`
+//! object is `verbatim` (no auto-linking or mention parsing).
 
+use super::markup;
 use super::render::{self, Doc};
 use super::{Disposition, Limits, MessageView, Notifier, Outgoing, RenderError, Rendered, Verdict};
 use crate::config::{Channel, RateLimit};
@@ -15,14 +18,19 @@ pub struct SlackNotifier;
 const BUDGET: usize = 11_000;
 const SECTION_MAX: usize = 2_900;
 
+/// Event text in `mrkdwn`: see [`markup::slack`].
 pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    markup::slack(s)
+}
+
+/// A `mrkdwn` text object. `verbatim: true`: Slack does not auto-link URLs
+/// or parse `@channel`-style mentions in it.
+fn mrkdwn(text: String) -> Value {
+    json!({"type": "mrkdwn", "text": text, "verbatim": true})
 }
 
 fn section(text: String) -> Value {
-    json!({"type": "section", "text": {"type": "mrkdwn", "text": render::cut(&text, SECTION_MAX)}})
+    json!({"type": "section", "text": mrkdwn(render::cut(&text, SECTION_MAX))})
 }
 
 fn body(doc: &Doc, msg: &MessageView<'_>) -> Value {
@@ -32,7 +40,7 @@ fn body(doc: &Doc, msg: &MessageView<'_>) -> Value {
         crate::config::Level::Info => ":large_blue_circle:",
     };
     let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": render::cut(&doc.title, 150)}}),
+        json!({"type": "header", "text": {"type": "plain_text", "text": markup::neutral(&render::cut(&doc.title, 150))}}),
     ];
     let mut lines: Vec<String> = Vec::new();
     let view = render::labels(doc.lang).view;
@@ -50,7 +58,12 @@ fn body(doc: &Doc, msg: &MessageView<'_>) -> Value {
                 .fields
                 .iter()
                 .take(10)
-                .map(|(k, v)| json!({"type": "mrkdwn", "text": render::cut(&format!("*{}*\n{}", escape(k), escape(v)), 1900)}))
+                .map(|(k, v)| {
+                    mrkdwn(render::cut(
+                        &format!("*{}*\n{}", escape(k), escape(v)),
+                        1900,
+                    ))
+                })
                 .collect();
             blocks.push(json!({"type": "section", "fields": fields}));
         }
@@ -94,7 +107,7 @@ fn body(doc: &Doc, msg: &MessageView<'_>) -> Value {
             blocks.push(section(ats.join(" ")));
         }
     }
-    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("{emoji} {}", escape(&doc.footer))}]}));
+    blocks.push(json!({"type": "context", "elements": [mrkdwn(format!("{emoji} {}", render::footer(doc, escape)))]}));
     blocks.truncate(50);
     json!({"text": escape(&doc.title), "blocks": blocks})
 }
@@ -220,7 +233,7 @@ mod tests {
     fn escaping() {
         assert_eq!(
             escape("<!channel> <@U1> a&b"),
-            "&lt;!channel&gt; &lt;@U1&gt; a&amp;b"
+            "&lt;!channel&gt; &lt;＠U1&gt; a&amp;b"
         );
     }
 }

@@ -35,6 +35,39 @@ struct Repeats {
     last: String,
 }
 
+/// Compact JSON whose strings carry bidi controls as `\uXXXX` escapes: the
+/// receiver parses the same data (the webhook sends event text unchanged),
+/// but the raw body, shown in a log or a terminal, cannot be reordered.
+struct BidiEscaped;
+
+impl serde_json::ser::Formatter for BidiEscaped {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        while let Some((i, c)) = rest
+            .char_indices()
+            .find(|(_, c)| super::markup::is_bidi_control(*c))
+        {
+            writer.write_all(&rest.as_bytes()[..i])?;
+            write!(writer, "\\u{:04x}", u32::from(c))?;
+            rest = &rest[i + c.len_utf8()..];
+        }
+        writer.write_all(rest.as_bytes())
+    }
+}
+
+fn to_json(body: &impl serde::Serialize) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    body.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut out,
+        BidiEscaped,
+    ))?;
+    Ok(out)
+}
+
 /// `sha256=<hex>` of HMAC-SHA256(secret, timestamp + "." + body).
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let mut mac =
@@ -79,7 +112,7 @@ impl Notifier for WebhookNotifier {
             note: msg.note,
             repeats,
         };
-        let body = serde_json::to_vec(&body).map_err(|e| RenderError(e.to_string()))?;
+        let body = to_json(&body).map_err(|e| RenderError(e.to_string()))?;
         let mut headers: Vec<(String, String)> = msg.contact.headers.clone();
         headers.push(("Content-Type".into(), "application/json".into()));
         headers.push(("X-Tocsin-Message-Id".into(), msg.id.to_string()));
@@ -164,6 +197,20 @@ mod tests {
         assert_eq!(
             signature("s3cret", 1_700_000_000, br#"{"a":1}"#),
             "sha256=1698a50bc74d1ff1db85c4e0a5297c2ad9fdba245d5737cdb789e4cc6e098940"
+        );
+    }
+
+    #[test]
+    fn bidi_controls_are_escaped_in_the_raw_body() {
+        let v = serde_json::json!({"name": "a\u{202E}gpj.exe\u{2066}\"b"});
+        let raw = to_json(&v).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&raw).unwrap(),
+            r#"{"name":"a\u202egpj.exe\u2066\"b"}"#
+        );
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&raw).unwrap(),
+            v
         );
     }
 

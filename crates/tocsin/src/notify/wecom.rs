@@ -3,6 +3,7 @@
 //! signing: the `key` in the URL is the credential. Failures come back as
 //! HTTP 200 with a non-zero `errcode`.
 
+use super::markup::{self, neutral};
 use super::render::{self, Doc};
 use super::{Disposition, Limits, MessageView, Notifier, Outgoing, RenderError, Rendered, Verdict};
 use crate::config::{Channel, Level, RateLimit};
@@ -16,9 +17,15 @@ const TEXT_MAX: usize = 2048;
 
 /// Neutralizes WeCom markdown in untrusted text: `<@id>` mentions, `<font>`,
 /// links, emphasis and line-start markup, by swapping in look-alike
-/// characters (WeCom has no escape sequence).
+/// characters (WeCom has no escape sequence); URLs defanged, bidi controls
+/// removed. For values in the built-in layout.
 pub fn escape(s: &str) -> String {
-    super::markup::lookalikes(s, super::markup::WECOM)
+    markup::lookalikes(s, markup::WECOM, markup::Context::Layout)
+}
+
+/// [`escape`] for values a template prints next to anything: brackets too.
+pub fn template_escape(s: &str) -> String {
+    markup::lookalikes(s, markup::WECOM, markup::Context::Template)
 }
 
 fn colour(level: Level) -> &'static str {
@@ -66,23 +73,24 @@ fn markdown(doc: &Doc, msg: &MessageView<'_>) -> String {
     }
     out.push_str(&format!(
         "<font color=\"comment\">{}</font>",
-        escape(&doc.footer)
+        render::footer(doc, escape)
     ));
     out
 }
 
 fn text(doc: &Doc) -> String {
-    let mut out = format!("{}\n", doc.title.replace('<', "＜"));
+    // Text messages have no markup, but link URLs and mention `<@id>`.
+    let mut out = format!("{}\n", neutral(&doc.title));
     if let Some(body) = &doc.body {
         out.push_str(body);
         out.push('\n');
     }
     for s in &doc.sections {
         if let Some(line) = &s.line {
-            out.push_str(&format!("{line}\n"));
+            out.push_str(&format!("{}\n", neutral(line)));
         }
         for (k, v) in s.fields.iter().chain(s.details.iter()) {
-            out.push_str(&format!("{k}: {v}\n"));
+            out.push_str(&format!("{}: {}\n", neutral(k), neutral(v)));
         }
         if let Some(link) = &s.link {
             out.push_str(&format!("{link}\n"));
@@ -91,7 +99,7 @@ fn text(doc: &Doc) -> String {
     if let Some(note) = render::cut_note(doc) {
         out.push_str(&format!("{note}\n"));
     }
-    out.push_str(&doc.footer);
+    out.push_str(&render::footer(doc, neutral));
     // `<@id>` also mentions in text messages.
     out.replace('<', "＜")
 }

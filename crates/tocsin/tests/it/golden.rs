@@ -31,6 +31,33 @@ fn hostile() -> Arc<Event> {
     )
 }
 
+/// The issue's examples (10, defect 7) and more: adjacent values that would
+/// form a link, a multi-line name drawing a fake "RESOLVED" quote, bare URLs,
+/// bidi controls, every mention syntax.
+fn links() -> Arc<Event> {
+    let body = r#"{"id":"golden-links","product":"Sas","event_type":"Suspicious","name":"[Resolved - click here]",
+        "level":"critical","instance":"http://evil.example/login","region":"cn-hangzhou","time":"2026-11-29T02:00:00Z",
+        "content":{"alarmUniqueInfo":"u2","alarmEventName":"Brute force\n> *RESOLVED* by ~admin~ `ok`\n&gt; all clear <!here> @channel",
+        "desc":"Visit https://evil.example/reset or www.evil.example now \u202egpj.exe\u2066 \u200fend\u061c",
+        "details":[{"name":"Link","value":"<https://evil.example|Click to resolve> <http://evil.example>"},
+        {"name":"Mention","value":"<at id=all></at> <at user_id=\"all\">x</at> <@all> @all @13800000000 <!channel> <!subteam^S1>"},
+        {"name":"Ref","value":"[1]: http://evil.example ![i](http://evil.example/p.png)"}]}}"#;
+    let map = tocsin::config::default_severity_map();
+    let ctx = DecodeContext {
+        severity_map: &map,
+        received_ms: NOW_MS,
+    };
+    Arc::new(
+        decode(tocsin::event::Format::Native, body.as_bytes(), &ctx)
+            .unwrap()
+            .remove(0),
+    )
+}
+
+/// A template that puts values next to each other and next to its own
+/// markup, plus Tocsin's own link (which stays a link).
+const TEMPLATE: &str = "{{ event.name }}({{ event.instance }})\n{{ event.content.alarmEventName }}\n{{ event.content.desc }}\n[Open]({{ link }})";
+
 fn huge() -> Arc<Event> {
     let mut e = (*hostile()).clone();
     e.id = "golden-huge".into();
@@ -67,7 +94,16 @@ fn every_platform_payload_is_exactly_the_golden_one() {
         .config
         .unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
     for contact in &config.contacts {
-        for (case, event) in [("hostile", hostile()), ("huge", huge())] {
+        for (case, event, template) in [
+            ("hostile", hostile(), None),
+            ("huge", huge(), None),
+            ("links", links(), None),
+            ("template", links(), Some(TEMPLATE)),
+        ] {
+            if template.is_some() && contact.channel == tocsin::config::Channel::Webhook {
+                // Templates are for chat platforms; the webhook sends data.
+                continue;
+            }
             let events = [event];
             let subs = ["sec-feed".to_string()];
             let view = MessageView {
@@ -78,12 +114,19 @@ fn every_platform_payload_is_exactly_the_golden_one() {
                 events: &events,
                 public_url: config.server.public_url.as_deref(),
                 note: None,
-                template: None,
+                template,
             };
             let notifier = notifier_for(contact.channel);
             let r = notifier.render(&view, NOW_MS).unwrap();
             let body = String::from_utf8(r.out.body.clone()).unwrap();
             // Never over the platform's size budget.
+            // No bidi control reaches any platform raw (the webhook's JSON
+            // carries them as \u escapes).
+            assert!(
+                !body.chars().any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')),
+                "{} {case}: {body}",
+                contact.name
+            );
             let limit = notifier.limits().max_bytes;
             let measured = match contact.channel {
                 tocsin::config::Channel::Wecom => {

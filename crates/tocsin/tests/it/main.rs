@@ -17,6 +17,7 @@ mod noise;
 mod platforms;
 mod quarantine;
 mod reload;
+mod rendering;
 mod robustness;
 mod routing;
 mod secrets;

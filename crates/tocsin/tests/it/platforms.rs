@@ -197,7 +197,7 @@ async fn slack_blocks_with_fallback_and_escaping() {
     let (_, d) = deliver_one(&h, &bot, "sl-1", &hostile_event("sl-1")).await;
     assert_eq!(d.http_status, 200);
     let body = d.json();
-    assert!(body["text"].as_str().unwrap().contains("&lt;@U999&gt;"));
+    assert!(body["text"].as_str().unwrap().contains("&lt;＠U999&gt;"));
     // mrkdwn is where Slack parses mentions and links (header is plain_text).
     let mrkdwn: Vec<String> = find_typed(&body["blocks"], "mrkdwn")
         .into_iter()
@@ -211,7 +211,7 @@ async fn slack_blocks_with_fallback_and_escaping() {
         "only our own mention: {all}"
     );
     assert!(
-        !all.contains("<@U999>") && all.contains("&lt;@U999&gt;"),
+        !all.contains("<@U999>") && all.contains("&lt;＠U999&gt;"),
         "{all}"
     );
     assert_eq!(body["blocks"][0]["type"], "header");

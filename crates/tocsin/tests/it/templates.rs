@@ -35,7 +35,7 @@ async fn wecom_gets_the_template_byte_for_byte_with_hostile_values_neutralized()
     assert_eq!(
         json["markdown"]["content"].as_str().unwrap(),
         "## <font color=\"warning\">[CRITICAL] Sas:WebShell</font>\n\
-         **Sas:WebShell** on `＜@all＞ [x]（http://evil)`\n\
+         **Sas:WebShell** on `＜@all＞ ［x］（hxxp://evil)`\n\
          > region: cn-hangzhou, time: 2026-11-29 10:00:00 CST\n\
          [Open](https://tocsin.example.com/api/v1/events/tp-1)\n\
          <font color=\"comment\">Tocsin · Subscription: sec-feed</font>"

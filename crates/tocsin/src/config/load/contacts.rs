@@ -277,7 +277,8 @@ impl Cx<'_> {
             );
             return;
         }
-        if let Err(p) = crate::notify::template::check(source, c) {
+        if let Err(p) = crate::template_check::check(source, &c.name, c.lang.as_str(), &c.timezone)
+        {
             // A block scalar (`|`, `>`) starts on the line after its key.
             let block = self
                 .text

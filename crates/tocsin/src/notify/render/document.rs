@@ -1,111 +1,18 @@
-//! What a chat message says, before any platform's markup: a [`Doc`] built
-//! from the message's events in the contact's language and time zone. Each
-//! platform turns a `Doc` into its own payload, escaping every value that
-//! came from an event, and [`fit`] shrinks it to the platform's byte budget.
+//! Builds a message's [`Doc`] from its events: fields, details and digest
+//! lines in the contact's language and time zone, the contact's template,
+//! and the footer with the bot's keyword.
 
-use super::MessageView;
+use super::labels::{self, labels, level_word};
+use super::{Doc, Section};
 use crate::config::{Lang, Level};
 use crate::domain::MessageKind;
 use crate::event::Event;
+use crate::notify::MessageView;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// A platform-neutral message.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Doc {
-    /// Always kept whole (bar a hard cap), so a cut message still says what it is.
-    pub title: String,
-    pub level: Level,
-    /// Single messages: one section with fields. Digests: one line per event.
-    pub sections: Vec<Section>,
-    /// Events left out to fit the size budget.
-    pub omitted: usize,
-    /// Something was shortened to fit (values, details).
-    pub shortened: bool,
-    pub footer: String,
-    /// The contact's template, rendered and escaped for the platform: it
-    /// replaces the sections (there are none then).
-    pub body: Option<String>,
-    /// Labels in the contact's language.
-    pub lang: Lang,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Section {
-    /// A compact one-line summary (digests), or None for a single alert.
-    pub line: Option<String>,
-    pub fields: Vec<(String, String)>,
-    pub details: Vec<(String, String)>,
-    /// A link to the event in Tocsin (when `server.public_url` is set).
-    pub link: Option<String>,
-}
-
-pub struct Labels {
-    pub level: &'static str,
-    pub event: &'static str,
-    pub alert: &'static str,
-    pub asset: &'static str,
-    pub ip: &'static str,
-    pub region: &'static str,
-    pub time: &'static str,
-    pub subscription: &'static str,
-    pub details: &'static str,
-    pub view: &'static str,
-    pub status: &'static str,
-}
-
-pub fn labels(lang: Lang) -> &'static Labels {
-    const EN: Labels = Labels {
-        level: "Level",
-        event: "Event",
-        alert: "Alert",
-        asset: "Asset",
-        ip: "IP",
-        region: "Region",
-        time: "Time",
-        subscription: "Subscription",
-        details: "Details",
-        view: "View in Tocsin",
-        status: "Status",
-    };
-    const ZH: Labels = Labels {
-        level: "级别",
-        event: "事件",
-        alert: "告警",
-        asset: "资产",
-        ip: "IP",
-        region: "地域",
-        time: "时间",
-        subscription: "订阅",
-        details: "详情",
-        view: "在 Tocsin 中查看",
-        status: "状态",
-    };
-    match lang {
-        Lang::En => &EN,
-        Lang::Zh => &ZH,
-    }
-}
-
-pub fn level_word(level: Level, lang: Lang) -> &'static str {
-    match (lang, level) {
-        (Lang::En, Level::Critical) => "CRITICAL",
-        (Lang::En, Level::Warn) => "WARN",
-        (Lang::En, Level::Info) => "INFO",
-        (Lang::Zh, Level::Critical) => "严重",
-        (Lang::Zh, Level::Warn) => "警告",
-        (Lang::Zh, Level::Info) => "提示",
-    }
-}
-
-/// The event's time in the contact's time zone.
-pub fn local_time(ms: i64, timezone: &str) -> String {
-    let tz = jiff::tz::TimeZone::get(timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    match jiff::Timestamp::from_millisecond(ms) {
-        Ok(ts) => ts.to_zoned(tz).strftime("%Y-%m-%d %H:%M:%S %Z").to_string(),
-        Err(_) => crate::timefmt::rfc3339(ms),
-    }
-}
+pub use crate::event::event_link;
+pub use crate::timefmt::local_time;
 
 fn content_str<'a>(e: &'a Event, key: &str) -> Option<&'a str> {
     e.content
@@ -199,13 +106,6 @@ fn details(e: &Event) -> Vec<(String, String)> {
     out
 }
 
-pub fn event_link(public_url: Option<&str>, e: &Event) -> Option<String> {
-    public_url.map(|u| {
-        let id: String = url::form_urlencoded::byte_serialize(e.id.as_bytes()).collect();
-        format!("{}/api/v1/events/{id}", u.trim_end_matches('/'))
-    })
-}
-
 /// One line per event, for digests: level, name, asset, time.
 pub fn digest_line(e: &Event, lang: Lang, timezone: &str) -> String {
     let ip = ips(e).map(|i| format!(" ({i})")).unwrap_or_default();
@@ -246,20 +146,7 @@ fn summary(events: &[Arc<Event>], lang: Lang, timezone: &str) -> Vec<String> {
     let names = top(events.iter().map(|e| e.name.clone()));
     let assets = top(events.iter().map(|e| asset(e)));
     let (from, to) = (local_time(first, timezone), local_time(last, timezone));
-    match lang {
-        Lang::En => vec![
-            format!("Period: {from} to {to}"),
-            format!("By level: critical {c} · warn {w} · info {i}"),
-            format!("Top alerts: {names}"),
-            format!("Top assets: {assets}"),
-        ],
-        Lang::Zh => vec![
-            format!("时段：{from} 至 {to}"),
-            format!("按级别：严重 {c} · 警告 {w} · 提示 {i}"),
-            format!("最多的告警：{names}"),
-            format!("最多的资产：{assets}"),
-        ],
-    }
+    labels::summary_lines(lang, (&from, &to), (c, w, i), &names, &assets)
 }
 
 /// Builds the doc of a message.
@@ -273,10 +160,14 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
         .max()
         .unwrap_or(Level::Info);
     let subs = msg.subscriptions.join(", ");
-    let mut footer = match c.lang {
-        Lang::En => "Tocsin".to_string(),
-        Lang::Zh => "Tocsin 告警路由".to_string(),
-    };
+    let mut footer = labels::brand(c.lang).to_string();
+    // Only the fixed words count: titles and values are cut to fit and
+    // escaped, so a keyword there may not reach the platform.
+    let keyword = c
+        .keywords
+        .first()
+        .filter(|_| !c.keywords.iter().any(|k| footer.contains(k.as_str())))
+        .cloned();
     if !subs.is_empty() {
         footer.push_str(&format!(" · {}: {subs}", l.subscription));
     }
@@ -287,20 +178,15 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
         omitted: 0,
         shortened: false,
         footer,
+        keyword,
         body: None,
         lang: c.lang,
     };
     match (msg.kind, msg.events) {
         (MessageKind::Test, _) => {
-            doc.title = match c.lang {
-                Lang::En => "Tocsin test message".into(),
-                Lang::Zh => "Tocsin 测试消息".into(),
-            };
+            doc.title = labels::test_title(c.lang).to_string();
             doc.sections.push(Section {
-                line: Some(match c.lang {
-                    Lang::En => format!("If you can read this, contact {} works.", c.name),
-                    Lang::Zh => format!("看到这条消息说明联系人 {} 配置正确。", c.name),
-                }),
+                line: Some(labels::test_line(c.lang, &c.name)),
                 fields: vec![],
                 details: vec![],
                 link: None,
@@ -320,32 +206,14 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
                 .max()
                 .unwrap_or(e.received_ms);
             let n = events.len();
-            doc.title = match c.lang {
-                Lang::En => format!(
-                    "[{}] {} — repeated {n} more times",
-                    level_word(level, c.lang),
-                    e.name
-                ),
-                Lang::Zh => format!(
-                    "[{}] {} — 又重复了 {n} 次",
-                    level_word(level, c.lang),
-                    e.name
-                ),
-            };
-            let line = match c.lang {
-                Lang::En => format!(
-                    "repeated {n} more times between {} and {} on {}",
-                    local_time(first, &c.timezone),
-                    local_time(last, &c.timezone),
-                    asset(e)
-                ),
-                Lang::Zh => format!(
-                    "在 {} 至 {} 之间于 {} 又重复了 {n} 次",
-                    local_time(first, &c.timezone),
-                    local_time(last, &c.timezone),
-                    asset(e)
-                ),
-            };
+            doc.title = labels::follow_up_title(c.lang, level, &e.name, n);
+            let line = labels::follow_up_line(
+                c.lang,
+                n,
+                &local_time(first, &c.timezone),
+                &local_time(last, &c.timezone),
+                &asset(e),
+            );
             doc.sections.push(Section {
                 line: Some(line),
                 fields: vec![],
@@ -382,18 +250,7 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
         }
         (_, events) => {
             let crit = events.iter().filter(|e| e.level == Level::Critical).count();
-            doc.title = match c.lang {
-                Lang::En => format!(
-                    "[{}] {} alerts ({crit} critical)",
-                    level_word(level, c.lang),
-                    events.len()
-                ),
-                Lang::Zh => format!(
-                    "[{}] {} 条告警（{crit} 条严重）",
-                    level_word(level, c.lang),
-                    events.len()
-                ),
-            };
+            doc.title = labels::digest_title(c.lang, level, events.len(), crit);
             if let Some(note) = msg.note {
                 doc.sections.push(Section {
                     line: Some(note.to_string()),
@@ -442,9 +299,9 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
     // single alerts; when it fails, the built-in body stays and says why.
     if let Some(source) = msg.template.or(c.template.as_deref())
         && c.channel != crate::config::Channel::Webhook
-        && super::template::applies(msg.kind, msg.events.len())
+        && crate::notify::template::applies(msg.kind, msg.events.len())
     {
-        match super::template::render(source, msg) {
+        match crate::notify::template::render(source, msg) {
             Ok(text) => {
                 doc.sections.clear();
                 doc.body = Some(text);
@@ -452,147 +309,13 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
             Err(reason) => {
                 tracing::warn!(contact = %c.name, %reason, "the contact's template failed; using the built-in message");
                 doc.sections.push(Section {
-                    line: Some(super::template::failure_line(&reason, c.lang)),
+                    line: Some(crate::notify::template::failure_line(&reason, c.lang)),
                     fields: vec![],
                     details: vec![],
                     link: None,
                 });
             }
         }
-    }
-    // The bot's keyword rule: a keyword in the title (always kept) or the
-    // footer (always kept), so every message passes it.
-    if !c.keywords.is_empty()
-        && !c
-            .keywords
-            .iter()
-            .any(|k| doc.title.contains(k.as_str()) || doc.footer.contains(k.as_str()))
-    {
-        doc.footer = format!("{} · {}", doc.footer, c.keywords[0]);
-    }
-    doc
-}
-
-/// Cuts `s` to at most `max` bytes at a character boundary, marking the cut.
-pub fn cut(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max.saturating_sub('…'.len_utf8());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
-/// Keeps the last `max` bytes of `s` at a character boundary, marking the cut.
-pub fn cut_front(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut start = s.len() - max.saturating_sub('…'.len_utf8());
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("…{}", &s[start..])
-}
-
-/// The note added when something was cut to fit.
-pub fn cut_note(doc: &Doc) -> Option<String> {
-    match (doc.omitted, doc.shortened, doc.lang) {
-        (0, false, _) => None,
-        (0, true, Lang::En) if doc.body.is_some() => {
-            Some("(the message was cut to fit the platform's size limit)".into())
-        }
-        (0, true, Lang::Zh) if doc.body.is_some() => Some("（消息因平台长度限制被截断）".into()),
-        (0, true, Lang::En) => {
-            Some("(some values were shortened to fit the platform's size limit)".into())
-        }
-        (0, true, Lang::Zh) => Some("（部分内容因平台长度限制被截断）".into()),
-        (n, _, Lang::En) => Some(format!(
-            "… and {n} more not shown (size limit); see the Tocsin history"
-        )),
-        (n, _, Lang::Zh) => Some(format!(
-            "…… 另有 {n} 条未显示（长度限制），请在 Tocsin 历史中查看"
-        )),
-    }
-}
-
-/// Shrinks `doc` until `size(doc) <= budget`: fewer details, shorter values,
-/// then fewer digest lines (counted in `omitted`). The title is kept.
-pub fn fit(mut doc: Doc, budget: usize, size: impl Fn(&Doc) -> usize) -> Doc {
-    doc.title = cut(&doc.title, 300);
-    if size(&doc) <= budget {
-        return doc;
-    }
-    // A template's output: the longest cut (at a character boundary) that
-    // fits, found by bisection.
-    if let Some(body) = doc.body.clone() {
-        // Measured with the note that says it was cut.
-        let was_shortened = doc.shortened;
-        doc.shortened = true;
-        let (mut lo, mut hi) = (0, body.len());
-        while lo < hi {
-            let mid = (lo + hi).div_ceil(2);
-            doc.body = Some(cut(&body, mid));
-            if size(&doc) <= budget {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        doc.body = Some(cut(&body, lo));
-        doc.shortened = was_shortened || lo < body.len();
-        if size(&doc) <= budget {
-            return doc;
-        }
-    }
-    for s in &mut doc.sections {
-        if s.details.len() > 4 {
-            s.details.truncate(4);
-            doc.shortened = true;
-        }
-    }
-    for max in [512, 200, 80] {
-        if size(&doc) <= budget {
-            return doc;
-        }
-        for s in &mut doc.sections {
-            for (_, v) in s.fields.iter_mut().chain(s.details.iter_mut()) {
-                if v.len() > max {
-                    *v = cut(v, max);
-                    doc.shortened = true;
-                }
-            }
-            if let Some(line) = &mut s.line
-                && line.len() > max
-            {
-                *line = cut(line, max);
-                doc.shortened = true;
-            }
-        }
-    }
-    // Drop whole digest lines from the end, then details of a single alert.
-    while size(&doc) > budget && doc.sections.len() > 1 {
-        doc.sections.pop();
-        doc.omitted += 1;
-    }
-    while size(&doc) > budget {
-        let Some(s) = doc.sections.first_mut() else {
-            break;
-        };
-        if s.details.pop().is_some() || s.fields.pop().is_some() {
-            doc.shortened = true;
-            continue;
-        }
-        doc.sections.clear();
-        doc.shortened = true;
-        break;
-    }
-    if size(&doc) > budget {
-        doc.title = cut(&doc.title, 80);
-        // Keep the footer's end: that is where a missing keyword was added.
-        doc.footer = cut_front(&doc.footer, 80);
     }
     doc
 }
@@ -689,18 +412,5 @@ mod tests {
             "{lines:?}"
         );
         assert_eq!(lines.len(), 7);
-    }
-
-    #[test]
-    fn cuts_keep_utf8_and_the_footer_end() {
-        assert_eq!(cut("登录失败", 7), "登…");
-        assert_eq!(
-            cut_front("Tocsin · Subscription: s · alert", 12),
-            "… · alert"
-        );
-        let s = "é".repeat(100);
-        for max in 0..60 {
-            assert!(cut(&s, max).len() <= max.max(3));
-        }
     }
 }
