@@ -344,6 +344,9 @@ struct Inner {
     scripts: HashMap<String, VecDeque<ScriptedAnswer>>,
     received: Vec<Delivery>,
     clock_offset_ms: i64,
+    /// Set: the clock rate limits run on is frozen at this instant plus
+    /// what [`FakeBot::advance`] added.
+    manual: Option<(Instant, Duration)>,
 }
 
 struct Core {
@@ -517,6 +520,20 @@ impl FakeBot {
         self.core.lock().clock_offset_ms = ms;
     }
 
+    /// Freezes the clock the rate limits (and DingTalk's block) run on: it
+    /// then moves only with [`FakeBot::advance`], in step with a server on a
+    /// manual clock, so a test can hold both to the same time.
+    pub fn use_manual_clock(&self) {
+        self.core.lock().manual = Some((Instant::now(), Duration::ZERO));
+    }
+
+    /// Moves the manual rate clock forward (see [`FakeBot::use_manual_clock`]).
+    pub fn advance(&self, by: Duration) {
+        if let Some((_, elapsed)) = &mut self.core.lock().manual {
+            *elapsed += by;
+        }
+    }
+
     /// Forces the next answers for `token` ahead of the normal checks.
     pub fn script(&self, token: &str, answers: impl IntoIterator<Item = ScriptedAnswer>) {
         self.core
@@ -651,10 +668,14 @@ async fn handle(
     let n = core.counter.fetch_add(1, Ordering::Relaxed);
     let mut inner = core.lock();
     let now_ms = wall_ms() + inner.clock_offset_ms;
+    let now = match inner.manual {
+        Some((base, elapsed)) => base + elapsed,
+        None => Instant::now(),
+    };
     let mut ctx = Ctx {
         bots: &mut inner.bots,
         now_ms,
-        now: Instant::now(),
+        now,
         peer_ip: peer.ip().to_string(),
         request_id: format!(
             "{}{:06}-{:08x}",
