@@ -360,6 +360,9 @@ struct Inner {
     /// How far the rate windows' clock runs ahead of the monotonic clock
     /// ([`FakeBot::advance`]), so tests cross a window without sleeping.
     rate_advance: Duration,
+    /// Set by [`FakeBot::use_manual_clock`]: the rate clock is frozen at this
+    /// instant and moves only by `rate_advance`.
+    frozen_at: Option<Instant>,
 }
 
 struct Core {

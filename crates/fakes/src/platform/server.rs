@@ -159,6 +159,15 @@ impl FakeBot {
         self.core.lock().clock_offset_ms = ms;
     }
 
+    /// Freezes the clock the rate limits (and DingTalk's block) run on: it
+    /// then moves only with [`FakeBot::advance`], in step with a server on a
+    /// manual clock, so a test can hold both to the same time.
+    pub fn use_manual_clock(&self) {
+        let mut inner = self.core.lock();
+        inner.frozen_at = Some(Instant::now());
+        inner.rate_advance = Duration::ZERO;
+    }
+
     /// Moves the clock of the rate windows and blocks forward by `by`, as if
     /// that much time had passed (tests cross a window without sleeping).
     pub fn advance(&self, by: Duration) {
@@ -223,7 +232,7 @@ async fn handle(
     let n = core.counter.fetch_add(1, Ordering::Relaxed);
     let mut inner = core.lock();
     let now_ms = wall_ms() + inner.clock_offset_ms;
-    let now = Instant::now() + inner.rate_advance;
+    let now = inner.frozen_at.unwrap_or_else(Instant::now) + inner.rate_advance;
     let mut ctx = Ctx {
         bots: &mut inner.bots,
         now_ms,

@@ -164,6 +164,218 @@ async fn wecom_burst(n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One chat bot of the burst bench: which alerts it has shown so far (as
+/// digest lines or single alerts), read from what the fake accepted.
+struct BurstBot {
+    label: &'static str,
+    fake: tocsin_fakes::FakeBot,
+    read: usize,
+    seen: std::collections::HashSet<String>,
+    done: Option<Duration>,
+}
+
+impl BurstBot {
+    /// Reads the requests that arrived since the last call.
+    fn update(&mut self, n: usize, since: Instant) {
+        let received = self.fake.received();
+        for d in received.iter().skip(self.read).filter(|d| d.accepted()) {
+            for line in d.rendered_text().lines() {
+                // A digest line or a single alert's title; not the digest's
+                // summary ("Top alerts: Incident:Burst00042 ×1, …").
+                if line.contains('×') {
+                    continue;
+                }
+                let mut rest = line;
+                while let Some(at) = rest.find("Incident:Burst") {
+                    let name = &rest[at..];
+                    let end = "Incident:Burst".len()
+                        + name["Incident:Burst".len()..]
+                            .bytes()
+                            .take_while(u8::is_ascii_digit)
+                            .count();
+                    self.seen.insert(name[..end].to_string());
+                    rest = &name[end..];
+                }
+            }
+        }
+        self.read = received.len();
+        if self.done.is_none() && self.seen.len() >= n {
+            self.done = Some(since.elapsed());
+        }
+    }
+}
+
+/// A burst of `n` alerts to three chat contacts (Lark, WeCom and DingTalk
+/// sandbox bots on loopback, each enforcing its platform's rate limit), with
+/// the server's health probed every 100 ms for the whole run: the worst
+/// /healthz latency, the ingest time, when each bot had shown every alert,
+/// how many messages each got, and whether any was refused.
+async fn chat_burst(n: usize) -> anyhow::Result<()> {
+    use tocsin_fakes::{BotSettings, FakeBot};
+    let mut bots = vec![
+        BurstBot {
+            label: "lark",
+            fake: FakeBot::lark().await,
+            read: 0,
+            seen: Default::default(),
+            done: None,
+        },
+        BurstBot {
+            label: "wecom",
+            fake: FakeBot::wecom().await,
+            read: 0,
+            seen: Default::default(),
+            done: None,
+        },
+        BurstBot {
+            label: "dingtalk",
+            fake: FakeBot::dingtalk().await,
+            read: 0,
+            seen: Default::default(),
+            done: None,
+        },
+    ];
+    let mut contacts = String::new();
+    for b in &bots {
+        b.fake.add_bot("burst", BotSettings::default());
+        contacts.push_str(&format!(
+            "  - {{ name: {0}, channel: {0}, webhook: \"{1}\" }}\n",
+            b.label,
+            b.fake.url("burst")
+        ));
+    }
+    let yaml = format!(
+        "delivery:\n  allow_private_networks: true\ncontacts:\n{contacts}\
+         contact_groups:\n  - {{ name: g, contacts: [lark, wecom, dingtalk] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\n\
+         subscriptions:\n  - {{ name: all, notification_policy: p }}\n"
+    );
+    let loaded = crate::config::load_str(&yaml, "burst.yaml", &|_| None);
+    let config = loaded
+        .config
+        .ok_or_else(|| anyhow::anyhow!("bench config: {:?}", loaded.diagnostics))?;
+    let dir = tempfile::tempdir()?;
+    let server = start_server(config, dir.path()).await?;
+    let base = server.base_url();
+    // /healthz every 100 ms from its own client, for the whole run.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probe = {
+        let (stop, url) = (stop.clone(), format!("{base}/healthz"));
+        tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()?;
+            let mut ticker = tokio::time::interval(Duration::from_millis(100));
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let (mut worst, mut probes, mut failed) = (Duration::ZERO, 0u64, 0u64);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                ticker.tick().await;
+                let t = Instant::now();
+                let ok = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                worst = worst.max(t.elapsed());
+                probes += 1;
+                failed += u64::from(!ok);
+            }
+            anyhow::Ok((worst, probes, failed))
+        })
+    };
+    let levels = ["critical", "warn", "warn", "info"];
+    let run = "burst";
+    let bodies: Vec<String> = (0..n)
+        .collect::<Vec<_>>()
+        .chunks(100)
+        .map(|c| {
+            serde_json::Value::Array(
+                c.iter()
+                    .map(|i| {
+                        serde_json::json!({
+                            "id": format!("{run}-{i}"), "product": "Sas", "event_type": "Incident",
+                            "name": format!("Incident:Burst{i:05}"), "level": levels[i % levels.len()],
+                            "instance": format!("web-{}", i % 400), "region": "cn-hangzhou",
+                            "content": {"intranetIp": "10.0.0.1", "desc": "benchmark burst"}
+                        })
+                    })
+                    .collect(),
+            )
+            .to_string()
+        })
+        .collect();
+    let start = Instant::now();
+    let ingest = post_all(&base, bodies, 4).await?;
+    let deadline = Duration::from_secs(3_600);
+    while bots.iter().any(|b| b.done.is_none()) && start.elapsed() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        for b in &mut bots {
+            b.update(n, start);
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (worst, probes, failed) = probe.await??;
+    println!(
+        "burst: {n} alerts to three chat bots (Lark 100/min and 5/s, WeCom 20/min, DingTalk 20/min), {} cores",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    println!(
+        "ingest: {:.2} s ({:.0} events/s, batches of 100 from 4 clients)",
+        ingest.as_secs_f64(),
+        n as f64 / ingest.as_secs_f64()
+    );
+    println!(
+        "/healthz: {probes} probes every 100 ms, worst {:.1} ms, {failed} failed",
+        worst.as_secs_f64() * 1000.0
+    );
+    println!(
+        "{:<10} {:>22} {:>10} {:>14} {:>18}",
+        "bot", "every alert shown (s)", "messages", "alerts shown", "refused (codes)"
+    );
+    let mut refused_any = false;
+    for b in &bots {
+        let received = b.fake.received();
+        let refused: Vec<String> = received
+            .iter()
+            .filter(|d| !d.accepted())
+            .map(|d| {
+                d.code
+                    .map_or(format!("HTTP {}", d.http_status), |c| c.to_string())
+            })
+            .collect();
+        refused_any |= !refused.is_empty();
+        println!(
+            "{:<10} {:>22} {:>10} {:>14} {:>18}",
+            b.label,
+            b.done.map_or("not within 1 h".to_string(), |d| format!(
+                "{:.1}",
+                d.as_secs_f64()
+            )),
+            received.len(),
+            b.seen.len(),
+            if refused.is_empty() {
+                "0".to_string()
+            } else {
+                format!("{} ({})", refused.len(), refused.join(","))
+            }
+        );
+    }
+    if let Some(kib) = peak_rss_kib() {
+        println!(
+            "peak RSS of this process (server, fakes and load generator together): {:.1} MiB",
+            kib as f64 / 1024.0
+        );
+    }
+    server.shutdown().await;
+    anyhow::ensure!(!refused_any, "a platform refused a message");
+    anyhow::ensure!(
+        bots.iter().all(|b| b.done.is_some()),
+        "a bot did not show every alert within an hour"
+    );
+    Ok(())
+}
+
 /// A replay of 10,000 realistic events with repeats (200 distinct alerts,
 /// repeated 1 to 200 times in bursts over a day) through each noise setting:
 /// how many messages a webhook and a WeCom bot (20 a minute) would get.
@@ -471,6 +683,9 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.matching {
         return matching().await;
+    }
+    if let Some(n) = args.burst {
+        return chat_burst(n).await;
     }
     if let Some(n) = args.wecom_burst {
         return wecom_burst(n).await;

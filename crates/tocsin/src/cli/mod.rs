@@ -138,6 +138,11 @@ pub struct BenchArgs {
     /// Instead: a burst of N alerts to one WeCom sandbox bot (20 a minute).
     #[arg(long)]
     pub wecom_burst: Option<usize>,
+    /// Instead: a burst of N alerts to three chat sandbox bots (Lark, WeCom,
+    /// DingTalk, each at its platform's rate limit), with /healthz probed
+    /// every 100 ms throughout.
+    #[arg(long)]
+    pub burst: Option<usize>,
     /// Instead: replay 10,000 events with repeats through each noise-reduction setting.
     #[arg(long)]
     pub noise: bool,

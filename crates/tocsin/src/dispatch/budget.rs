@@ -76,6 +76,17 @@ impl Budgets {
         }
     }
 
+    /// How long until one more send fits, without taking it (0: now).
+    pub fn wait(&self, bot: &str, limits: &[RateLimit], now_ms: i64) -> i64 {
+        let mut bots = self.bots.lock().unwrap_or_else(|p| p.into_inner());
+        let b = bots.entry(bot.to_string()).or_default();
+        if b.blocked_until > now_ms {
+            return b.blocked_until - now_ms;
+        }
+        trim(&mut b.log, limits, now_ms);
+        wait_ms(&b.log, limits, now_ms)
+    }
+
     /// How many sends every limit still allows right now (usize::MAX: no limit).
     pub fn remaining(&self, bot: &str, limits: &[RateLimit], now_ms: i64) -> usize {
         let mut bots = self.bots.lock().unwrap_or_else(|p| p.into_inner());
@@ -163,9 +174,12 @@ mod tests {
         b.seed("bot", [-500, -100]);
         assert_eq!(b.remaining("bot", &limits(), 0), 0);
         assert_eq!(b.remaining("bot", &limits(), 1000), 1);
+        assert_eq!(b.wait("bot", &limits(), 0), 500);
+        assert_eq!(b.wait("bot", &limits(), 1000), 0);
         b.block("bot", 5000);
         assert_eq!(b.remaining("bot", &limits(), 1000), 0);
         assert_eq!(b.try_take("bot", &limits(), 1000), Err(4000));
+        assert_eq!(b.wait("bot", &limits(), 1000), 4000);
         assert!(b.try_take("bot", &limits(), 5000).is_ok());
     }
 

@@ -4,8 +4,9 @@
 //! messages that failed for good to `delivery.on_failure`.
 
 use super::{OutboxMessage, Shared};
-use crate::config::Contact;
+use crate::config::{Contact, Level};
 use crate::event::Event;
+use crate::notify::pack::{self, MAX_DIGEST_EVENTS};
 use crate::notify::{self, Disposition, MessageView, Verdict};
 use crate::route::Snapshot;
 use crate::store::{AttemptOutcome, AttemptRecord, MessageKind, NewMessage};
@@ -54,6 +55,64 @@ fn foldable(kind: MessageKind) -> bool {
     matches!(kind, MessageKind::Single | MessageKind::FollowUp)
 }
 
+/// At most this many events are folded in one pass: a pass stays short
+/// (the digests it built go out while the next pass folds the rest), and so
+/// does the wait of a critical alert that came in behind a burst.
+pub(super) const MAX_FOLD_EVENTS_PER_PASS: usize = 2_000;
+/// After a fold could not be stored, messages go out as they are for this
+/// long before folding is tried again.
+const FOLD_PAUSE_MS: i64 = 5_000;
+
+/// The highest level among a message's events.
+fn level_of(m: &OutboxMessage) -> Level {
+    m.events
+        .iter()
+        .map(|e| e.level)
+        .max()
+        .unwrap_or(Level::Info)
+}
+
+/// What a worker holds back from sending because a fold pass will take it.
+#[derive(Clone, Copy, Default)]
+struct Hold {
+    /// Foldable messages below critical.
+    below_critical: bool,
+    /// Foldable critical messages (when there are several: one goes as is).
+    critical: bool,
+}
+
+impl Hold {
+    fn holds(self, m: &OutboxMessage) -> bool {
+        foldable(m.kind)
+            && if level_of(m) == Level::Critical {
+                self.critical
+            } else {
+                self.below_critical
+            }
+    }
+}
+
+/// Which ready message goes out next. Critical and non-foldable messages
+/// (failure reports, tests) come before everything else, fresh ones before
+/// folded digests, so an alert posted behind a burst takes the bot's next
+/// slot; the rest goes oldest first. Messages a fold pass is to take are
+/// held back.
+fn next_to_send(ready: &VecDeque<OutboxMessage>, hold: Hold) -> Option<usize> {
+    ready
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !hold.holds(m))
+        .min_by_key(|(i, m)| {
+            let urgent = !foldable(m.kind) && m.kind != MessageKind::Digest
+                || level_of(m) == Level::Critical;
+            (!urgent, urgent && m.kind == MessageKind::Digest, *i)
+        })
+        .map(|(i, _)| i)
+}
+
+/// A fold pass under way: packing runs on the blocking pool.
+type FoldJob = tokio::task::JoinHandle<(Vec<OutboxMessage>, Option<Vec<PlannedDigest>>)>;
+
 pub(super) async fn run(
     shared: Arc<Shared>,
     contact: String,
@@ -70,6 +129,8 @@ pub(super) async fn run(
     // When the rate budget next has room (0 = now).
     let mut budget_free_at: i64 = 0;
     let mut open = true;
+    let mut folding: Option<FoldJob> = None;
+    let mut fold_paused_until: i64 = 0;
     // The contact's bot key and rate limits, worked out once per config
     // snapshot rather than on every turn of the loop (one per message).
     let mut limits_of: Option<(Arc<Snapshot>, String, Vec<crate::config::RateLimit>)> = None;
@@ -95,32 +156,84 @@ pub(super) async fn run(
             let bot = super::budget::bot_key(&c.webhook);
             (snapshot.clone(), bot, notify::effective_rate(c))
         });
-        if !limits.is_empty() && ready.iter().filter(|m| foldable(m.kind)).count() >= 2 {
-            let left = shared.budgets.remaining(bot, limits, now);
-            if ready.len() > left {
-                fold_backlog(&shared, &snapshot, c, &mut ready, now).await;
+        // A backlog: more ready than the budget lets out now. Its foldable
+        // messages are held back (never sent one by one) and folded, one
+        // bounded pass at a time, when the digests already built no longer
+        // fill the budget's free room, or at once for a critical alert.
+        let left = if limits.is_empty() {
+            usize::MAX
+        } else {
+            shared.budgets.remaining(bot, limits, now)
+        };
+        let backlog = !limits.is_empty()
+            && now >= fold_paused_until
+            && ready.iter().filter(|m| foldable(m.kind)).count() >= 2
+            && ready.len() > left;
+        let critical_foldable = ready
+            .iter()
+            .filter(|m| foldable(m.kind) && level_of(m) == Level::Critical)
+            .count();
+        let mut fold_deferred = false;
+        if backlog && folding.is_none() {
+            let built = ready
+                .iter()
+                .filter(|m| m.kind == MessageKind::Digest)
+                .count();
+            if built < left {
+                folding = Some(start_fold(&snapshot, c, &mut ready, Level::Info));
+            } else if critical_foldable >= 2 {
+                // Several critical alerts behind the backlog: a quick pass
+                // of those alone, not one that waits for the rest.
+                folding = Some(start_fold(&snapshot, c, &mut ready, Level::Critical));
+            } else {
+                fold_deferred = true;
             }
         }
+        let hold = Hold {
+            below_critical: backlog || folding.is_some(),
+            critical: (backlog || folding.is_some()) && critical_foldable >= 2,
+        };
+        // The budget is charged at the time of sending, not at the top of
+        // this turn: a turn that waited on the store must not send against
+        // a budget that has moved on (Lark answered 11232 for that).
+        let now = shared.clock.now_ms();
         while in_flight.len() < concurrency && budget_free_at <= now {
-            let Some(m) = ready.pop_front() else { break };
+            let Some(i) = next_to_send(&ready, hold) else {
+                break;
+            };
             match shared.budgets.try_take(bot, limits, now) {
                 Ok(()) => {
-                    in_flight.spawn(attempt(shared.clone(), m));
+                    if let Some(m) = ready.remove(i) {
+                        in_flight.spawn(attempt(shared.clone(), m));
+                    }
                 }
                 Err(wait) => {
-                    ready.push_front(m);
                     budget_free_at = now + wait;
                 }
             }
         }
-        if !open && ready.is_empty() && in_flight.is_empty() && waiting.items.is_empty() {
+        if !open
+            && ready.is_empty()
+            && in_flight.is_empty()
+            && waiting.items.is_empty()
+            && folding.is_none()
+        {
             break;
         }
-        let timer = if !ready.is_empty() && budget_free_at > now {
+        let sendable = next_to_send(&ready, hold).is_some();
+        let mut timer = if sendable && budget_free_at > now {
             Some(budget_free_at)
         } else {
             waiting.next_due()
         };
+        if fold_deferred {
+            // Fold when the budget has room again.
+            let wait = shared.budgets.wait(bot, limits, now);
+            if wait > 0 {
+                let at = now.saturating_add(wait);
+                timer = Some(timer.map_or(at, |t| t.min(at)));
+            }
+        }
         tokio::select! {
             _ = shutdown.changed() => {}
             msg = rx.recv(), if open => match msg {
@@ -145,6 +258,23 @@ pub(super) async fn run(
                     waiting.push(retry);
                 }
             }
+            packed = async { folding.as_mut().expect("guarded by is_some").await }, if folding.is_some() => {
+                folding = None;
+                match packed {
+                    Ok((taken, Some(plan))) => {
+                        if !store_fold(&shared, c, taken, plan, &mut ready).await {
+                            fold_paused_until = shared.clock.now_ms().saturating_add(FOLD_PAUSE_MS);
+                        }
+                    }
+                    Ok((taken, None)) => {
+                        tracing::error!(contact = %c.name, "could not pack the backlog into digests; sending one by one");
+                        ready.extend(taken);
+                        fold_paused_until = shared.clock.now_ms().saturating_add(FOLD_PAUSE_MS);
+                    }
+                    // Only when the runtime shuts down.
+                    Err(e) => tracing::warn!(contact = %c.name, error = %e, "fold pass cancelled"),
+                }
+            }
             _ = shared.clock.sleep_until(timer.unwrap_or(i64::MAX / 4)), if timer.is_some() => {
                 if budget_free_at <= shared.clock.now_ms() {
                     budget_free_at = 0;
@@ -159,85 +289,150 @@ pub(super) async fn run(
     .await;
 }
 
-/// Folds every ready single message into as few digests as the platform's
-/// size limit allows (critical first), so the backlog clears within one
-/// window instead of overrunning the bot's rate limit. Each digest lists every
-/// alert it carries by name, level and asset.
-async fn fold_backlog(
-    shared: &Arc<Shared>,
-    snapshot: &Snapshot,
+/// One digest a fold pass built: its events and the messages it replaces.
+struct PlannedDigest {
+    id: String,
+    events: Vec<Arc<Event>>,
+    /// Messages with events in this digest (a message split over two
+    /// digests is in both).
+    folded: Vec<String>,
+    /// Messages that end with this digest (counted once, for the metrics).
+    first_folded: usize,
+}
+
+/// Takes the ready messages to fold in this pass (critical first, none
+/// below `min_level`, at most [`MAX_FOLD_EVENTS_PER_PASS`] events) and packs them into digests on the
+/// blocking pool, so that neither the runtime nor this worker's sends wait
+/// on it.
+fn start_fold(
+    snapshot: &Arc<Snapshot>,
     contact: &Contact,
     ready: &mut VecDeque<OutboxMessage>,
-    now: i64,
-) {
-    let (fold, keep): (Vec<OutboxMessage>, Vec<OutboxMessage>) =
-        ready.drain(..).partition(|m| foldable(m.kind));
-    let mut events: Vec<Arc<Event>> = fold.iter().flat_map(|m| m.events.iter().cloned()).collect();
-    events.sort_by_key(|e| (Reverse(e.level), e.time_ms));
+    min_level: Level,
+) -> FoldJob {
+    let mut candidates: Vec<(usize, Level, i64)> = ready
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| foldable(m.kind) && level_of(m) >= min_level)
+        .map(|(i, m)| (i, level_of(m), m.created_ms))
+        .collect();
+    candidates.sort_by_key(|(i, level, created)| (Reverse(*level), *created, *i));
+    let mut take: Vec<usize> = Vec::new();
+    let mut events = 0usize;
+    for (i, ..) in candidates {
+        let n = ready[i].events.len().max(1);
+        if !take.is_empty() && events.saturating_add(n) > MAX_FOLD_EVENTS_PER_PASS {
+            break;
+        }
+        events = events.saturating_add(n);
+        take.push(i);
+    }
+    take.sort_unstable();
+    let mut taken: Vec<OutboxMessage> = Vec::with_capacity(take.len());
+    for i in take.into_iter().rev() {
+        if let Some(m) = ready.remove(i) {
+            taken.push(m);
+        }
+    }
+    taken.reverse();
+    let snapshot = snapshot.clone();
+    let name = contact.name.clone();
+    tokio::task::spawn_blocking(move || {
+        let plan = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let contact = snapshot.contact(&name)?;
+            Some(plan_digests(&snapshot, contact, &taken))
+        }))
+        .ok()
+        .flatten();
+        (taken, plan)
+    })
+}
+
+/// Packs the events of `fold` into digests (critical first, then by time),
+/// each as full as the platform's size limit and [`MAX_DIGEST_EVENTS`] allow.
+fn plan_digests(
+    snapshot: &Snapshot,
+    contact: &Contact,
+    fold: &[OutboxMessage],
+) -> Vec<PlannedDigest> {
+    let mut events: Vec<(Arc<Event>, usize)> = fold
+        .iter()
+        .enumerate()
+        .flat_map(|(i, m)| m.events.iter().map(move |e| (e.clone(), i)))
+        .collect();
+    events.sort_by_key(|(e, _)| (Reverse(e.level), e.time_ms));
+    let (events, carriers): (Vec<Arc<Event>>, Vec<usize>) = events.into_iter().unzip();
+    let subscriptions = subscriptions_of(fold);
+    let sizes = pack::pack(
+        notify::notifier_for(contact.channel),
+        contact,
+        &subscriptions,
+        snapshot.config.server.public_url.as_deref(),
+        &events,
+        MAX_DIGEST_EVENTS,
+    );
+    let mut counted = vec![false; fold.len()];
+    let mut digests = Vec::with_capacity(sizes.len());
+    let mut start = 0;
+    for n in sizes {
+        let mut folded: Vec<usize> = carriers[start..start + n].to_vec();
+        folded.sort_unstable();
+        folded.dedup();
+        let first_folded = folded
+            .iter()
+            .filter(|&&i| !std::mem::replace(&mut counted[i], true))
+            .count();
+        digests.push(PlannedDigest {
+            id: uuid::Uuid::now_v7().to_string(),
+            events: events[start..start + n].to_vec(),
+            folded: folded.into_iter().map(|i| fold[i].id.clone()).collect(),
+            first_folded,
+        });
+        start += n;
+    }
+    digests
+}
+
+fn subscriptions_of(fold: &[OutboxMessage]) -> Vec<String> {
     let mut subscriptions: Vec<String> = Vec::new();
     for s in fold.iter().flat_map(|m| m.subscriptions.iter()) {
         if !subscriptions.contains(s) {
             subscriptions.push(s.clone());
         }
     }
-    // Which folded message carried which event, to move notices along.
-    let carrier: HashMap<&str, &str> = fold
-        .iter()
-        .flat_map(|m| m.events.iter().map(move |e| (e.id.as_str(), m.id.as_str())))
-        .collect();
-    let created = fold.iter().map(|m| m.created_ms).min().unwrap_or(now);
-    let notifier = notify::notifier_for(contact.channel);
-    let public_url = snapshot.config.server.public_url.as_deref();
-    let mut digests: Vec<OutboxMessage> = Vec::new();
-    let mut rest: &[Arc<Event>] = &events;
+    subscriptions
+}
+
+/// Stores the digests a pass built in place of the messages they fold and
+/// queues them. When the store fails, whatever was not folded goes out as it
+/// was; returns false then.
+async fn store_fold(
+    shared: &Arc<Shared>,
+    contact: &Contact,
+    taken: Vec<OutboxMessage>,
+    plan: Vec<PlannedDigest>,
+    ready: &mut VecDeque<OutboxMessage>,
+) -> bool {
+    let created = taken.iter().map(|m| m.created_ms).min().unwrap_or(0);
+    let subscriptions = subscriptions_of(&taken);
+    let now = shared.clock.now_ms();
+    let mut done: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut digests: Vec<OutboxMessage> = Vec::with_capacity(plan.len());
     let mut failed = false;
-    while !rest.is_empty() {
-        let id = uuid::Uuid::now_v7().to_string();
-        // The most events that fit one message.
-        let mut take = rest.len();
-        loop {
-            let view = MessageView {
-                id: &id,
-                kind: MessageKind::Digest,
-                contact,
-                subscriptions: &subscriptions,
-                events: &rest[..take],
-                public_url,
-                note: None,
-                template: None,
-            };
-            match notifier.render(&view, now) {
-                Ok(r) if r.omitted == 0 || take == 1 => break,
-                Ok(r) => take = (take - r.omitted).max(1).min(take - 1),
-                Err(_) => break,
-            }
-        }
-        let chunk = &rest[..take];
-        rest = &rest[take..];
-        let folded: Vec<String> = {
-            let mut ids: Vec<String> = Vec::new();
-            for e in chunk {
-                if let Some(m) = carrier.get(e.id.as_str())
-                    && !ids.iter().any(|x| x == m)
-                {
-                    ids.push(m.to_string());
-                }
-            }
-            ids
-        };
+    for d in &plan {
         let digest = NewMessage {
-            id: id.clone(),
+            id: d.id.clone(),
             contact: contact.name.clone(),
             kind: MessageKind::Digest,
             subscriptions: subscriptions.clone(),
-            event_ids: chunk.iter().map(|e| e.id.clone()).collect(),
+            event_ids: d.events.iter().map(|e| e.id.clone()).collect(),
             created_ms: created,
             note: None,
             not_before_ms: None,
         };
         if let Err(e) = shared
             .store
-            .fold_into_digest(digest, folded.clone(), now)
+            .fold_into_digest(digest, d.folded.clone(), now)
             .await
         {
             tracing::error!(contact = %contact.name, error = %e, "could not fold the backlog into a digest; sending one by one");
@@ -246,13 +441,14 @@ async fn fold_backlog(
         }
         shared
             .metrics
-            .add_pending(1 - crate::saturating_i64(folded.len()));
+            .add_pending(1 - crate::saturating_i64(d.first_folded));
+        done.extend(d.events.iter().map(|e| e.id.as_str()));
         digests.push(OutboxMessage {
-            id,
+            id: d.id.clone(),
             contact: contact.name.clone(),
             kind: MessageKind::Digest,
             subscriptions: subscriptions.clone(),
-            events: chunk.to_vec(),
+            events: d.events.clone(),
             created_ms: created,
             next_attempt_ms: now,
             attempts: 0,
@@ -261,11 +457,7 @@ async fn fold_backlog(
     }
     if failed {
         // Whatever was not folded goes out as it was.
-        let done: std::collections::HashSet<&str> = digests
-            .iter()
-            .flat_map(|d| d.events.iter().map(|e| e.id.as_str()))
-            .collect();
-        let unfolded: Vec<OutboxMessage> = fold
+        let unfolded: Vec<OutboxMessage> = taken
             .iter()
             .filter(|m| m.events.iter().any(|e| !done.contains(e.id.as_str())))
             .cloned()
@@ -275,13 +467,13 @@ async fn fold_backlog(
     } else {
         tracing::info!(
             contact = %contact.name,
-            messages = fold.len(),
+            messages = taken.len(),
             digests = digests.len(),
             "backlog over the rate budget folded into digests"
         );
         ready.extend(digests);
     }
-    ready.extend(keep);
+    !failed
 }
 
 /// One attempt: render, send, record. Returns the message when it is to be
@@ -310,17 +502,17 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
     let delivery = &snapshot.config.delivery;
     let started = shared.clock.now_ms();
     let clock = tokio::time::Instant::now();
-    let view = MessageView {
-        id: &m.id,
-        kind: m.kind,
-        contact,
-        subscriptions: &m.subscriptions,
-        events: &m.events,
-        public_url: snapshot.config.server.public_url.as_deref(),
-        note: m.note.as_deref(),
-        template: snapshot.subscription_template(&m.subscriptions),
+    // A digest of a few hundred lines is rendered on the blocking pool, off
+    // the runtime threads that answer ingest and health checks.
+    let rendered = if m.kind == MessageKind::Digest {
+        let (snap, msg) = (snapshot.clone(), m.clone());
+        tokio::task::spawn_blocking(move || render_message(&snap, &msg, started))
+            .await
+            .unwrap_or_else(|e| Err(notify::RenderError(e.to_string())))
+    } else {
+        render_message(&snapshot, &m, started)
     };
-    let verdict = match notifier.render(&view, started) {
+    let verdict = match rendered {
         Ok(r) => {
             let http = shared.http.load_full();
             notify::send(&http, notifier, r.out, delivery.timeout).await
@@ -413,6 +605,28 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
         m.next_attempt_ms = at;
         m
     })
+}
+
+/// Renders a message for its contact's platform.
+fn render_message(
+    snapshot: &Snapshot,
+    m: &OutboxMessage,
+    now_ms: i64,
+) -> Result<notify::Rendered, notify::RenderError> {
+    let contact = snapshot
+        .contact(&m.contact)
+        .ok_or_else(|| notify::RenderError(format!("contact {} is gone", m.contact)))?;
+    let view = MessageView {
+        id: &m.id,
+        kind: m.kind,
+        contact,
+        subscriptions: &m.subscriptions,
+        events: &m.events,
+        public_url: snapshot.config.server.public_url.as_deref(),
+        note: m.note.as_deref(),
+        template: snapshot.subscription_template(&m.subscriptions),
+    };
+    notify::notifier_for(contact.channel).render(&view, now_ms)
 }
 
 /// Tells `delivery.on_failure`'s contact group that a message failed for

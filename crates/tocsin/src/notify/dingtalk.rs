@@ -4,9 +4,10 @@
 //! Failures come back as HTTP 200 with a non-zero `errcode`.
 
 use super::markup;
+use super::pack::{self, Sizing};
 use super::render::{self, Doc};
 use super::{Disposition, Limits, MessageView, Notifier, Outgoing, RenderError, Rendered, Verdict};
-use crate::config::{Channel, RateLimit};
+use crate::config::{Channel, Level, RateLimit};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::json;
@@ -101,6 +102,11 @@ fn body(doc: &Doc, msg: &MessageView<'_>) -> serde_json::Value {
     })
 }
 
+/// The JSON body's size, as DingTalk counts it.
+fn measure(doc: &Doc, msg: &MessageView<'_>) -> usize {
+    body(doc, msg).to_string().len()
+}
+
 impl Notifier for DingtalkNotifier {
     fn channel(&self) -> Channel {
         Channel::Dingtalk
@@ -117,9 +123,7 @@ impl Notifier for DingtalkNotifier {
     }
 
     fn render(&self, msg: &MessageView<'_>, now_ms: i64) -> Result<Rendered, RenderError> {
-        let doc = render::fit(render::document(msg), BUDGET, |d| {
-            body(d, msg).to_string().len()
-        });
+        let doc = render::fit(render::document(msg), BUDGET, |d| measure(d, msg));
         let body = body(&doc, msg);
         // What DingTalk searches for a keyword: the message object's strings.
         render::check_keywords(&msg.contact.keywords, &render::texts(&body["markdown"]))?;
@@ -135,6 +139,20 @@ impl Notifier for DingtalkNotifier {
                 body: serde_json::to_vec(&body).map_err(|e| RenderError(e.to_string()))?,
             },
             omitted: doc.omitted,
+        })
+    }
+
+    fn sizing<'m>(&self, msg: &'m MessageView<'_>, _level: Level) -> Option<Sizing<'m>> {
+        let view = render::labels(msg.contact.lang).view;
+        Some(Sizing {
+            budget: BUDGET,
+            measure: Box::new(move |d| measure(d, msg)),
+            // "- <line>\n", then "\n[<view>](<link>)\n", inside the JSON text.
+            line_cost: Box::new(move |line, link| {
+                pack::json_len(&escape(line))
+                    + 4
+                    + link.map_or(0, |l| pack::json_len(view) + pack::json_len(l) + 8)
+            }),
         })
     }
 

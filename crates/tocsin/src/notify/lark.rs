@@ -6,6 +6,7 @@
 //! Failures come back as HTTP 200 with a non-zero `code`.
 
 use super::markup::neutral;
+use super::pack::{self, Sizing};
 use super::render::{self, Doc};
 use super::{Disposition, Limits, MessageView, Notifier, Outgoing, RenderError, Rendered, Verdict};
 use crate::config::{Channel, Level, RateLimit};
@@ -104,6 +105,13 @@ fn card(doc: &Doc, msg: &MessageView<'_>) -> Value {
     })
 }
 
+/// The body's size without the signature, as Lark counts it.
+fn measure(doc: &Doc, msg: &MessageView<'_>) -> usize {
+    json!({"msg_type": "interactive", "card": card(doc, msg)})
+        .to_string()
+        .len()
+}
+
 impl Notifier for LarkNotifier {
     fn channel(&self) -> Channel {
         Channel::Lark
@@ -126,11 +134,7 @@ impl Notifier for LarkNotifier {
     }
 
     fn render(&self, msg: &MessageView<'_>, now_ms: i64) -> Result<Rendered, RenderError> {
-        let doc = render::fit(render::document(msg), BUDGET, |d| {
-            json!({"msg_type": "interactive", "card": card(d, msg)})
-                .to_string()
-                .len()
-        });
+        let doc = render::fit(render::document(msg), BUDGET, |d| measure(d, msg));
         let mut body = json!({"msg_type": "interactive", "card": card(&doc, msg)});
         // What Lark searches for a keyword: the card's text, not its links.
         render::check_keywords(&msg.contact.keywords, &render::texts(&body["card"]))?;
@@ -146,6 +150,16 @@ impl Notifier for LarkNotifier {
                 body: serde_json::to_vec(&body).map_err(|e| RenderError(e.to_string()))?,
             },
             omitted: doc.omitted,
+        })
+    }
+
+    fn sizing<'m>(&self, msg: &'m MessageView<'_>, _level: Level) -> Option<Sizing<'m>> {
+        Some(Sizing {
+            budget: BUDGET,
+            measure: Box::new(move |d| measure(d, msg)),
+            // Digest lines share one plain_text element, joined by "\n"
+            // (two bytes escaped); their links are not shown.
+            line_cost: Box::new(|line, _link| pack::json_len(line) + 2),
         })
     }
 

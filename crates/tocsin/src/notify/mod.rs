@@ -9,13 +9,14 @@ pub mod egress;
 pub mod http;
 pub mod lark;
 pub mod markup;
+pub mod pack;
 pub mod render;
 pub mod slack;
 pub mod template;
 pub mod webhook;
 pub mod wecom;
 
-use crate::config::{Channel, Contact, RateLimit};
+use crate::config::{Channel, Contact, Level, RateLimit};
 use crate::domain::MessageKind;
 use crate::event::Event;
 use std::sync::Arc;
@@ -141,6 +142,12 @@ pub trait Notifier: Send + Sync {
     fn limits(&self) -> Limits;
     /// Renders and signs a message. `now_ms` feeds signatures' timestamps.
     fn render(&self, msg: &MessageView<'_>, now_ms: i64) -> Result<Rendered, RenderError>;
+    /// How the platform measures `msg` rendered at `level` (the budget its
+    /// `render` fits to), for packing digests; `None`: no size budget.
+    fn sizing<'m>(&self, msg: &'m MessageView<'_>, level: Level) -> Option<pack::Sizing<'m>> {
+        let _ = (msg, level);
+        None
+    }
     /// Classifies the platform's answer.
     fn classify(&self, status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> Verdict;
 }

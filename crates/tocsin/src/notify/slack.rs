@@ -6,9 +6,10 @@
 //! object is `verbatim` (no auto-linking or mention parsing).
 
 use super::markup;
+use super::pack::{self, Sizing};
 use super::render::{self, Doc};
 use super::{Disposition, Limits, MessageView, Notifier, Outgoing, RenderError, Rendered, Verdict};
-use crate::config::{Channel, RateLimit};
+use crate::config::{Channel, Level, RateLimit};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -112,6 +113,18 @@ fn body(doc: &Doc, msg: &MessageView<'_>) -> Value {
     json!({"text": escape(&doc.title), "blocks": blocks})
 }
 
+/// The JSON body's size; over 50 blocks, or a template's output over one
+/// section, counts as too big.
+fn measure(doc: &Doc, msg: &MessageView<'_>) -> usize {
+    let b = body(doc, msg);
+    let blocks = b["blocks"].as_array().map_or(0, Vec::len);
+    if blocks >= 50 || doc.body.as_ref().is_some_and(|t| t.len() > SECTION_MAX) {
+        usize::MAX
+    } else {
+        b.to_string().len()
+    }
+}
+
 impl Notifier for SlackNotifier {
     fn channel(&self) -> Channel {
         Channel::Slack
@@ -128,17 +141,7 @@ impl Notifier for SlackNotifier {
     }
 
     fn render(&self, msg: &MessageView<'_>, _now_ms: i64) -> Result<Rendered, RenderError> {
-        let doc = render::fit(render::document(msg), BUDGET, |d| {
-            let b = body(d, msg);
-            let blocks = b["blocks"].as_array().map_or(0, Vec::len);
-            // Over 50 blocks, or a template's output over one section,
-            // counts as too big.
-            if blocks >= 50 || d.body.as_ref().is_some_and(|t| t.len() > SECTION_MAX) {
-                usize::MAX
-            } else {
-                b.to_string().len()
-            }
-        });
+        let doc = render::fit(render::document(msg), BUDGET, |d| measure(d, msg));
         Ok(Rendered {
             out: Outgoing {
                 url: msg.contact.webhook.clone(),
@@ -147,6 +150,16 @@ impl Notifier for SlackNotifier {
                     .map_err(|e| RenderError(e.to_string()))?,
             },
             omitted: doc.omitted,
+        })
+    }
+
+    fn sizing<'m>(&self, msg: &'m MessageView<'_>, _level: Level) -> Option<Sizing<'m>> {
+        Some(Sizing {
+            budget: BUDGET,
+            measure: Box::new(move |d| measure(d, msg)),
+            // "• <line>\n" inside a section's JSON text (a new section block
+            // every SECTION_MAX bytes is left to the exact measurement).
+            line_cost: Box::new(|line, _link| pack::json_len(&escape(line)) + 5),
         })
     }
 

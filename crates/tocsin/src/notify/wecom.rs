@@ -4,6 +4,7 @@
 //! HTTP 200 with a non-zero `errcode`.
 
 use super::markup::{self, neutral};
+use super::pack::Sizing;
 use super::render::{self, Doc};
 use super::{Disposition, Limits, MessageView, Notifier, Outgoing, RenderError, Rendered, Verdict};
 use crate::config::{Channel, Level, RateLimit};
@@ -104,6 +105,14 @@ fn text(doc: &Doc) -> String {
     out.replace('<', "＜")
 }
 
+/// Only text messages can mention mobiles or everyone.
+fn as_text(msg: &MessageView<'_>, level: Level) -> bool {
+    msg.contact
+        .mentions
+        .for_level(level)
+        .is_some_and(|m| m.all || !m.mobiles.is_empty())
+}
+
 impl Notifier for WecomNotifier {
     fn channel(&self) -> Channel {
         Channel::Wecom
@@ -122,8 +131,7 @@ impl Notifier for WecomNotifier {
     fn render(&self, msg: &MessageView<'_>, _now_ms: i64) -> Result<Rendered, RenderError> {
         let doc0 = render::document(msg);
         let mentions = msg.contact.mentions.for_level(doc0.level);
-        let as_text = mentions.is_some_and(|m| m.all || !m.mobiles.is_empty());
-        let (body, omitted) = if as_text {
+        let (body, omitted) = if as_text(msg, doc0.level) {
             let m = mentions.cloned().unwrap_or_default();
             let doc = render::fit(doc0, TEXT_MAX, |d| text(d).len());
             let mut users = m.users.clone();
@@ -152,6 +160,30 @@ impl Notifier for WecomNotifier {
                 body: serde_json::to_vec(&body).map_err(|e| RenderError(e.to_string()))?,
             },
             omitted,
+        })
+    }
+
+    fn sizing<'m>(&self, msg: &'m MessageView<'_>, level: Level) -> Option<Sizing<'m>> {
+        // WeCom counts the content's bytes, not the JSON's.
+        if as_text(msg, level) {
+            return Some(Sizing {
+                budget: TEXT_MAX,
+                measure: Box::new(|d| text(d).len()),
+                // "<line>\n" and "<link>\n", every '<' as '＜' (3 bytes).
+                line_cost: Box::new(|line, link| {
+                    let angle = |s: &str| s.len() + 2 * s.matches('<').count();
+                    angle(line) + 1 + link.map_or(0, |l| angle(l) + 1)
+                }),
+            });
+        }
+        let view = render::labels(msg.contact.lang).view;
+        Some(Sizing {
+            budget: MARKDOWN_MAX,
+            measure: Box::new(move |d| markdown(d, msg).len()),
+            // "> <line>\n", then "[<view>](<link>)\n".
+            line_cost: Box::new(move |line, link| {
+                escape(line).len() + 3 + link.map_or(0, |l| view.len() + l.len() + 5)
+            }),
         })
     }
 

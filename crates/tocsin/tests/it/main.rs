@@ -4,6 +4,7 @@
 mod common;
 
 mod api;
+mod burst;
 mod cli;
 mod connections;
 mod crash;

@@ -584,3 +584,42 @@ async fn the_store_keeps_codes_and_runs_the_window_decision_it_is_handed() {
         Some("merged: as written by schema 5")
     );
 }
+
+#[tokio::test]
+async fn a_message_split_over_two_digests_gives_each_only_its_own_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    store
+        .ingest(vec![routed("e1", 1000, "m1"), routed("e2", 1000, "m2")])
+        .await
+        .unwrap();
+    // m1 carries both events, as a follow-up with a repeat does.
+    let db = rusqlite::Connection::open(dir.path().join("tocsin.db")).unwrap();
+    db.execute(
+        "UPDATE notices SET message_id = 'm1' WHERE event_id = 'e2'",
+        [],
+    )
+    .unwrap();
+    let digest = |id: &str, event: &str| NewMessage {
+        id: id.into(),
+        contact: "c".into(),
+        kind: MessageKind::Digest,
+        subscriptions: vec!["s".into()],
+        event_ids: vec![event.into()],
+        created_ms: 1000,
+        note: None,
+        not_before_ms: None,
+    };
+    store
+        .fold_into_digest(digest("d1", "e1"), vec!["m1".into()], 2000)
+        .await
+        .unwrap();
+    store
+        .fold_into_digest(digest("d2", "e2"), vec!["m1".into()], 2000)
+        .await
+        .unwrap();
+    let ids = |events: Vec<Event>| events.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.message_events("d1").await.unwrap()), ["e1"]);
+    assert_eq!(ids(store.message_events("d2").await.unwrap()), ["e2"]);
+    assert!(store.message_events("m1").await.unwrap().is_empty());
+}

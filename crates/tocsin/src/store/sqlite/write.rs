@@ -654,9 +654,15 @@ fn fold(
 ) -> rusqlite::Result<()> {
     insert_message(c, digest)?;
     let reason = format!("folded into digest {}", digest.id);
+    let events = json_list(&digest.event_ids);
     for id in folded {
-        c.prepare_cached("UPDATE notices SET message_id = ?2 WHERE message_id = ?1")?
-            .execute(params![id, digest.id])?;
+        // Only the digest's own events: a message whose events are split
+        // over two digests keeps the rest for the next one.
+        c.prepare_cached(
+            "UPDATE notices SET message_id = ?2 WHERE message_id = ?1 \
+             AND event_id IN (SELECT value FROM json_each(?3))",
+        )?
+        .execute(params![id, digest.id, events])?;
         c.prepare_cached(
             "UPDATE messages SET status = 'folded', last_reason = ?2, finished_ms = ?3 WHERE id = ?1 AND status = 'pending'",
         )?

@@ -1,0 +1,155 @@
+//! Bursts: a backlog far over a bot's rate limit is folded into digests
+//! packed to the platform's size limit, each event in exactly one digest,
+//! without one rate-limit answer; a critical alert posted behind the burst
+//! takes the bot's next slot instead of waiting for the backlog. The server
+//! and the fake bot run on one manual clock, so the fake's rate limit (the
+//! real platform's) judges exactly the times the server sent at.
+
+use crate::common::*;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+use tocsin_fakes::{BotSettings, Delivery, FakeBot};
+
+/// Lark's budget in Tocsin: 4 sends per 1.05 s (and 90 per 63 s).
+const STEP: Duration = Duration::from_millis(1_050);
+const PER_STEP: usize = 4;
+
+fn burst_event(i: usize) -> Value {
+    json!({"id": format!("burst-{i}"), "product": "Sas", "event_type": "Incident",
+           "name": format!("Incident:Burst{i:04}"), "level": if i.is_multiple_of(2) { "warn" } else { "info" },
+           "instance": format!("web-{i:04}"), "content": {"intranetIp": "10.0.0.7"}})
+}
+
+/// How many times each burst alert's name appears in what the bot accepted.
+fn names_seen(accepted: &[Delivery], n: usize) -> Vec<usize> {
+    let text: Vec<String> = accepted.iter().map(Delivery::rendered_text).collect();
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for line in text.iter().flat_map(|t| t.lines()) {
+        // A digest's line per alert ("WARN · name · asset · time"), or a
+        // single alert's "Event: name" field; not the digest's summary.
+        let name = match line.split(" · ").collect::<Vec<_>>()[..] {
+            [level, name, ..] if ["CRITICAL", "WARN", "INFO"].contains(&level) => Some(name),
+            _ => line.strip_prefix("Event: "),
+        };
+        if let Some(name) = name.filter(|n| n.starts_with("Incident:Burst")) {
+            *counts.entry(name.to_string()).or_default() += 1;
+        }
+    }
+    (0..n)
+        .map(|i| {
+            counts
+                .get(&format!("Incident:Burst{i:04}"))
+                .copied()
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// Waits until the server has used its budget of this step (the fake has
+/// `want` requests), or has nothing left to send.
+async fn step_done(h: &Harness, bot: &FakeBot, want: usize) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if bot.received().len() >= want || pending_of(h, "bot").is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server sent {} of {want} requests and still has {} pending",
+            bot.received().len(),
+            pending_of(h, "bot").len()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_3000_to_lark_arrives_in_full_packed_digests_and_a_later_critical_goes_first() {
+    let bot = FakeBot::lark().await;
+    bot.use_manual_clock();
+    bot.add_bot("burst", BotSettings::default());
+    let h = Harness::start_manual(&platform_config("lark", &bot.url("burst"), "")).await;
+    const N: usize = 3_000;
+    for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
+        let batch: Vec<Value> = chunk.iter().map(|i| burst_event(*i)).collect();
+        let (s, v) = h.post("/api/v1/events", &json!(batch).to_string()).await;
+        assert_eq!(s, 202, "{v}");
+    }
+    let (s, v) = h
+        .post(
+            "/api/v1/events",
+            &json!({"id": "late-critical", "product": "Sas", "event_type": "Incident",
+                    "name": "Incident:LateCritical", "level": "critical", "instance": "db-01"})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+    // Each step frees the whole 1.05 s window: the server sends 4 more.
+    let mut steps = 0;
+    step_done(&h, &bot, PER_STEP).await;
+    while !pending_of(&h, "bot").is_empty() {
+        steps += 1;
+        assert!(steps < 200, "the backlog never cleared");
+        let before = bot.received().len();
+        bot.advance(STEP);
+        h.clock().advance(STEP);
+        step_done(&h, &bot, before + PER_STEP).await;
+    }
+    idle(&h).await;
+    let received = bot.received();
+    let refused: Vec<(u16, Option<i64>)> = received
+        .iter()
+        .filter(|d| !d.accepted())
+        .map(|d| (d.http_status, d.code))
+        .collect();
+    assert!(refused.is_empty(), "refused by Lark: {refused:?}");
+    for d in &received {
+        assert!(
+            d.body.len() <= tocsin_fakes::lark::MAX_BODY_BYTES,
+            "{} bytes",
+            d.body.len()
+        );
+        let card = d.json();
+        assert_eq!(card["msg_type"], "interactive");
+        assert!(
+            !d.rendered_text().contains("more not shown"),
+            "a digest was cut: {}",
+            d.rendered_text()
+        );
+    }
+    // Every alert exactly once, inside digests of up to 200 alerts.
+    let seen = names_seen(&received, N);
+    let missing: Vec<usize> = (0..N).filter(|i| seen[*i] == 0).collect();
+    let twice: Vec<usize> = (0..N).filter(|i| seen[*i] > 1).collect();
+    assert!(
+        missing.is_empty() && twice.is_empty(),
+        "missing {missing:?}, twice {twice:?}"
+    );
+    let per_message: Vec<usize> = received
+        .iter()
+        .map(|d| names_seen(std::slice::from_ref(d), N).iter().sum())
+        .collect();
+    assert!(per_message.iter().all(|n| *n <= 200), "{per_message:?}");
+    assert!(
+        received.len() <= 30,
+        "{} messages for {N} alerts: {per_message:?}",
+        received.len()
+    );
+    // The critical alert posted after the burst (when the first window was
+    // used up) went out in the next window, long before the backlog did.
+    let critical = received
+        .iter()
+        .position(|d| d.rendered_text().contains("Incident:LateCritical"))
+        .expect("the critical alert arrived");
+    let last_backlog = per_message.iter().rposition(|n| *n > 0).unwrap();
+    assert!(
+        critical < 2 * PER_STEP && critical < last_backlog,
+        "critical at {critical}, backlog done at {last_backlog}: {per_message:?}"
+    );
+    let ev = h.event("late-critical").await;
+    assert_eq!(ev["deliveries"][0]["status"], "delivered", "{ev:#}");
+    let ev = h.event("burst-1234").await;
+    assert_eq!(ev["deliveries"][0]["status"], "delivered", "{ev:#}");
+    assert_eq!(ev["deliveries"][0]["message_kind"], "digest", "{ev:#}");
+}
