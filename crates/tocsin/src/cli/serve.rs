@@ -32,7 +32,9 @@ pub async fn run(args: ServeArgs) -> i32 {
         None => tracing::info!("no --config: running on the embedded defaults ({summary})"),
     }
     wait_for_signals(&server).await;
-    tracing::info!("shutting down: no new requests; in-flight sends get 5 s");
+    tracing::info!(
+        "shutting down: no new requests; in-flight requests and sends share one 4.5 s deadline"
+    );
     server.shutdown().await;
     0
 }
