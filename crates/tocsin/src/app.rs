@@ -66,7 +66,7 @@ pub fn ingest_item(
         crate::store::pack_verdicts(route.decisions.iter().map(|d| crate::store::Verdict {
             subscription: &d.subscription,
             code: d.code,
-            levels: d.levels.as_deref(),
+            arg: d.arg.as_deref(),
         }));
     let notices = route
         .notices

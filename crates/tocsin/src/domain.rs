@@ -14,6 +14,9 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level, most severe first.
+    pub const ALL: [Level; 3] = [Level::Critical, Level::Warn, Level::Info];
+
     /// Case-insensitive: critical, warn, warning, info.
     pub fn parse(s: &str) -> Option<Level> {
         match s.trim().to_ascii_lowercase().as_str() {

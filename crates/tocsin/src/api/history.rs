@@ -148,18 +148,27 @@ pub async fn dry_run(
     let since = time_param("since", str_field("since"))?;
     let until = time_param("until", str_field("until"))?;
     let snap = app.config();
-    let sub = crate::dryrun::candidate(&snap.config, candidate).map_err(|errors| ApiError {
-        status: StatusCode::BAD_REQUEST,
-        body: json!({
-            "error": "the subscription is not valid",
-            "field": errors.first().map(|d| d.path.clone()),
-            "problems": errors.iter().map(|d| format!("{}: {}", d.path, d.message)).collect::<Vec<_>>(),
-        }),
-    })?;
+    // `field` as the config file would name it; `problems` with paths
+    // inside the candidate, so a client can point at its own file's lines.
+    let config_path = |path: &str| match path {
+        "" => "subscriptions[0]".to_string(),
+        p => format!("subscriptions[0].{p}"),
+    };
+    let (sub, warnings) =
+        crate::dryrun::candidate(&snap.config, candidate).map_err(|errors| ApiError {
+            status: StatusCode::BAD_REQUEST,
+            body: json!({
+                "error": format!("the subscription is not valid: {}", errors.iter().map(|p| format!("{}: {}", config_path(&p.path), p.message)).collect::<Vec<_>>().join("; ")),
+                "field": errors.first().map(|p| config_path(&p.path)),
+                "problems": errors,
+            }),
+        })?;
     let forecast = crate::dryrun::dry_run(app.store.as_ref(), &snap.config, sub, since, until)
         .await
         .map_err(store_error)?;
-    Ok(axum::Json(forecast).into_response())
+    let mut body = serde_json::to_value(&forecast).unwrap_or_default();
+    body["warnings"] = json!(warnings);
+    Ok(axum::Json(body).into_response())
 }
 
 /// `GET /api/v1/events/{id}/explain`: the recorded journey as steps.

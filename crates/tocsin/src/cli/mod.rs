@@ -70,6 +70,9 @@ pub struct DryRunArgs {
     /// Only events received before this RFC 3339 time.
     #[arg(long)]
     pub until: Option<String>,
+    /// Print the server's forecast as JSON instead of sentences.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args, Debug)]

@@ -289,6 +289,9 @@ pub struct Subscription {
     pub groups: Vec<String>,
     pub resources: Vec<String>,
     pub content_keywords: Vec<String>,
+    /// After the allow filters match, an event matching any of these
+    /// entries is dropped.
+    pub exclude: Vec<ExcludeRule>,
     pub notification_policy: String,
     /// Repeats of the same event inside this window fold into one follow-up.
     pub merge_window: Option<Duration>,
@@ -305,6 +308,52 @@ pub struct Subscription {
     /// subscription; overrides the contact's own.
     pub template: Option<String>,
     pub line: usize,
+}
+
+/// One `exclude` entry of a subscription: an event matches it when every
+/// key the entry gives matches (an absent key matches anything). Name,
+/// resource and group matching are as in the subscription's own filters.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExcludeRule {
+    pub event_names: Vec<String>,
+    pub event_types: Vec<String>,
+    pub levels: Vec<Level>,
+    pub resources: Vec<String>,
+    pub groups: Vec<String>,
+    pub content_keywords: Vec<String>,
+    pub line: usize,
+}
+
+impl ExcludeRule {
+    /// The entry in the config's own words, as explain and dry-run name it:
+    /// `event_names: Vulnerability:*, Baseline:*; levels: info`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        let mut add = |key: &str, values: Vec<&str>| {
+            if !values.is_empty() {
+                parts.push(format!("{key}: {}", values.join(", ")));
+            }
+        };
+        add(
+            "event_names",
+            self.event_names.iter().map(String::as_str).collect(),
+        );
+        add(
+            "event_types",
+            self.event_types.iter().map(String::as_str).collect(),
+        );
+        add("levels", self.levels.iter().map(|l| l.as_str()).collect());
+        add(
+            "resources",
+            self.resources.iter().map(String::as_str).collect(),
+        );
+        add("groups", self.groups.iter().map(String::as_str).collect());
+        add(
+            "content_keywords",
+            self.content_keywords.iter().map(String::as_str).collect(),
+        );
+        parts.join("; ")
+    }
 }
 
 pub fn default_severity_map() -> BTreeMap<String, Level> {

@@ -27,6 +27,41 @@ pub struct Node {
 }
 
 impl Node {
+    /// The line of what a config path (`exclude[1].event_names[0]`) names
+    /// under this node: the deepest part of the path that exists (a key's
+    /// own line for a map entry), this node's line for an empty path.
+    pub fn line_at(&self, path: &str) -> usize {
+        let mut node = self;
+        let mut line = self.line;
+        for part in path.split('.').filter(|p| !p.is_empty()) {
+            let (key, indexes) = match part.find('[') {
+                Some(i) => (&part[..i], &part[i..]),
+                None => (part, ""),
+            };
+            if !key.is_empty() {
+                let Value::Map(entries) = &node.value else {
+                    return line;
+                };
+                let Some((k, v)) = entries.iter().find(|(k, _)| k.text == key) else {
+                    return line;
+                };
+                line = k.line;
+                node = v;
+            }
+            for index in indexes.split(['[', ']']).filter(|x| !x.is_empty()) {
+                let (Value::Seq(items), Ok(i)) = (&node.value, index.parse::<usize>()) else {
+                    return line;
+                };
+                let Some(item) = items.get(i) else {
+                    return line;
+                };
+                line = item.line;
+                node = item;
+            }
+        }
+        line
+    }
+
     pub fn kind(&self) -> &'static str {
         match self.value {
             Value::Null => "null",
@@ -201,6 +236,18 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_at_follows_a_config_path() {
+        let n = parse("name: c\nlevels: [critical]\nexclude:\n  - event_names: [a]\n  - levels:\n      - info\n      - loud\n").unwrap();
+        assert_eq!(n.line_at(""), 1);
+        assert_eq!(n.line_at("levels[0]"), 2);
+        assert_eq!(n.line_at("exclude[1]"), 5);
+        assert_eq!(n.line_at("exclude[1].levels[1]"), 7);
+        // What does not exist: the deepest part that does.
+        assert_eq!(n.line_at("exclude[1].groups"), 5);
+        assert_eq!(n.line_at("nope.deeper"), 1);
+    }
 
     #[test]
     fn lines_and_scalars() {

@@ -36,7 +36,19 @@ pub struct ContactForecast {
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct Forecast {
     pub scanned: u64,
+    /// scanned = matched + stopped_by_switch + not_covered + the sum of
+    /// not_matched.
     pub matched: u64,
+    /// Stopped by a push switch before any subscription looked at them.
+    pub stopped_by_switch: u64,
+    /// Outside the subscription's products and event types.
+    pub not_covered: u64,
+    /// Inside its scope but not matched, by verdict code (`excluded`,
+    /// `level_not_matched`, ...; `no_contact` when its policy reaches no
+    /// contact).
+    pub not_matched: BTreeMap<String, u64>,
+    /// Of `not_matched.excluded`: how many each exclude entry dropped.
+    pub excluded_by: BTreeMap<String, u64>,
     /// The first matched event ids (at most 100), oldest first.
     pub events: Vec<String>,
     pub contacts: BTreeMap<String, ContactForecast>,
@@ -65,9 +77,37 @@ pub fn yaml_to_json(text: &str) -> Result<Value, String> {
         .map_err(|e| format!("line {}: {}", e.line, e.message))
 }
 
+/// A candidate's problem, with its path inside the candidate
+/// (`levels[0]`, `exclude[1].event_names`; empty for the whole object).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+    pub warning: bool,
+}
+
+impl From<Diagnostic> for Problem {
+    fn from(d: Diagnostic) -> Problem {
+        let path = d
+            .path
+            .strip_prefix("subscriptions[0]")
+            .map(|p| p.strip_prefix('.').unwrap_or(p).to_string())
+            .unwrap_or(d.path);
+        Problem {
+            path,
+            message: d.message,
+            warning: d.warning,
+        }
+    }
+}
+
 /// Validates a candidate subscription (the config file's schema) against the
-/// running config's objects.
-pub fn candidate(config: &Config, subscription: &Value) -> Result<Subscription, Vec<Diagnostic>> {
+/// running config's objects: the subscription and its warnings, or its
+/// errors.
+pub fn candidate(
+    config: &Config,
+    subscription: &Value,
+) -> Result<(Subscription, Vec<Problem>), Vec<Problem>> {
     let skeleton = json!({
         "contacts": config.contacts.iter().map(|c| json!({"name": c.name, "channel": "webhook", "webhook": "http://placeholder.invalid/"})).collect::<Vec<_>>(),
         "contact_groups": config.contact_groups.iter().map(|g| json!({"name": g.name, "contacts": g.contacts})).collect::<Vec<_>>(),
@@ -75,13 +115,16 @@ pub fn candidate(config: &Config, subscription: &Value) -> Result<Subscription, 
         "subscriptions": [subscription],
     });
     let loaded = config::load_str(&skeleton.to_string(), "subscription", &|_| None);
-    let errors: Vec<Diagnostic> = loaded
+    // Only what is about the candidate: the skeleton's own objects may be
+    // unused (a warning about them says nothing about the candidate).
+    let (errors, warnings): (Vec<Problem>, Vec<Problem>) = loaded
         .diagnostics
         .into_iter()
-        .filter(|d| !d.warning)
-        .collect();
+        .filter(|d| !d.warning || d.path.starts_with("subscriptions[0]"))
+        .map(Problem::from)
+        .partition(|p| !p.warning);
     match loaded.config {
-        Some(mut c) if errors.is_empty() => Ok(c.subscriptions.remove(0)),
+        Some(mut c) if errors.is_empty() => Ok((c.subscriptions.remove(0), warnings)),
         _ => Err(errors),
     }
 }
@@ -171,6 +214,17 @@ pub fn forecast(events: &[crate::event::Event], config: &Config, sub: Subscripti
     for e in events {
         let r = table.route(&cfg, e);
         if r.notices.is_empty() {
+            match r.decisions.first() {
+                _ if r.switch.is_some() => f.stopped_by_switch += 1,
+                None => f.not_covered += 1,
+                Some(d) => {
+                    let code = if d.matched { "no_contact" } else { d.code };
+                    *f.not_matched.entry(code.to_string()).or_default() += 1;
+                    if let (true, Some(entry)) = (d.code == "excluded", d.arg.as_deref()) {
+                        *f.excluded_by.entry(entry.to_string()).or_default() += 1;
+                    }
+                }
+            }
             continue;
         }
         f.matched += 1;

@@ -49,7 +49,7 @@ impl Step {
 }
 
 /// Every step code explain can produce.
-pub const STEP_CODES: [&str; 18] = [
+pub const STEP_CODES: [&str; 19] = [
     "received",
     "switch_off",
     "switch_passed",
@@ -57,6 +57,7 @@ pub const STEP_CODES: [&str; 18] = [
     "subscription_matched",
     "subscription_not_matched",
     "subscription_denied",
+    "subscription_excluded",
     "no_contact",
     "routed",
     "delivered",
@@ -129,7 +130,20 @@ fn delivery_steps(d: &DeliveryRecord, steps: &mut Vec<Step>) {
             .contact(&d.contact),
         );
     }
-    for (i, a) in d.attempts.iter().enumerate() {
+    // Attempts that ended the same way in a row (the same status, platform
+    // code and reason: a retry loop against a down receiver) are one step
+    // with their count, so the reason and its fix are said once.
+    let first_step = steps.len();
+    let mut i = 0;
+    while i < d.attempts.len() {
+        let a = &d.attempts[i];
+        let same = |b: &&crate::store::AttemptRow| {
+            b.outcome == a.outcome
+                && b.http_status == a.http_status
+                && b.platform_code == a.platform_code
+                && b.reason == a.reason
+        };
+        let run = d.attempts[i..].iter().take_while(same).count();
         let status = a
             .http_status
             .map(|s| format!("HTTP {s}"))
@@ -139,23 +153,33 @@ fn delivery_steps(d: &DeliveryRecord, steps: &mut Vec<Step>) {
             .as_deref()
             .map(|c| format!(", platform code {c}"))
             .unwrap_or_default();
-        let mut step = Step::new(
-            "attempt",
+        let sentence = if run == 1 {
             format!(
                 "Attempt {} at {} ({} ms): {status}{code}: {}",
                 i + 1,
                 rfc3339(a.at_ms),
                 a.duration_ms,
                 a.reason
-            ),
-        )
-        .contact(&d.contact);
+            )
+        } else {
+            let last = &d.attempts[i + run - 1];
+            format!(
+                "Attempts {} to {} ({run} attempts, {} to {}): each {status}{code}: {}",
+                i + 1,
+                i + run,
+                rfc3339(a.at_ms),
+                rfc3339(last.at_ms),
+                a.reason
+            )
+        };
+        let mut step = Step::new("attempt", sentence).contact(&d.contact);
         if a.outcome != "delivered"
             && let Some(f) = advice(a.platform_code.as_deref(), &a.reason)
         {
             step = step.fix(f);
         }
         steps.push(step);
+        i += run;
     }
     let last = d.attempts.last();
     let step = match d.status.as_str() {
@@ -193,7 +217,19 @@ fn delivery_steps(d: &DeliveryRecord, steps: &mut Vec<Step>) {
             format!("Waiting to be sent to {} (status {other}).", d.contact),
         ),
     };
-    steps.push(step.contact(&d.contact));
+    // Each fix once: on the last step of this delivery that calls for it.
+    let step = step.contact(&d.contact);
+    let mut later: Vec<String> = step.fix.iter().cloned().collect();
+    for s in steps[first_step..].iter_mut().rev() {
+        if let Some(f) = &s.fix {
+            if later.contains(f) {
+                s.fix = None;
+            } else {
+                later.push(f.clone());
+            }
+        }
+    }
+    steps.push(step);
 }
 
 /// The recorded verdicts with their sentences: route's words for each code,
@@ -209,7 +245,7 @@ pub fn decisions(d: &EventDetail) -> Vec<crate::route::Decision> {
                     subscription: x.subscription.as_str().into(),
                     matched: code == "matched",
                     code,
-                    levels: x.levels.as_deref().map(Into::into),
+                    arg: x.arg.as_deref().map(Into::into),
                 }
                 .detail(&d.stored.event),
             };
@@ -278,6 +314,23 @@ pub fn explain(d: &EventDetail) -> Vec<Step> {
                 "subscription_matched",
                 format!("Subscription {} matched.", x.subscription),
             )
+        } else if x.code == "excluded" {
+            let entry = d
+                .decisions
+                .iter()
+                .find(|r| r.subscription == x.subscription)
+                .and_then(|r| r.arg.as_deref())
+                .and_then(|a| a.split(':').next())
+                .unwrap_or("exclude")
+                .to_string();
+            Step::new(
+                "subscription_excluded",
+                format!("{} ({}).", capitalize(&x.detail), x.code),
+            )
+            .fix(format!(
+                "if this event should reach its contacts, narrow or remove subscriptions[{}].{entry}",
+                x.subscription
+            ))
         } else if x.code.starts_with("denied") {
             Step::new(
                 "subscription_denied",
@@ -343,37 +396,12 @@ mod tests {
                 RecordedDecision {
                     subscription: subscription.into(),
                     code: code.into(),
-                    levels: levels.map(Into::into),
+                    arg: levels.map(Into::into),
                     detail: detail.map(Into::into),
                 }
             };
         let d = EventDetail {
-            stored: StoredEvent {
-                seq: 1,
-                event: crate::event::Event {
-                    id: "e".into(),
-                    product: "Sas".into(),
-                    event_type: "Incident".into(),
-                    name: "Incident:DDoS".into(),
-                    level: crate::domain::Level::Critical,
-                    severity: None,
-                    status: None,
-                    resource: None,
-                    instance: None,
-                    region: None,
-                    group: None,
-                    time_ms: 0,
-                    received_ms: 0,
-                    content: serde_json::json!({}),
-                    format: crate::event::Format::Native,
-                    raw: serde_json::json!({}),
-                },
-                outcome: "routed".into(),
-                switch_item: None,
-                switch_kind: None,
-                switch_source: None,
-                config_version: "v".into(),
-            },
+            stored: stored_event(),
             decisions: vec![
                 recorded(
                     "crit-only",
@@ -420,6 +448,103 @@ mod tests {
                     "matched old (as written by schema 3)"
                 ),
             ]
+        );
+    }
+
+    fn stored_event() -> StoredEvent {
+        StoredEvent {
+            seq: 1,
+            event: crate::event::Event {
+                id: "e".into(),
+                product: "Sas".into(),
+                event_type: "Incident".into(),
+                name: "Incident:DDoS".into(),
+                level: crate::domain::Level::Critical,
+                severity: None,
+                status: None,
+                resource: None,
+                instance: None,
+                region: None,
+                group: None,
+                time_ms: 0,
+                received_ms: 0,
+                content: serde_json::json!({}),
+                format: crate::event::Format::Native,
+                raw: serde_json::json!({}),
+            },
+            outcome: "routed".into(),
+            switch_item: None,
+            switch_kind: None,
+            switch_source: None,
+            config_version: "v".into(),
+        }
+    }
+
+    #[test]
+    fn retries_that_failed_alike_are_one_step_and_each_fix_is_said_once() {
+        let attempt = |at_ms: i64, status: Option<u16>, reason: &str, outcome: &str| {
+            crate::store::AttemptRow {
+                at_ms,
+                duration_ms: 3,
+                http_status: status,
+                platform_code: None,
+                platform_message: None,
+                reason: reason.into(),
+                outcome: outcome.into(),
+            }
+        };
+        let down = "could not connect: connection refused";
+        let mut attempts: Vec<_> = (0..6)
+            .map(|i| attempt(i * 1000, None, down, "retry"))
+            .collect();
+        attempts.push(attempt(7000, Some(503), "HTTP 503", "retry"));
+        attempts.push(attempt(8000, None, down, "retry"));
+        attempts.push(attempt(9000, None, down, "failed"));
+        let d = EventDetail {
+            stored: stored_event(),
+            decisions: vec![RecordedDecision {
+                subscription: "s".into(),
+                code: "matched".into(),
+                arg: None,
+                detail: None,
+            }],
+            deliveries: vec![crate::store::DeliveryRecord {
+                contact: "hook".into(),
+                status: "failed".into(),
+                subscriptions: vec!["s".into()],
+                message_id: Some("m".into()),
+                message_kind: Some("single".into()),
+                reason: Some(down.into()),
+                reason_code: None,
+                pending_reason: None,
+                attempts,
+            }],
+        };
+        let steps = explain(&d);
+        let attempts: Vec<&str> = steps
+            .iter()
+            .filter(|s| s.code == "attempt")
+            .map(|s| s.sentence.as_str())
+            .collect();
+        assert_eq!(
+            attempts,
+            [
+                "Attempts 1 to 6 (6 attempts, 1970-01-01T00:00:00.000Z to 1970-01-01T00:00:05.000Z): each no answer: could not connect: connection refused",
+                "Attempt 7 at 1970-01-01T00:00:07.000Z (3 ms): HTTP 503: HTTP 503",
+                "Attempt 8 at 1970-01-01T00:00:08.000Z (3 ms): no answer: could not connect: connection refused",
+                "Attempt 9 at 1970-01-01T00:00:09.000Z (3 ms): no answer: could not connect: connection refused",
+            ]
+        );
+        // The receiver-unreachable fix: once, on the conclusion.
+        let fixes: Vec<(&str, &str)> = steps
+            .iter()
+            .filter_map(|s| Some((s.code, s.fix.as_deref()?)))
+            .collect();
+        assert_eq!(fixes.len(), 1, "{fixes:?}");
+        assert_eq!(fixes[0].0, "failed");
+        assert!(
+            fixes[0].1.contains("the receiver is unreachable"),
+            "{fixes:?}"
         );
     }
 }

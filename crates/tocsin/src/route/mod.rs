@@ -52,7 +52,7 @@ pub struct Decision {
     pub matched: bool,
     /// Machine-readable: `matched`, `name_not_matched`, `level_not_matched`,
     /// `group_not_matched`, `resource_not_matched`, `content_keyword_missing`,
-    /// `denied_by_name`, `denied_by_level`, `denied`.
+    /// `denied_by_name`, `denied_by_level`, `denied`, `excluded`.
     pub code: &'static str,
     /// A sentence for people.
     pub detail: String,
@@ -67,8 +67,10 @@ pub struct RouteDecision {
     pub subscription: std::sync::Arc<str>,
     pub matched: bool,
     pub code: &'static str,
-    /// For `level_not_matched`: the levels the subscription takes.
-    pub levels: Option<std::sync::Arc<str>>,
+    /// The code's argument, for the sentence: for `level_not_matched` the
+    /// levels the subscription takes; for `excluded` the entry that
+    /// dropped the event, `exclude[i]: its keys`.
+    pub arg: Option<std::sync::Arc<str>>,
 }
 
 /// One contact an event goes to, with every subscription that led there.
@@ -102,6 +104,7 @@ struct CompiledSubscription {
     groups: Vec<String>,
     resources: Vec<Pattern>,
     content_keywords: Vec<String>,
+    exclude: Vec<CompiledExclude>,
     /// Contacts reached through the policy, in config order, deduplicated.
     contacts: Vec<u32>,
     window_ms: i64,
@@ -111,6 +114,54 @@ struct CompiledSubscription {
     digest: Option<(schedule::Cron, jiff::tz::TimeZone)>,
     policy: String,
     active_hours: Option<(schedule::ActiveHours, crate::config::OutsideHours)>,
+}
+
+/// One `exclude` entry, compiled: empty lists match anything.
+struct CompiledExclude {
+    /// `exclude[i]: event_names: ...`, the verdict's argument.
+    label: std::sync::Arc<str>,
+    names: Vec<Pattern>,
+    event_types: Vec<String>,
+    levels: Vec<Level>,
+    groups: Vec<String>,
+    resources: Vec<Pattern>,
+    content_keywords: Vec<String>,
+}
+
+impl CompiledExclude {
+    fn new(i: usize, rule: &crate::config::ExcludeRule) -> CompiledExclude {
+        CompiledExclude {
+            label: format!("exclude[{i}]: {}", rule.describe()).into(),
+            names: rule.event_names.iter().map(|n| Pattern::new(n)).collect(),
+            event_types: rule.event_types.iter().map(|t| t.to_lowercase()).collect(),
+            levels: rule.levels.clone(),
+            groups: rule
+                .groups
+                .iter()
+                .map(|g| g.trim().to_lowercase())
+                .collect(),
+            resources: rule.resources.iter().map(|r| Pattern::new(r)).collect(),
+            content_keywords: rule
+                .content_keywords
+                .iter()
+                .map(|k| k.to_lowercase())
+                .collect(),
+        }
+    }
+
+    /// Every key the entry gives matches the event.
+    fn matches(&self, event: &Event, name: &str) -> bool {
+        (self.names.is_empty() || self.names.iter().any(|p| p.matches(name)))
+            && (self.event_types.is_empty()
+                || self
+                    .event_types
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(&event.event_type)))
+            && (self.levels.is_empty() || self.levels.contains(&event.level))
+            && (self.groups.is_empty() || groups_hit(&self.groups, event))
+            && (self.resources.is_empty() || resources_hit(&self.resources, event))
+            && (self.content_keywords.is_empty() || keywords_hit(&self.content_keywords, event))
+    }
 }
 
 /// The compiled routing table of one config snapshot.
@@ -306,6 +357,12 @@ fn compile_subscription(s: &Subscription, contacts: Option<&Vec<u32>>) -> Compil
             .iter()
             .map(|k| k.to_lowercase())
             .collect(),
+        exclude: s
+            .exclude
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| CompiledExclude::new(i, rule))
+            .collect(),
         contacts: contacts.cloned().unwrap_or_default(),
         window_ms: s.merge_window.map_or(0, crate::duration_ms),
         silence_ms: s.silence.map_or(0, crate::duration_ms),
@@ -395,59 +452,73 @@ fn level_list(levels: &[Level]) -> String {
 fn evaluate(sub: &CompiledSubscription, event: &Event, name: &str) -> RouteDecision {
     // Only the verdict is decided here, for every covering subscription of
     // every event; the sentence is written when someone records or reads it.
-    let verdict = |code: &'static str| RouteDecision {
+    let verdict = |code: &'static str, arg: Option<&std::sync::Arc<str>>| RouteDecision {
         subscription: sub.name.clone(),
         matched: code == "matched",
         code,
-        levels: (code == "level_not_matched").then(|| sub.levels_text.clone()),
+        arg: arg.cloned(),
     };
     // Scope filters, in both modes.
-    if !sub.groups.is_empty()
-        && !event
-            .groups()
-            .any(|g| sub.groups.iter().any(|s| s.eq_ignore_ascii_case(g)))
-    {
-        return verdict("group_not_matched");
+    if !sub.groups.is_empty() && !groups_hit(&sub.groups, event) {
+        return verdict("group_not_matched", None);
     }
-    if !sub.resources.is_empty() {
-        let candidates = [event.resource.as_deref(), event.instance.as_deref()];
-        let hit = candidates.iter().flatten().any(|r| {
-            let r = r.to_lowercase();
-            sub.resources.iter().any(|p| p.matches(&r))
-        });
-        if !hit {
-            return verdict("resource_not_matched");
-        }
+    if !sub.resources.is_empty() && !resources_hit(&sub.resources, event) {
+        return verdict("resource_not_matched", None);
     }
-    if !sub.content_keywords.is_empty() {
-        let text = content_text(&event.content).to_lowercase();
-        if !sub
-            .content_keywords
-            .iter()
-            .any(|k| text.contains(k.as_str()))
-        {
-            return verdict("content_keyword_missing");
-        }
+    if !sub.content_keywords.is_empty() && !keywords_hit(&sub.content_keywords, event) {
+        return verdict("content_keyword_missing", None);
     }
     let name_hit = sub.names.is_empty() || sub.names.iter().any(|p| p.matches(name));
     let level_hit = sub.levels.is_empty() || sub.levels.contains(&event.level);
     if sub.deny_list {
         if name_hit && level_hit {
-            return verdict(match (sub.names.is_empty(), sub.levels.is_empty()) {
-                (false, true) => "denied_by_name",
-                (true, false) => "denied_by_level",
-                _ => "denied",
-            });
+            return verdict(
+                match (sub.names.is_empty(), sub.levels.is_empty()) {
+                    (false, true) => "denied_by_name",
+                    (true, false) => "denied_by_level",
+                    _ => "denied",
+                },
+                None,
+            );
         }
     } else {
         if !name_hit {
-            return verdict("name_not_matched");
+            return verdict("name_not_matched", None);
         }
         if !level_hit {
-            return verdict("level_not_matched");
+            return verdict("level_not_matched", Some(&sub.levels_text));
         }
     }
-    verdict("matched")
+    // The allow filters matched: the first exclude entry the event matches
+    // drops it.
+    if let Some(x) = sub.exclude.iter().find(|x| x.matches(event, name)) {
+        return verdict("excluded", Some(&x.label));
+    }
+    verdict("matched", None)
+}
+
+/// The event carries one of these groups (lowercased, trimmed).
+fn groups_hit(groups: &[String], event: &Event) -> bool {
+    event
+        .groups()
+        .any(|g| groups.iter().any(|s| s.eq_ignore_ascii_case(g)))
+}
+
+/// The event's resource or instance matches one of these patterns.
+fn resources_hit(patterns: &[Pattern], event: &Event) -> bool {
+    [event.resource.as_deref(), event.instance.as_deref()]
+        .iter()
+        .flatten()
+        .any(|r| {
+            let r = r.to_lowercase();
+            patterns.iter().any(|p| p.matches(&r))
+        })
+}
+
+/// The content holds one of these (lowercased) keywords.
+fn keywords_hit(keywords: &[String], event: &Event) -> bool {
+    let text = content_text(&event.content).to_lowercase();
+    keywords.iter().any(|k| text.contains(k.as_str()))
 }
 
 impl RouteDecision {
@@ -487,7 +558,13 @@ impl RouteDecision {
             "level_not_matched" => format!(
                 "level {} is not among {} in {sub}",
                 event.level.as_str(),
-                self.levels.as_deref().unwrap_or("")
+                self.arg.as_deref().unwrap_or("")
+            ),
+            "excluded" => format!(
+                "{} at level {} matches the filters of {sub} but is dropped by its {}",
+                event.name,
+                event.level.as_str(),
+                self.arg.as_deref().unwrap_or("exclude list")
             ),
             other => format!("{other} ({sub})"),
         }
@@ -507,7 +584,7 @@ fn content_text(content: &serde_json::Value) -> std::borrow::Cow<'_, str> {
 mod tests;
 
 /// Every decision code routing can record (the store keeps them as text).
-pub const DECISION_CODES: [&str; 9] = [
+pub const DECISION_CODES: [&str; 10] = [
     "matched",
     "name_not_matched",
     "level_not_matched",
@@ -517,6 +594,7 @@ pub const DECISION_CODES: [&str; 9] = [
     "denied_by_name",
     "denied_by_level",
     "denied",
+    "excluded",
 ];
 
 /// The static code for a stored code string (unknown ones read as `denied`

@@ -154,6 +154,118 @@ fn deny_list_rule() {
     assert_eq!(codes, ["matched", "matched", "denied"]);
 }
 
+/// The first-hour user's intent, "critical and warn, except these names":
+/// with `exclude` it sends exactly that; the same filters as a deny list
+/// (the cloud monitor's blacklist) send the opposite of what was meant.
+#[test]
+fn exclude_drops_what_the_deny_list_could_not() {
+    let (c, t) = table(
+        r#"
+  - name: meant
+    levels: [critical, warn]
+    exclude: [{ event_names: ["Vulnerability:*", "Baseline:*"] }]
+    notification_policy: pa
+  - { name: as-written, levels: [critical, warn], deny_list: true, event_names: ["Vulnerability:*", "Baseline:*"], notification_policy: pa }
+"#,
+    );
+    let verdicts = |product: &str, event_type: &str, name: &str, level: Level| {
+        let r = t.route(&c, &event(product, event_type, name, level));
+        (r.decisions[0].code, r.decisions[1].code)
+    };
+    // Critical and warn of other names: sent by the exclude rule.
+    assert_eq!(
+        verdicts("Sas", "Incident", "Incident:DDoS", Level::Critical),
+        ("matched", "matched")
+    );
+    assert_eq!(
+        verdicts("Sas", "Suspicious", "Suspicious:Login", Level::Warn),
+        ("matched", "matched")
+    );
+    // A critical vulnerability: excluded, as meant; the deny list denies it too.
+    assert_eq!(
+        verdicts(
+            "Sas",
+            "Vulnerability",
+            "Vulnerability:CVE-2024-1",
+            Level::Critical
+        ),
+        ("excluded", "denied")
+    );
+    // Info of any name: the exclude rule never sends it; the deny list sends
+    // every info event (name and level must both match to deny).
+    assert_eq!(
+        verdicts("Sas", "Incident", "Incident:DDoS", Level::Info),
+        ("level_not_matched", "matched")
+    );
+    assert_eq!(
+        verdicts(
+            "Sas",
+            "Vulnerability",
+            "Vulnerability:CVE-2024-1",
+            Level::Info
+        ),
+        ("level_not_matched", "matched")
+    );
+    let ev = event("Sas", "Baseline", "Baseline:WeakPassword", Level::Warn);
+    let r = t.route(&c, &ev);
+    assert_eq!(r.decisions[0].code, "excluded");
+    assert_eq!(
+        r.decisions[0].detail(&ev),
+        "Baseline:WeakPassword at level warn matches the filters of meant but is dropped by its exclude[0]: event_names: Vulnerability:*, Baseline:*"
+    );
+}
+
+#[test]
+fn an_exclude_entry_needs_all_its_keys_to_match() {
+    let (c, t) = table(
+        r#"
+  - name: s
+    exclude:
+      - { event_types: [Suspicious], levels: [warn], groups: [db] }
+      - { resources: ["web-9*"] }
+      - { content_keywords: [scanner] }
+    notification_policy: pa
+"#,
+    );
+    let code = |ev: &Event| t.route(&c, ev).decisions[0].code;
+    let arg = |ev: &Event| {
+        t.route(&c, ev).decisions[0]
+            .arg
+            .as_deref()
+            .map(str::to_string)
+    };
+    let warn = event("Sas", "Suspicious", "Suspicious:Login", Level::Warn);
+    // Type, level and group (one of "prod-web, db") all match: dropped.
+    assert_eq!(code(&warn), "excluded");
+    assert_eq!(
+        arg(&warn).as_deref(),
+        Some("exclude[0]: event_types: Suspicious; levels: warn; groups: db")
+    );
+    // One key off and the entry does not apply.
+    assert_eq!(
+        code(&event(
+            "Sas",
+            "Suspicious",
+            "Suspicious:Login",
+            Level::Critical
+        )),
+        "matched"
+    );
+    assert_eq!(
+        code(&event("Sas", "Incident", "Incident:Login", Level::Warn)),
+        "matched"
+    );
+    let mut other_group = warn.clone();
+    other_group.group = Some("staging".into());
+    assert_eq!(code(&other_group), "matched");
+    let mut web9 = other_group.clone();
+    web9.instance = Some("WEB-901".into());
+    assert_eq!(arg(&web9).as_deref(), Some("exclude[1]: resources: web-9*"));
+    let mut scanner = other_group.clone();
+    scanner.content = json!({"desc": "Port SCANNER seen"});
+    assert_eq!(code(&scanner), "excluded");
+}
+
 #[test]
 fn scope_index_only_records_covering_subscriptions() {
     let (c, t) = table(

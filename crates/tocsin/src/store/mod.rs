@@ -127,13 +127,14 @@ impl std::fmt::Debug for WindowRule {
     }
 }
 
-/// One covering subscription's verdict as the store keeps it: a code, and for
-/// `level_not_matched` the subscription's levels.
+/// One covering subscription's verdict as the store keeps it: a code, and
+/// the code's argument where it has one (`level_not_matched`: the
+/// subscription's levels; `excluded`: the exclude entry).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Verdict<'a> {
     pub subscription: &'a str,
     pub code: &'a str,
-    pub levels: Option<&'a str>,
+    pub arg: Option<&'a str>,
 }
 
 /// A recorded verdict read back. `detail` is the sentence stored with it by
@@ -142,39 +143,37 @@ pub struct Verdict<'a> {
 pub struct RecordedDecision {
     pub subscription: String,
     pub code: String,
-    pub levels: Option<String>,
+    pub arg: Option<String>,
     pub detail: Option<String>,
 }
 
 /// Route decisions as stored: runs of consecutive subscriptions with the same
 /// verdict, `[code, [subscription, ...]]`, or `[code, [subscription, ...],
-/// levels]` for `level_not_matched` (the subscriptions' own levels). With
+/// argument]` for a code with an argument (see [`Verdict::arg`]). With
 /// thousands of subscriptions most share a verdict, so an event's decisions
 /// take a few bytes per subscription.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 enum VerdictRun<S> {
     Plain(S, Vec<S>),
-    Levels(S, Vec<S>, S),
+    WithArg(S, Vec<S>, S),
 }
 
 /// Packs verdicts as the store keeps them; `None` when there are none.
 pub fn pack_verdicts<'a>(verdicts: impl IntoIterator<Item = Verdict<'a>>) -> Option<String> {
     let mut runs: Vec<VerdictRun<&str>> = Vec::new();
     for d in verdicts {
-        match (runs.last_mut(), d.levels) {
+        match (runs.last_mut(), d.arg) {
             (Some(VerdictRun::Plain(code, names)), None) if *code == d.code => {
                 names.push(d.subscription)
             }
-            (Some(VerdictRun::Levels(code, names, l)), Some(levels))
-                if *code == d.code && *l == levels =>
+            (Some(VerdictRun::WithArg(code, names, l)), Some(arg))
+                if *code == d.code && *l == arg =>
             {
                 names.push(d.subscription)
             }
             (_, None) => runs.push(VerdictRun::Plain(d.code, vec![d.subscription])),
-            (_, Some(levels)) => {
-                runs.push(VerdictRun::Levels(d.code, vec![d.subscription], levels))
-            }
+            (_, Some(arg)) => runs.push(VerdictRun::WithArg(d.code, vec![d.subscription], arg)),
         }
     }
     if runs.is_empty() {
@@ -190,15 +189,15 @@ pub fn unpack_verdicts(text: &str) -> Result<Vec<RecordedDecision>, serde_json::
     let runs: Vec<VerdictRun<String>> = serde_json::from_str(text)?;
     let mut out = Vec::new();
     for run in runs {
-        let (code, names, levels) = match run {
+        let (code, names, arg) = match run {
             VerdictRun::Plain(c, n) => (c, n, None),
-            VerdictRun::Levels(c, n, l) => (c, n, Some(l)),
+            VerdictRun::WithArg(c, n, l) => (c, n, Some(l)),
         };
         for subscription in names {
             out.push(RecordedDecision {
                 subscription,
                 code: code.clone(),
-                levels: levels.clone(),
+                arg: arg.clone(),
                 detail: None,
             });
         }

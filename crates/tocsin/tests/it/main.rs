@@ -10,6 +10,7 @@ mod connections;
 mod crash;
 mod delivery;
 mod dryrun;
+mod exclude;
 mod explain;
 mod faults;
 mod golden;

@@ -16,6 +16,7 @@ impl Cx<'_> {
             "groups",
             "resources",
             "content_keywords",
+            "exclude",
             "notification_policy",
             "merge_window",
             "merge_by",
@@ -45,6 +46,7 @@ impl Cx<'_> {
                 groups: Vec::new(),
                 resources: Vec::new(),
                 content_keywords: Vec::new(),
+                exclude: Vec::new(),
                 notification_policy: String::new(),
                 merge_window: None,
                 merge_by: Vec::new(),
@@ -55,6 +57,7 @@ impl Cx<'_> {
                 line: item.line,
             };
             let mut policy_seen = false;
+            let mut deny_list_line = item.line;
             for (k, v) in &entries {
                 let kp = join(&p, &k.text);
                 let list = |cx: &mut Self| {
@@ -70,20 +73,12 @@ impl Cx<'_> {
                     "groups" => s.groups = list(self),
                     "resources" => s.resources = list(self),
                     "content_keywords" => s.content_keywords = list(self),
-                    "levels" => {
-                        for (j, (l, line)) in self.strings(v, &kp).into_iter().enumerate() {
-                            match Level::parse(&l) {
-                                Some(level) if !s.levels.contains(&level) => s.levels.push(level),
-                                Some(_) => {}
-                                None => self.error(
-                                    line,
-                                    &format!("{kp}[{j}]"),
-                                    format!("`{l}` is not a level (critical, warn, info)"),
-                                ),
-                            }
-                        }
+                    "levels" => s.levels = self.levels(v, &kp),
+                    "exclude" => s.exclude = self.exclude(v, &kp),
+                    "deny_list" => {
+                        deny_list_line = k.line;
+                        s.deny_list = self.boolean(v, &kp).unwrap_or(false);
                     }
-                    "deny_list" => s.deny_list = self.boolean(v, &kp).unwrap_or(false),
                     "notification_policy" => {
                         policy_seen = true;
                         if let Some(name) = self.string(v, &kp) {
@@ -144,10 +139,131 @@ impl Cx<'_> {
                     "a deny list needs event_names or levels to deny",
                 );
             }
+            if s.deny_list && !s.levels.is_empty() {
+                self.deny_list_with_levels(&s, deny_list_line, &p);
+            }
             out.push(s);
         }
         self.unique("subscription", &names);
         out
+    }
+
+    fn levels(&mut self, v: &Node, kp: &str) -> Vec<Level> {
+        let mut out = Vec::new();
+        for (j, (l, line)) in self.strings(v, kp).into_iter().enumerate() {
+            match Level::parse(&l) {
+                Some(level) if !out.contains(&level) => out.push(level),
+                Some(_) => {}
+                None => self.error(
+                    line,
+                    &format!("{kp}[{j}]"),
+                    format!("`{l}` is not a level (critical, warn, info)"),
+                ),
+            }
+        }
+        out
+    }
+
+    /// `exclude: [{event_names?, event_types?, levels?, resources?, groups?,
+    /// content_keywords?}, ...]`.
+    fn exclude(&mut self, node: &Node, path: &str) -> Vec<ExcludeRule> {
+        const KEYS: [&str; 6] = [
+            "event_names",
+            "event_types",
+            "levels",
+            "resources",
+            "groups",
+            "content_keywords",
+        ];
+        let mut out = Vec::new();
+        for (i, item) in self.list_items(node, path).into_iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            let problems_before = self.diags.len();
+            let Some(entries) = self.map(item, &p, &KEYS) else {
+                continue;
+            };
+            let mut rule = ExcludeRule {
+                line: item.line,
+                ..Default::default()
+            };
+            for (k, v) in &entries {
+                let kp = join(&p, &k.text);
+                let list = |cx: &mut Self| {
+                    cx.strings(v, &kp)
+                        .into_iter()
+                        .map(|x| x.0)
+                        .collect::<Vec<_>>()
+                };
+                match k.text.as_str() {
+                    "event_names" => rule.event_names = list(self),
+                    "event_types" => rule.event_types = list(self),
+                    "levels" => rule.levels = self.levels(v, &kp),
+                    "resources" => rule.resources = list(self),
+                    "groups" => rule.groups = list(self),
+                    "content_keywords" => rule.content_keywords = list(self),
+                    _ => {}
+                }
+            }
+            // Empty, and not because a key was refused already.
+            if rule.describe().is_empty() && self.diags.len() == problems_before {
+                self.error(
+                    item.line,
+                    &p,
+                    format!(
+                        "an exclude entry needs at least one of {} (an empty entry would drop every event)",
+                        KEYS.join(", ")
+                    ),
+                );
+                continue;
+            }
+            out.push(rule);
+        }
+        out
+    }
+
+    /// The cloud monitor's blacklist semantics (deny when name and level
+    /// both match) are rarely what `deny_list` plus `levels` is meant to
+    /// say: name what the subscription will really send, and the rule that
+    /// says "these levels, except these names".
+    fn deny_list_with_levels(&mut self, s: &Subscription, line: usize, path: &str) {
+        let levels: Vec<&str> = s.levels.iter().map(|l| l.as_str()).collect();
+        let others: Vec<&str> = Level::ALL
+            .iter()
+            .filter(|l| !s.levels.contains(l))
+            .map(|l| l.as_str())
+            .collect();
+        let message = if s.event_names.is_empty() {
+            format!(
+                "deny_list: true with levels [{}] drops every {} event and sends the rest ({}); to send only {}, drop deny_list and list those levels",
+                levels.join(", "),
+                levels.join(" and "),
+                if others.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    format!("every {} event", others.join(" and "))
+                },
+                if others.is_empty() {
+                    "some levels".to_string()
+                } else {
+                    others.join(" and ")
+                },
+            )
+        } else {
+            let names: Vec<String> = s.event_names.iter().map(|n| format!("{n:?}")).collect();
+            format!(
+                "deny_list: true with levels drops only {} events whose name matches event_names and sends everything else{}; to send {} except those names, write `levels: [{}]` and `exclude: [{{event_names: [{}]}}]` without deny_list",
+                levels.join(" and "),
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} events of every name included)", others.join(" and "))
+                },
+                levels.join(" and "),
+                levels.join(", "),
+                names.join(", "),
+            )
+        };
+        self.warn(line, &format!("{path}.deny_list"), message);
     }
 
     /// Dangling references are errors; unused objects are warnings.

@@ -258,7 +258,7 @@ fn five_problems_in_one_run() {
             "t.yaml:11: subscriptions[1].name: duplicate subscription name `s1` (first at line 8)",
             "t.yaml:12: subscriptions[1].notification_policy: no notification policy named `nope`",
             "t.yaml:14: subscriptions[2].products: expected a list, found a string",
-            "t.yaml:16: subscriptions[2].merge_windw: unknown key `merge_windw` (expected one of: name, products, event_types, event_names, levels, deny_list, groups, resources, content_keywords, notification_policy, merge_window, merge_by, min_occurrences, silence, digest, template)",
+            "t.yaml:16: subscriptions[2].merge_windw: unknown key `merge_windw` (expected one of: name, products, event_types, event_names, levels, deny_list, groups, resources, content_keywords, exclude, notification_policy, merge_window, merge_by, min_occurrences, silence, digest, template)",
         ]
     );
     assert!(load(&text).config.is_none());
@@ -537,6 +537,54 @@ fn deny_list_needs_something_to_deny() {
     let l = load(&format!("{CHAIN}{ok}"));
     assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
     assert!(l.config.unwrap().subscriptions[0].deny_list);
+}
+
+/// The first-hour user's subscription, exactly as they wrote it.
+#[test]
+fn deny_list_with_levels_warns_with_what_it_sends_and_the_exclude_rule() {
+    let sub = "subscriptions:\n  - name: s\n    levels: [critical, warn]\n    deny_list: true\n    event_names: [\"Vulnerability:*\", \"Baseline:*\"]\n    notification_policy: p\n";
+    let l = load(&format!("{CHAIN}{sub}"));
+    let w: Vec<String> = l.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        w,
+        [
+            "warning: t.yaml:10: subscriptions[0].deny_list: deny_list: true with levels drops only critical and warn events whose name matches event_names and sends everything else (info events of every name included); to send critical and warn except those names, write `levels: [critical, warn]` and `exclude: [{event_names: [\"Vulnerability:*\", \"Baseline:*\"]}]` without deny_list"
+        ]
+    );
+    // A warning: the config still loads.
+    assert!(l.config.is_some());
+    let levels_only = "subscriptions:\n  - { name: s, levels: [info], deny_list: true, notification_policy: p }\n";
+    assert_eq!(
+        warnings(&format!("{CHAIN}{levels_only}")),
+        [
+            "warning: t.yaml:8: subscriptions[0].deny_list: deny_list: true with levels [info] drops every info event and sends the rest (every critical and warn event); to send only critical and warn, drop deny_list and list those levels"
+        ]
+    );
+    // The rule the warning suggests loads without a word.
+    let meant = "subscriptions:\n  - name: s\n    levels: [critical, warn]\n    exclude: [{event_names: [\"Vulnerability:*\", \"Baseline:*\"]}]\n    notification_policy: p\n";
+    let l = load(&format!("{CHAIN}{meant}"));
+    assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
+    let c = l.config.unwrap();
+    assert_eq!(
+        c.subscriptions[0].exclude[0].event_names,
+        ["Vulnerability:*", "Baseline:*"]
+    );
+    assert_eq!(c.subscriptions[0].exclude[0].line, 10);
+}
+
+#[test]
+fn exclude_entries_are_checked() {
+    let sub = "subscriptions:\n  - name: s\n    exclude:\n      - {}\n      - { levels: [loud] }\n      - { names: [x] }\n      - [x]\n    notification_policy: p\n";
+    let e = errors(&format!("{CHAIN}{sub}"));
+    assert_eq!(
+        e,
+        [
+            "t.yaml:10: subscriptions[0].exclude[0]: an exclude entry needs at least one of event_names, event_types, levels, resources, groups, content_keywords (an empty entry would drop every event)",
+            "t.yaml:11: subscriptions[0].exclude[1].levels[0]: `loud` is not a level (critical, warn, info)",
+            "t.yaml:12: subscriptions[0].exclude[2].names: unknown key `names` (expected one of: event_names, event_types, levels, resources, groups, content_keywords)",
+            "t.yaml:13: subscriptions[0].exclude[3]: expected a map, found a list",
+        ]
+    );
 }
 
 #[test]

@@ -244,7 +244,7 @@ fn read_decision_rows(c: &Connection, id: &str) -> rusqlite::Result<Vec<Recorded
         Ok(RecordedDecision {
             subscription: r.get(0)?,
             code: r.get(1)?,
-            levels: None,
+            arg: None,
             detail: Some(r.get(2)?),
         })
     })?

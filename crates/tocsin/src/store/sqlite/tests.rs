@@ -29,7 +29,7 @@ fn verdict(subscription: &str, code: &str) -> String {
     pack_verdicts([Verdict {
         subscription,
         code,
-        levels: None,
+        arg: None,
     }])
     .unwrap()
 }
@@ -209,10 +209,10 @@ async fn verdicts_are_packed_in_the_event_row_and_older_rows_still_read() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     let mut item = routed("packed", 1000, "mp");
-    let verdict = |subscription, code, levels| Verdict {
+    let verdict = |subscription, code, arg| Verdict {
         subscription,
         code,
-        levels,
+        arg,
     };
     // Runs of one verdict share their code; names with escapes survive.
     item.verdicts_json = pack_verdicts([
@@ -237,7 +237,7 @@ async fn verdicts_are_packed_in_the_event_row_and_older_rows_still_read() {
             (
                 x.subscription.as_str(),
                 x.code.as_str(),
-                x.levels.as_deref(),
+                x.arg.as_deref(),
                 x.detail.as_deref(),
             )
         })
