@@ -287,6 +287,7 @@ impl App {
                 .filter(|d| !d.warning)
                 .collect());
         };
+        crate::doctor::log_findings(&path.display().to_string(), &new);
         apply_overrides(&mut new, &self.options);
         let old = self.snapshot.load_full();
         if new.server.listen != old.config.server.listen

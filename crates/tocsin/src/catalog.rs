@@ -96,6 +96,87 @@ pub fn item_of(event_type: &str) -> Option<(Item, PushKind)> {
     })
 }
 
+/// The security product's event types, as [`item_of`] knows them.
+pub const EVENT_TYPES: [&str; 9] = [
+    "Incident",
+    "Suspicious",
+    "System-Baseline-cnt",
+    "Cspm-cnt",
+    "Agentless",
+    "mfd SDK",
+    "Vulnerability",
+    "Vulnerability-cnt",
+    "Rasp",
+];
+
+/// What the security product's event names start with (`PREFIX:Name`): its
+/// event types, and the item names its overviews and file findings use.
+pub const EVENT_NAME_PREFIXES: [&str; 10] = [
+    "Incident",
+    "Suspicious",
+    "System-Baseline-cnt",
+    "Cspm-cnt",
+    "Agentless",
+    "Vulnerability",
+    "Rasp",
+    "Baseline",
+    "Cspm",
+    "MaliciousFile",
+];
+
+/// Common event names of the security product, by prefix (the part after
+/// `PREFIX:`). Not every name the product sends: no public list exists (see
+/// the event model), so a name outside these is only questioned when it is
+/// a near miss of one of them (`Incident:BruteForse`).
+pub fn event_names_of(prefix: &str) -> &'static [&'static str] {
+    match prefix {
+        "Incident" => &[
+            "BruteForce",
+            "DDoS",
+            "Ransomware",
+            "WebAttack",
+            "Mining",
+            "Intrusion",
+            "LateralMovement",
+            "DataExfiltration",
+        ],
+        "Suspicious" => &[
+            "UnusualLogon",
+            "MaliciousProcess",
+            "Webshell",
+            "MaliciousSoftware",
+            "ReverseShell",
+            "AbnormalNetwork",
+            "SensitiveFileTampering",
+            "PersistenceBackdoor",
+        ],
+        "Vulnerability" => &[
+            "CVE",
+            "Application",
+            "System",
+            "Emergency",
+            "WeeklyOverview",
+        ],
+        "Rasp" => &[
+            "Deserialization",
+            "SqlInjection",
+            "CommandExecution",
+            "FileUpload",
+            "Ssrf",
+            "Jndi",
+        ],
+        "MaliciousFile" => &["Webshell", "Detected"],
+        "Agentless" => &[
+            "MaliciousSample",
+            "MaliciousFile",
+            "Vulnerability",
+            "Baseline",
+        ],
+        "Baseline" | "Cspm" => &["WeeklyOverview"],
+        _ => &[],
+    }
+}
+
 /// The event types the catalog knows for a product (used to infer a missing
 /// `eventType` from the prefix of the event name).
 pub fn is_known_event_type(product: &str, event_type: &str) -> bool {
@@ -127,5 +208,6 @@ mod tests {
         assert_eq!(item_of("Instance"), None);
         assert!(is_known_event_type("aegis", "Incident"));
         assert!(!is_known_event_type("ecs", "Incident"));
+        assert!(EVENT_TYPES.iter().all(|t| item_of(t).is_some()));
     }
 }

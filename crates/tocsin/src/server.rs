@@ -47,7 +47,10 @@ impl Server {
                     tracing::warn!("{d}");
                 }
                 match loaded.config {
-                    Some(c) => c,
+                    Some(c) => {
+                        crate::doctor::log_findings(&path.display().to_string(), &c);
+                        c
+                    }
                     None => {
                         let errors: Vec<String> =
                             loaded.diagnostics.iter().map(|d| d.to_string()).collect();

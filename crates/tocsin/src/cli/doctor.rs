@@ -4,7 +4,8 @@ use crate::doctor::{self, Finding, Severity};
 use crate::notify::{self, Disposition};
 
 /// Exit 1 when anything would lose alerts (an error finding, a config error,
-/// or with --live a contact whose test message was refused); else 0.
+/// with --live a contact whose test message was refused, or a `--data`
+/// directory that is not there); else 0.
 pub async fn run(args: DoctorArgs) -> i32 {
     let loaded = config::load_file(&args.config, &config::process_env);
     for d in &loaded.diagnostics {
@@ -13,12 +14,33 @@ pub async fn run(args: DoctorArgs) -> i32 {
     let Some(cfg) = loaded.config else { return 1 };
     let mut findings = doctor::check(&cfg);
     // The recent history, when the store is there: would any bot's rate
-    // limit have been exceeded?
+    // limit have been exceeded? A directory named on the command line must
+    // be there; the configured one may not exist yet (nothing served yet).
+    let explicit = args.data.is_some();
     let data = args
         .data
         .clone()
         .unwrap_or_else(|| cfg.server.data_dir.clone());
-    if data.join("tocsin.db").exists() {
+    let mut failed = false;
+    if !data.is_dir() {
+        if explicit {
+            eprintln!(
+                "tocsin doctor: --data {}: no such directory; name the server's data directory (server.data_dir)",
+                data.display()
+            );
+            failed = true;
+        } else {
+            println!(
+                "history: not read: {} (server.data_dir) does not exist yet",
+                data.display()
+            );
+        }
+    } else if !data.join("tocsin.db").exists() {
+        println!(
+            "history: not read: {} holds no tocsin.db (no server has stored events there)",
+            data.display()
+        );
+    } else {
         match crate::store::sqlite::SqliteStore::open(&data) {
             Ok(store) => {
                 use crate::store::Store;
@@ -70,6 +92,7 @@ pub async fn run(args: DoctorArgs) -> i32 {
                     if v.disposition == Disposition::Delivered {
                         println!("live: contacts[{}]: test message delivered", c.name);
                     } else {
+                        let i = cfg.contacts.iter().position(|x| x.name == c.name);
                         findings.push(Finding {
                             severity: Severity::Error,
                             code: "live_test_failed",
@@ -78,6 +101,9 @@ pub async fn run(args: DoctorArgs) -> i32 {
                                 "{}: the test message was not delivered: {}",
                                 c.name, v.reason
                             ),
+                            line: c.line,
+                            path: format!("contacts[{}]", i.unwrap_or_default()),
+                            certain: false,
                         });
                     }
                 }
@@ -94,7 +120,13 @@ pub async fn run(args: DoctorArgs) -> i32 {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        println!("{tag}: {} [{}]: {}", f.object, f.code, f.message);
+        // The place in the file, as `check` names it.
+        let place = if f.line > 0 {
+            format!(" ({}:{}: {})", args.config.display(), f.line, f.path)
+        } else {
+            String::new()
+        };
+        println!("{tag}: {} [{}]: {}{place}", f.object, f.code, f.message);
     }
     if findings.is_empty() {
         println!("doctor: nothing found that would lose alerts");
@@ -104,5 +136,5 @@ pub async fn run(args: DoctorArgs) -> i32 {
             findings.len() - errors
         );
     }
-    i32::from(errors > 0)
+    i32::from(errors > 0 || failed)
 }

@@ -150,7 +150,14 @@ pub struct Contact {
     /// platforms only); checked at load.
     pub template: Option<String>,
     pub line: usize,
+    /// Where its keys and list items are in the file (see [`KeyLines`]).
+    pub lines: KeyLines,
 }
+
+/// The lines of an object's keys and list items, by their path inside the
+/// object (`webhook`, `event_types[0]`), for messages that point into the
+/// file (`tocsin check`, `doctor`). Empty for objects not read from a file.
+pub type KeyLines = BTreeMap<String, usize>;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Channel {
@@ -308,6 +315,8 @@ pub struct Subscription {
     /// subscription; overrides the contact's own.
     pub template: Option<String>,
     pub line: usize,
+    /// Where its keys and list items are in the file (see [`KeyLines`]).
+    pub lines: KeyLines,
 }
 
 /// One `exclude` entry of a subscription: an event matches it when every
@@ -426,6 +435,7 @@ impl Config {
         // Line numbers are not part of what the config means.
         for c in &mut copy.contacts {
             c.line = 0;
+            c.lines.clear();
         }
         for g in &mut copy.contact_groups {
             g.line = 0;
@@ -435,6 +445,7 @@ impl Config {
         }
         for s in &mut copy.subscriptions {
             s.line = 0;
+            s.lines.clear();
         }
         for s in copy.sources.iter_mut().flatten() {
             s.line = 0;

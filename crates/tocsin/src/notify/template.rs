@@ -90,6 +90,7 @@ mod tests {
             timezone: "Asia/Shanghai".into(),
             template: Some(template.into()),
             line: 1,
+            lines: Default::default(),
         }
     }
 

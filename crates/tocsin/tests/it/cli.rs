@@ -78,6 +78,209 @@ fn check_takes_cron_weekday_names() {
     );
 }
 
+/// `tocsin check` on one file: exit code, stdout, stderr.
+fn check_file(
+    dir: &std::path::Path,
+    name: &str,
+    yaml: &str,
+) -> (Option<i32>, String, String, String) {
+    let path = dir.join(name);
+    std::fs::write(&path, yaml).unwrap();
+    let out = tocsin()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        path.display().to_string(),
+    )
+}
+
+/// One contact `a` (lines 2 to 5, its webhook on line 4) reached by one
+/// subscription `s` (line 11; its `filters` from line 13); `delivery`
+/// (or any top-level keys) after them.
+fn one_contact(delivery: &str, channel: &str, webhook: &str, filters: &str) -> String {
+    format!(
+        "contacts:\n  - name: a\n    channel: {channel}\n    webhook: \"{webhook}\"\n    keywords: [alert]\ncontact_groups:\n  - {{ name: g, contacts: [a] }}\nnotification_policies:\n  - {{ name: p, contact_groups: [g] }}\nsubscriptions:\n  - name: s\n    notification_policy: p\n{filters}{delivery}"
+    )
+}
+
+// Nothing is sent: `check` reads the file only (the addresses are never
+// connected to; nothing listens on them in this test).
+#[test]
+fn check_errors_on_a_loopback_or_private_contact_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (url, ip)) in [
+        ("http://127.0.0.1/hook", "127.0.0.1"),
+        ("http://10.0.0.5/hook", "10.0.0.5"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (code, out, err, file) = check_file(
+            dir.path(),
+            &format!("private{i}.yaml"),
+            &one_contact("", "webhook", url, ""),
+        );
+        assert_eq!(code, Some(1), "{url}: {err}");
+        let prefix = format!("{file}:4: contacts[0].webhook: ");
+        let line = err
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("{url}: no {prefix} in:\n{err}"));
+        assert!(
+            line.contains(ip) && line.contains("delivery.allow_private_networks: true"),
+            "{line}"
+        );
+        assert!(!out.contains(": ok"), "{out}");
+        // Allowed: no error (the loopback fakes of the tests are used so).
+        let allowed = one_contact(
+            "delivery:\n  allow_private_networks: true\n",
+            "webhook",
+            url,
+            "",
+        );
+        let (code, out, err, _) = check_file(dir.path(), &format!("allowed{i}.yaml"), &allowed);
+        assert_eq!(code, Some(0), "{url}: {err}");
+        assert!(!err.contains("contacts[0].webhook"), "{err}");
+        assert!(out.contains(": ok ("), "{out}");
+    }
+}
+
+#[test]
+fn check_errors_on_a_url_of_another_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err, file) = check_file(
+        dir.path(),
+        "wecom-on-lark.yaml",
+        &one_contact(
+            "",
+            "wecom",
+            "https://open.feishu.cn/open-apis/bot/v2/hook/0b1c2d3e",
+            "",
+        ),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    let prefix = format!("{file}:4: contacts[0].webhook: ");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in:\n{err}"));
+    assert!(
+        line.contains("lark bot's") && line.contains("`channel: wecom`"),
+        "{line}"
+    );
+    // The hook id is not echoed.
+    assert!(!err.contains("0b1c2d3e"), "{err}");
+}
+
+#[test]
+fn check_warns_on_unknown_event_types_names_and_stopped_switches() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = "https://hooks.example/x";
+    // The event type `Incidents` (line 13, item 0).
+    let (code, _, err, file) = check_file(
+        dir.path(),
+        "types.yaml",
+        &one_contact("", "webhook", hook, "    event_types: [Incidents]\n"),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.lines().any(|l| l
+            == format!("warning: {file}:13: subscriptions[0].event_types[0]: s: event type \"Incidents\" is not one the security product sends; did you mean \"Incident\"?")),
+        "{err}"
+    );
+    // The name `Incident:BruteForse` (line 14, item 0).
+    let (code, out, err, file) = check_file(
+        dir.path(),
+        "names.yaml",
+        &one_contact(
+            "",
+            "webhook",
+            hook,
+            "    event_names:\n      - \"Incident:BruteForse\"\n",
+        ),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains(": ok ("), "{out}");
+    assert!(
+        err.lines().any(|l| l
+            == format!("warning: {file}:14: subscriptions[0].event_names[0]: s: event name \"Incident:BruteForse\" is not in the catalog; did you mean \"Incident:BruteForce\"?")),
+        "{err}"
+    );
+    // A push switch that stops every event type the subscription asks for.
+    let (code, _, err, file) = check_file(
+        dir.path(),
+        "switch.yaml",
+        &one_contact(
+            "sources:\n  - name: sc\n    items:\n      alert: { details: false }\n",
+            "webhook",
+            hook,
+            "    products: [Sas]\n    event_types: [Suspicious]\n",
+        ),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let prefix = format!("warning: {file}:14: subscriptions[0].event_types: ");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&prefix) && l.contains("push switch is off (Suspicious)")),
+        "{err}"
+    );
+    // A clean file: no findings at all.
+    let (code, _, err, _) = check_file(
+        dir.path(),
+        "clean.yaml",
+        &one_contact(
+            "",
+            "webhook",
+            hook,
+            "    event_names: [\"Incident:BruteForce\"]\n",
+        ),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(err, "", "{err}");
+}
+
+#[test]
+fn doctor_says_when_the_data_directory_is_missing_or_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.yaml");
+    std::fs::write(
+        &path,
+        one_contact("", "webhook", "https://hooks.example/x", ""),
+    )
+    .unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let out = tocsin()
+        .args(["doctor", "--config"])
+        .arg(&path)
+        .arg("--data")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("--data {}: no such directory", missing.display())),
+        "{err}"
+    );
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = tocsin()
+        .args(["doctor", "--config"])
+        .arg(&path)
+        .arg("--data")
+        .arg(&empty)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("holds no tocsin.db"), "{text}");
+}
+
 #[test]
 fn every_command_has_help() {
     for cmd in [
@@ -145,6 +348,44 @@ fn wait_ready(base: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("server did not start");
+}
+
+/// `serve` still starts with a config `check` refuses (the egress rules
+/// refuse each send, and the history says so), and logs the findings as
+/// warnings at start and at each reload. No event is sent: nothing connects
+/// to the contact's address.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_starts_with_a_loopback_contact_and_logs_the_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tocsin.yaml");
+    std::fs::write(
+        &cfg,
+        one_contact("", "webhook", "http://127.0.0.1:9/hook", ""),
+    )
+    .unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = dir.path().join("stderr.log");
+    let child = tocsin()
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(dir.path().join("data"))
+        .stderr(std::fs::File::create(&log).unwrap())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = Child(child);
+    wait_ready(&base);
+    let finding = format!(
+        "warning: {}:4: contacts[0].webhook: a: every send to this webhook is refused: 127.0.0.1",
+        cfg.display()
+    );
+    wait_for_text(&log, &finding).await;
+    signal(child.0.id(), "HUP");
+    wait_for_text(&log, "configuration reloaded").await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches(&finding).count(), 2, "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -43,6 +43,10 @@ impl Cx<'_> {
                 timezone: DEFAULT_TIMEZONE.to_string(),
                 template: None,
                 line: item.line,
+                lines: entries
+                    .iter()
+                    .map(|(k, v)| (k.text.clone(), v.line))
+                    .collect(),
             };
             let mut template_node: Option<(usize, &Node)> = None;
             let mut has_channel = false;
@@ -323,6 +327,7 @@ pub(super) fn probe_contact(template: String) -> Contact {
         timezone: DEFAULT_TIMEZONE.to_string(),
         template: Some(template),
         line: 0,
+        lines: KeyLines::new(),
     }
 }
 

@@ -55,24 +55,33 @@ impl Cx<'_> {
                 digest: None,
                 template: None,
                 line: item.line,
+                lines: entries
+                    .iter()
+                    .map(|(k, v)| (k.text.clone(), v.line))
+                    .collect(),
             };
             let mut policy_seen = false;
             let mut deny_list_line = item.line;
             for (k, v) in &entries {
                 let kp = join(&p, &k.text);
-                let list = |cx: &mut Self| {
+                // The items, each line kept as `KEY[j]`.
+                let list = |cx: &mut Self, lines: &mut KeyLines| {
                     cx.strings(v, &kp)
                         .into_iter()
-                        .map(|x| x.0)
+                        .enumerate()
+                        .map(|(j, (x, line))| {
+                            lines.insert(format!("{}[{j}]", k.text), line);
+                            x
+                        })
                         .collect::<Vec<_>>()
                 };
                 match k.text.as_str() {
-                    "products" => s.products = list(self),
-                    "event_types" => s.event_types = list(self),
-                    "event_names" => s.event_names = list(self),
-                    "groups" => s.groups = list(self),
-                    "resources" => s.resources = list(self),
-                    "content_keywords" => s.content_keywords = list(self),
+                    "products" => s.products = list(self, &mut s.lines),
+                    "event_types" => s.event_types = list(self, &mut s.lines),
+                    "event_names" => s.event_names = list(self, &mut s.lines),
+                    "groups" => s.groups = list(self, &mut s.lines),
+                    "resources" => s.resources = list(self, &mut s.lines),
+                    "content_keywords" => s.content_keywords = list(self, &mut s.lines),
                     "levels" => s.levels = self.levels(v, &kp),
                     "exclude" => s.exclude = self.exclude(v, &kp),
                     "deny_list" => {
