@@ -339,3 +339,4 @@ mod tests {
         assert_eq!(parse_clock("9:60"), None);
     }
 }
+

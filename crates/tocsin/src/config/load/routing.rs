@@ -140,6 +140,20 @@ impl Cx<'_> {
             }
         }
         let cron = crate::schedule::Cron::parse(&schedule).ok()?;
+        // A schedule whose fields never meet (the 30th of February) would
+        // collect events into a digest that never goes out. Loading stays
+        // pure: the search starts at a fixed date, and years are searched
+        // far enough for leap days.
+        const SINCE_2026_MS: i64 = 1_767_225_600_000;
+        let tz = jiff::tz::TimeZone::get(&timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+        if ok && cron.next_after(SINCE_2026_MS, &tz).is_none() {
+            self.error(
+                node.line,
+                &join(path, "schedule"),
+                format!("`{schedule}` never fires (its day of month and month never meet); events collected for it would never be sent"),
+            );
+            ok = false;
+        }
         ok.then_some(DigestSchedule { cron, timezone })
     }
 
