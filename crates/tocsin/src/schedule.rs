@@ -339,4 +339,3 @@ mod tests {
         assert_eq!(parse_clock("9:60"), None);
     }
 }
-

@@ -18,14 +18,12 @@ pub async fn aliyun(State(app): State<Arc<App>>, req: Request) -> Response {
     handle(app, Format::Aliyun, req).await
 }
 
-async fn handle(app: Arc<App>, format: Format, req: Request) -> Response {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+/// A slot under `server.max_concurrent_ingest`, or the 503 (with
+/// `Retry-After: 1`) to answer instead. Shared by ingest and quarantine
+/// replay, which decodes a body just as large.
+pub(super) fn ingest_slot(app: &App) -> Result<crate::app::IngestSlot<'_>, Response> {
     let limit = app.config().config.server.max_concurrent_ingest;
-    let Some(_slot) = app.ingest_slots.try_take(limit) else {
+    app.ingest_slots.try_take(limit).ok_or_else(|| {
         let mut resp = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
@@ -35,8 +33,22 @@ async fn handle(app: Arc<App>, format: Format, req: Request) -> Response {
         .into_response();
         resp.headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        app.metrics.ingest_request(resp.status().as_u16());
-        return resp;
+        resp
+    })
+}
+
+async fn handle(app: Arc<App>, format: Format, req: Request) -> Response {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let _slot = match ingest_slot(&app) {
+        Ok(slot) => slot,
+        Err(resp) => {
+            app.metrics.ingest_request(resp.status().as_u16());
+            return resp;
+        }
     };
     let resp = match read_body(&app, req).await {
         Ok(body) => {

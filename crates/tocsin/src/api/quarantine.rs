@@ -199,6 +199,10 @@ pub async fn show(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let _slot = match super::ingest::ingest_slot(&app) {
+        Ok(slot) => slot,
+        Err(busy) => return Ok(busy),
+    };
     let r = app
         .store
         .quarantine_get(&id)
@@ -227,6 +231,10 @@ pub async fn replay(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let _slot = match super::ingest::ingest_slot(&app) {
+        Ok(slot) => slot,
+        Err(busy) => return Ok(busy),
+    };
     let r = app
         .store
         .quarantine_get(&id)

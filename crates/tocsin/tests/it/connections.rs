@@ -170,6 +170,13 @@ async fn a_body_slower_than_the_body_timeout_gets_408() {
 #[tokio::test]
 async fn ingest_over_max_concurrent_ingest_gets_503_and_retry_after() {
     let h = Harness::start("server:\n  max_concurrent_ingest: 1\n").await;
+    // A quarantined request, to replay while the slot is taken.
+    let (status, bad) = h.post("/api/v1/events", r#"{"product": "Sas"}"#).await;
+    assert_eq!(status, 400, "{bad}");
+    let quarantined = bad["quarantine_id"]
+        .as_str()
+        .expect("quarantine_id")
+        .to_string();
     // One ingest request holds the only slot: its body is half sent.
     let event = native("held-1", "Suspicious:Login", "critical");
     let mut held = TcpStream::connect(addr(&h)).await.expect("connect");
@@ -208,6 +215,14 @@ async fn ingest_over_max_concurrent_ingest_gets_503_and_retry_after() {
         v["error"],
         "too many ingest requests at once (server.max_concurrent_ingest is 1); nothing was stored, try again"
     );
+    // A replay decodes a body just as large: it waits for a slot too.
+    let replay = client
+        .post(h.url(&format!("/api/v1/quarantine/{quarantined}/replay")))
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(replay.status(), 503);
+    assert_eq!(replay.headers()["retry-after"], "1");
     // The held request completes normally, and frees its slot.
     held.write_all(&event.as_bytes()[10..]).await.expect("rest");
     let (status, _, body) = read_response(&mut held).await;

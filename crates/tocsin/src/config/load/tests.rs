@@ -900,13 +900,19 @@ fn an_empty_file_named_on_the_command_line_is_refused() {
 #[test]
 fn a_digest_schedule_that_never_fires_is_refused() {
     let base = "contacts:\n  - { name: c, channel: webhook, webhook: \"https://h/x\" }\ncontact_groups:\n  - { name: g, contacts: [c] }\nnotification_policies:\n  - { name: p, contact_groups: [g] }\nsubscriptions:\n";
-    let never = format!("{base}  - {{ name: s, digest: {{ schedule: \"0 0 30 2 *\" }}, notification_policy: p }}\n");
+    let never = format!(
+        "{base}  - {{ name: s, digest: {{ schedule: \"0 0 30 2 *\" }}, notification_policy: p }}\n"
+    );
     assert_eq!(
         errors(&never),
-        ["t.yaml:8: subscriptions[0].digest.schedule: `0 0 30 2 *` never fires (its day of month and month never meet); events collected for it would never be sent"]
+        [
+            "t.yaml:8: subscriptions[0].digest.schedule: `0 0 30 2 *` never fires (its day of month and month never meet); events collected for it would never be sent"
+        ]
     );
     // The 29th of February fires in leap years: fine.
-    let leap = format!("{base}  - {{ name: s, digest: {{ schedule: \"0 0 29 2 *\" }}, notification_policy: p }}\n");
+    let leap = format!(
+        "{base}  - {{ name: s, digest: {{ schedule: \"0 0 29 2 *\" }}, notification_policy: p }}\n"
+    );
     assert!(errors(&leap).is_empty());
 }
 
