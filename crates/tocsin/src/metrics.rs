@@ -21,6 +21,7 @@ pub struct Metrics {
     quarantined: Counter,
     quarantine_dropped: Counter,
     quarantine_bytes: Gauge,
+    connections: Family<Labels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -89,7 +90,14 @@ impl Default for Metrics {
             "Total size of the bodies kept in the quarantine",
             quarantine_bytes.clone(),
         );
+        let connections = Family::<Labels, Gauge>::default();
+        registry.register(
+            "http_connections",
+            "Open HTTP connections, by lane (regular, or the short lane that keeps /healthz reachable when the others are taken)",
+            connections.clone(),
+        );
         Metrics {
+            connections,
             quarantined,
             quarantine_dropped,
             quarantine_bytes,
@@ -147,6 +155,13 @@ impl Metrics {
         self.latency
             .get_or_create(&vec![("channel", channel.to_string())])
             .observe(seconds);
+    }
+    /// The gauge of open connections in one lane (`regular`, `short`): the
+    /// serve loop holds it for each connection it serves.
+    pub fn connections(&self, lane: &str) -> Gauge {
+        self.connections
+            .get_or_create(&vec![("lane", lane.to_string())])
+            .clone()
     }
     pub fn set_pending(&self, n: i64) {
         self.pending.set(n);

@@ -104,10 +104,13 @@ enum Lane {
 struct Slot {
     slots: Arc<Slots>,
     lane: Lane,
+    /// `tocsin_http_connections{lane}`.
+    gauge: prometheus_client::metrics::gauge::Gauge,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        self.gauge.dec();
         let counter = match self.lane {
             Lane::Regular => &self.slots.regular,
             Lane::Short => &self.slots.short,
@@ -136,7 +139,7 @@ impl Slots {
 
     /// A slot for a just-accepted connection (only the accept loop takes
     /// slots, after [`Slots::room`]).
-    fn take(self: &Arc<Self>, max: usize) -> Slot {
+    fn take(self: &Arc<Self>, max: usize, metrics: &crate::metrics::Metrics) -> Slot {
         let lane = if self.regular.load(Ordering::SeqCst) < max - short_lane(max).min(max) {
             self.regular.fetch_add(1, Ordering::SeqCst);
             Lane::Regular
@@ -144,9 +147,15 @@ impl Slots {
             self.short.fetch_add(1, Ordering::SeqCst);
             Lane::Short
         };
+        let gauge = metrics.connections(match lane {
+            Lane::Regular => "regular",
+            Lane::Short => "short",
+        });
+        gauge.inc();
         Slot {
             slots: self.clone(),
             lane,
+            gauge,
         }
     }
 }
@@ -209,7 +218,7 @@ pub async fn serve(
         while connections.try_join_next().is_some() {}
         match accepted {
             Ok((tcp, _)) => {
-                let slot = slots.take(max);
+                let slot = slots.take(max, &app.metrics);
                 let limits = Limits::of(&app, slot.lane);
                 connections.spawn(serve_connection(
                     tcp,

@@ -271,6 +271,26 @@ async fn connections_over_max_connections_wait_and_health_keeps_a_short_lane() {
     for conn in &regular {
         assert!(!already_closed(conn), "a regular connection was cut early");
     }
+    // The metric counts open connections by lane: the three held ones, and
+    // the scrape's own in the short lane.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = fresh_client()
+            .get(h.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if text.contains("tocsin_http_connections{lane=\"regular\"} 3")
+            && text.contains("tocsin_http_connections{lane=\"short\"} 1")
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
