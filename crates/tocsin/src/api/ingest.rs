@@ -18,23 +18,32 @@ pub async fn aliyun(State(app): State<Arc<App>>, req: Request) -> Response {
     handle(app, Format::Aliyun, req).await
 }
 
-/// A slot under `server.max_concurrent_ingest`, or the 503 (with
-/// `Retry-After: 1`) to answer instead. Shared by ingest and quarantine
-/// replay, which decodes a body just as large.
-pub(super) fn ingest_slot(app: &App) -> Result<crate::app::IngestSlot<'_>, Response> {
+/// A slot under `server.max_concurrent_ingest`, or [`Busy`] to answer
+/// instead. Shared by ingest and quarantine replay, which decodes a body
+/// just as large.
+pub(super) fn ingest_slot(app: &App) -> Result<crate::app::IngestSlot<'_>, Busy> {
     let limit = app.config().config.server.max_concurrent_ingest;
-    app.ingest_slots.try_take(limit).ok_or_else(|| {
+    app.ingest_slots.try_take(limit).ok_or(Busy(limit))
+}
+
+/// Every ingest slot is taken (the limit it had): `503` with
+/// `Retry-After: 1`.
+pub(super) struct Busy(u32);
+
+impl IntoResponse for Busy {
+    fn into_response(self) -> Response {
         let mut resp = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
-                "too many ingest requests at once (server.max_concurrent_ingest is {limit}); nothing was stored, try again"
+                "too many ingest requests at once (server.max_concurrent_ingest is {}); nothing was stored, try again",
+                self.0
             ),
         )
         .into_response();
         resp.headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         resp
-    })
+    }
 }
 
 async fn handle(app: Arc<App>, format: Format, req: Request) -> Response {
@@ -45,7 +54,8 @@ async fn handle(app: Arc<App>, format: Format, req: Request) -> Response {
         .map(str::to_string);
     let _slot = match ingest_slot(&app) {
         Ok(slot) => slot,
-        Err(resp) => {
+        Err(busy) => {
+            let resp = busy.into_response();
             app.metrics.ingest_request(resp.status().as_u16());
             return resp;
         }

@@ -201,7 +201,7 @@ pub async fn show(
 ) -> Result<Response, ApiError> {
     let _slot = match super::ingest::ingest_slot(&app) {
         Ok(slot) => slot,
-        Err(busy) => return Ok(busy),
+        Err(busy) => return Ok(busy.into_response()),
     };
     let r = app
         .store
@@ -233,7 +233,7 @@ pub async fn replay(
 ) -> Result<Response, ApiError> {
     let _slot = match super::ingest::ingest_slot(&app) {
         Ok(slot) => slot,
-        Err(busy) => return Ok(busy),
+        Err(busy) => return Ok(busy.into_response()),
     };
     let r = app
         .store
