@@ -29,6 +29,18 @@ pub mod store;
 pub mod template_check;
 pub mod timefmt;
 
+/// What `tocsin --version` prints after the name: the crate version, the
+/// commit it was built from and that commit's date (see build.rs; "unknown"
+/// outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("TOCSIN_COMMIT"),
+    ", built ",
+    env!("TOCSIN_BUILD_DATE"),
+    ")"
+);
+
 /// Installs the process-wide TLS crypto provider (ring). Must run before any
 /// TLS client is built; calling it twice is harmless.
 pub fn install_crypto_provider() {

@@ -1,5 +1,6 @@
 //! The `tocsin` command line.
 
+mod backup;
 mod bench;
 mod check;
 mod demo;
@@ -22,7 +23,7 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9750";
 #[derive(Parser, Debug)]
 #[command(
     name = "tocsin",
-    version,
+    version = crate::VERSION,
     about = "A self-hosted security-alert router",
     propagate_version = true
 )]
@@ -55,6 +56,10 @@ pub enum Command {
     Quarantine(quarantine::QuarantineArgs),
     /// Follow new events and their deliveries live.
     Tail(tail::TailArgs),
+    /// Copy the store to a file while the server runs (SQLite's online backup), and check the copy.
+    Backup(backup::BackupArgs),
+    /// Put a backup in place as the data directory's store (the server stopped).
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -238,5 +243,35 @@ pub async fn run(cli: Cli) -> i32 {
         Command::DryRun(a) => dry_run::run(a).await,
         Command::Quarantine(a) => quarantine::run(a).await,
         Command::Tail(a) => tail::run(a).await,
+        Command::Backup(a) => backup::run_backup(a).await,
+        Command::Restore(a) => backup::run_restore(a).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    /// `tocsin 0.1.0 (commit abc1234, built 2026-12-03)`, or `unknown` for
+    /// the commit and date outside a git checkout.
+    #[test]
+    fn version_names_the_commit_and_its_date() {
+        let v = Cli::command().render_version();
+        let rest = v
+            .trim_end()
+            .strip_prefix(concat!("tocsin ", env!("CARGO_PKG_VERSION"), " (commit "))
+            .unwrap_or_else(|| panic!("unexpected version line {v:?}"));
+        let (commit, rest) = rest.split_once(", built ").expect("a build date");
+        assert!(
+            commit == "unknown"
+                || (commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+            "commit {commit:?}"
+        );
+        let date = rest.strip_suffix(')').expect("closing parenthesis");
+        assert!(
+            date == "unknown" || jiff::civil::Date::strptime("%Y-%m-%d", date).is_ok(),
+            "date {date:?}"
+        );
     }
 }

@@ -4,6 +4,7 @@
 mod common;
 
 mod api;
+mod backup;
 mod burst;
 mod cli;
 mod connections;

@@ -8,6 +8,7 @@
 //! with `NORMAL` (a later FULL commit makes them durable too).
 //! Reads go through a small pool of read-only connections.
 
+pub mod backup;
 mod quarantine;
 mod read;
 mod write;
@@ -42,6 +43,9 @@ pub struct SqliteStore {
     _checkpointer: mpsc::Sender<()>,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: Arc<PathBuf>,
+    /// A shared lock on `DIR/tocsin.lock` while the store is open: `tocsin
+    /// restore` waits for none (see [`backup`]).
+    _lock: Option<backup::DirLock>,
 }
 
 impl SqliteStore {
@@ -53,6 +57,26 @@ impl SqliteStore {
                 data_dir.display()
             ))
         })?;
+        let lock = match backup::DirLock::shared(data_dir) {
+            Ok(l) => Some(l),
+            Err(backup::LockError::Held) => {
+                return Err(StoreError::Open(format!(
+                    "{} is being restored ({} is locked by tocsin restore); start again when it has finished",
+                    data_dir.display(),
+                    data_dir.join(backup::LOCK_FILE).display()
+                )));
+            }
+            // A directory where no lock file can be made: the store still
+            // opens; only `tocsin restore` cannot see it is in use.
+            Err(backup::LockError::Io(e)) => {
+                tracing::warn!(
+                    file = %data_dir.join(backup::LOCK_FILE).display(),
+                    error = %e,
+                    "cannot lock the data directory; tocsin restore will not see this store is open"
+                );
+                None
+            }
+        };
         let path = data_dir.join("tocsin.db");
         let mut conn = Connection::open(&path)
             .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
@@ -88,6 +112,7 @@ impl SqliteStore {
             _checkpointer: stop,
             readers: Arc::new(Mutex::new(readers)),
             path: Arc::new(path),
+            _lock: lock,
         })
     }
 

@@ -623,3 +623,28 @@ async fn a_message_split_over_two_digests_gives_each_only_its_own_events() {
     assert_eq!(ids(store.message_events("d2").await.unwrap()), ["e2"]);
     assert!(store.message_events("m1").await.unwrap().is_empty());
 }
+
+#[test]
+fn an_open_store_holds_the_data_dir_lock_shared() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    // A second store (doctor beside the server) opens; a restore is refused.
+    let second = SqliteStore::open(dir.path()).unwrap();
+    assert!(matches!(
+        backup::DirLock::exclusive(dir.path()),
+        Err(backup::LockError::Held)
+    ));
+    drop(second);
+    drop(store);
+    let restoring = backup::DirLock::exclusive(dir.path()).unwrap();
+    let err = SqliteStore::open(dir.path())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("is being restored") && err.contains("tocsin.lock"),
+        "{err}"
+    );
+    drop(restoring);
+    SqliteStore::open(dir.path()).unwrap();
+}
