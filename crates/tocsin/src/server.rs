@@ -29,6 +29,33 @@ pub struct Server {
     stop: tokio::sync::watch::Sender<bool>,
     http: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
+    /// The data directory's serve lock (none for an injected store).
+    _serving: Option<crate::store::sqlite::backup::DirLock>,
+}
+
+/// One server per data directory: a second one would resume the same
+/// outbox and send every pending message twice. A directory where no lock
+/// can be taken (a file system without locks) still serves, with a warning.
+fn serve_lock(
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Option<crate::store::sqlite::backup::DirLock>> {
+    use crate::store::sqlite::backup::{DirLock, LockError, SERVE_LOCK_FILE};
+    match DirLock::serving(data_dir) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(LockError::Held) => anyhow::bail!(
+            "another Tocsin server is serving {} (it holds {}); give each server its own --data, or stop the other first",
+            data_dir.display(),
+            data_dir.join(SERVE_LOCK_FILE).display()
+        ),
+        Err(LockError::Io(e)) => {
+            tracing::warn!(
+                file = %data_dir.join(SERVE_LOCK_FILE).display(),
+                error = %e,
+                "cannot lock the data directory; nothing stops a second server on the same store"
+            );
+            Ok(None)
+        }
+    }
 }
 
 impl Server {
@@ -67,6 +94,7 @@ impl Server {
         apply_overrides(&mut config, &options);
         // Opening runs migrations and may wait on the file lock: blocking work.
         let data_dir = config.server.data_dir.clone();
+        let serving = serve_lock(&data_dir)?;
         let store = tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
             .await
             .context("the store opener stopped")?
@@ -76,7 +104,9 @@ impl Server {
                     config.server.data_dir.display()
                 )
             })?;
-        Server::start_with_store(config, options, Arc::new(store)).await
+        let mut server = Server::start_with_store(config, options, Arc::new(store)).await?;
+        server._serving = serving;
+        Ok(server)
     }
 
     /// Starts on a given store (tests inject faults through the `Store` trait).
@@ -146,6 +176,7 @@ impl Server {
         let background = vec![tokio::spawn(retention_loop(app.clone(), stop.subscribe()))];
         tracing::info!(%addr, "tocsin is listening");
         Ok(Server {
+            _serving: None,
             addr,
             app,
             stop,

@@ -287,3 +287,35 @@ async fn sigkill_mid_request_stores_the_request_whole_or_not_at_all() {
     }
     drop(child);
 }
+
+/// A second server on the same store would resume the same outbox and send
+/// every pending message twice: it is refused, naming the lock, until the
+/// first one stops.
+#[tokio::test]
+async fn one_server_per_data_directory() {
+    let mut h = Harness::start("").await;
+    let second = tocsin::server::Server::start_with(
+        config("", &[]),
+        tocsin::server::ServeOptions {
+            config_path: None,
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(h.dir.path().to_path_buf()),
+            clock: None,
+        },
+    )
+    .await;
+    let err = format!(
+        "{:#}",
+        second.err().expect("a second server on the same data dir")
+    );
+    assert!(
+        err.contains("another Tocsin server is serving")
+            && err.contains("tocsin.serve.lock")
+            && err.contains("give each server its own --data"),
+        "{err}"
+    );
+    // Once the first has stopped, the directory serves again.
+    h.stop().await;
+    h.boot(config("", &[])).await;
+    assert_eq!(h.get("/healthz").await.0, 200);
+}

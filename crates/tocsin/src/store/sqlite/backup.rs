@@ -22,6 +22,11 @@ use std::time::Duration;
 /// The data directory's lock file.
 pub const LOCK_FILE: &str = "tocsin.lock";
 
+/// Held exclusively by the one server serving a data directory: a second
+/// server on the same store would resume the same outbox and send every
+/// pending message twice.
+pub const SERVE_LOCK_FILE: &str = "tocsin.serve.lock";
+
 /// What a store holds, from a copy or a restore.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreSummary {
@@ -91,13 +96,31 @@ impl DirLock {
 }
 
 fn open_lock(dir: &Path) -> Result<File, LockError> {
+    open_lock_file(&dir.join(LOCK_FILE))
+}
+
+fn open_lock_file(path: &Path) -> Result<File, LockError> {
     std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
-        .open(dir.join(LOCK_FILE))
+        .open(path)
         .map_err(LockError::Io)
+}
+
+impl DirLock {
+    /// The lock a server holds on its data directory for as long as it
+    /// runs (`tocsin.serve.lock`, exclusive): one server per store.
+    pub fn serving(dir: &Path) -> Result<DirLock, LockError> {
+        std::fs::create_dir_all(dir).map_err(LockError::Io)?;
+        let file = open_lock_file(&dir.join(SERVE_LOCK_FILE))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DirLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Held),
+            Err(std::fs::TryLockError::Error(e)) => Err(LockError::Io(e)),
+        }
+    }
 }
 
 /// Checks that the database on `conn` (read from `path`) is a Tocsin store
