@@ -51,6 +51,30 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event with only its id, product, name and level: no event type,
+    /// optional fields absent, empty content, time 0, native format. Tocsin's
+    /// own test message and the tests build on it with `..Event::minimal(..)`.
+    pub fn minimal(id: impl Into<String>, product: &str, name: &str, level: Level) -> Event {
+        Event {
+            id: id.into(),
+            product: product.into(),
+            event_type: String::new(),
+            name: name.into(),
+            level,
+            severity: None,
+            status: None,
+            resource: None,
+            instance: None,
+            region: None,
+            group: None,
+            time_ms: 0,
+            received_ms: 0,
+            content: Value::Object(Map::new()),
+            format: Format::Native,
+            raw: Value::Object(Map::new()),
+        }
+    }
+
     /// The event in Tocsin's native JSON form (what webhooks and the API show).
     pub fn to_native_json(&self) -> Value {
         let mut m = Map::new();

@@ -246,7 +246,6 @@ async fn retention_loop(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Format;
 
     #[tokio::test]
     async fn a_huge_retention_prunes_nothing() {
@@ -258,22 +257,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         let event = crate::event::Event {
-            id: "kept".into(),
-            product: "Sas".into(),
             event_type: "Incident".into(),
-            name: "n".into(),
-            level: crate::config::Level::Info,
-            severity: None,
-            status: None,
-            resource: None,
-            instance: None,
-            region: None,
-            group: None,
             time_ms: now - 1_000,
             received_ms: now - 1_000,
-            content: serde_json::json!({}),
-            format: Format::Native,
-            raw: serde_json::json!({}),
+            ..crate::event::Event::minimal("kept", "Sas", "n", crate::config::Level::Info)
         };
         let route = crate::route::RouteResult {
             outcome: crate::route::Outcome::Unmatched,

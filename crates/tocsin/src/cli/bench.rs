@@ -380,7 +380,7 @@ async fn chat_burst(n: usize) -> anyhow::Result<()> {
 /// repeated 1 to 200 times in bursts over a day) through each noise setting:
 /// how many messages a webhook and a WeCom bot (20 a minute) would get.
 fn noise_replay() -> anyhow::Result<()> {
-    use crate::event::{Event, Format};
+    use crate::event::Event;
     let types = [
         "Incident",
         "Suspicious",
@@ -429,22 +429,19 @@ fn noise_replay() -> anyhow::Result<()> {
         let mut at = day0 + crate::saturating_i64(rnd(86_400_000));
         for r in 0..k {
             events.push(Event {
-                id: format!("a{a}-r{r}"),
-                product: "Sas".into(),
                 event_type: t.into(),
-                name: format!("{t}:Alert{a}"),
-                level: levels[a % levels.len()],
-                severity: None,
-                status: None,
                 resource: Some(format!("acs:ecs:cn-hangzhou:1:instance/i-{a}")),
                 instance: Some(format!("web-{a}")),
                 region: Some("cn-hangzhou".into()),
-                group: None,
                 time_ms: at,
                 received_ms: at,
                 content: serde_json::json!({"alarmUniqueInfo": format!("u{a}")}),
-                format: Format::Native,
-                raw: serde_json::json!({}),
+                ..Event::minimal(
+                    format!("a{a}-r{r}"),
+                    "Sas",
+                    &format!("{t}:Alert{a}"),
+                    levels[a % levels.len()],
+                )
             });
             // Bursty repeats: 1 to 30 s apart, now and then a pause of up to 20 minutes.
             at += if rnd(10) == 0 {

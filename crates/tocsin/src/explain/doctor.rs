@@ -962,22 +962,15 @@ mod rate_tests {
             .config
             .unwrap();
         let event = |i: i64| crate::event::Event {
-            id: i.to_string(),
-            product: "Sas".into(),
             event_type: "Incident".into(),
-            name: "Incident:X".into(),
-            level: crate::config::Level::Warn,
-            severity: None,
-            status: None,
-            resource: None,
-            instance: None,
-            region: None,
-            group: None,
             time_ms: i,
             received_ms: i,
-            content: serde_json::json!({}),
-            format: crate::event::Format::Native,
-            raw: serde_json::json!({}),
+            ..crate::event::Event::minimal(
+                i.to_string(),
+                "Sas",
+                "Incident:X",
+                crate::config::Level::Warn,
+            )
         };
         // 18 within the window: within the budget (18 per 63 s).
         let calm: Vec<_> = (0..18).map(|i| event(i * 1000)).collect();

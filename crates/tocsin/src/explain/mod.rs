@@ -455,22 +455,13 @@ mod tests {
         StoredEvent {
             seq: 1,
             event: crate::event::Event {
-                id: "e".into(),
-                product: "Sas".into(),
                 event_type: "Incident".into(),
-                name: "Incident:DDoS".into(),
-                level: crate::domain::Level::Critical,
-                severity: None,
-                status: None,
-                resource: None,
-                instance: None,
-                region: None,
-                group: None,
-                time_ms: 0,
-                received_ms: 0,
-                content: serde_json::json!({}),
-                format: crate::event::Format::Native,
-                raw: serde_json::json!({}),
+                ..crate::event::Event::minimal(
+                    "e",
+                    "Sas",
+                    "Incident:DDoS",
+                    crate::domain::Level::Critical,
+                )
             },
             outcome: "routed".into(),
             switch_item: None,

@@ -290,22 +290,15 @@ pub async fn test_contact(
     let notifier = notifier_for(contact.channel);
     let now = crate::now_ms();
     let event = Arc::new(Event {
-        id: format!("tocsin-test-{now}"),
-        product: "Tocsin".into(),
         event_type: "Test".into(),
-        name: "Tocsin:TestMessage".into(),
-        level: crate::config::Level::Info,
-        severity: None,
-        status: None,
-        resource: None,
-        instance: None,
-        region: None,
-        group: None,
         time_ms: now,
         received_ms: now,
-        content: serde_json::json!({}),
-        format: crate::event::Format::Native,
-        raw: serde_json::json!({}),
+        ..Event::minimal(
+            format!("tocsin-test-{now}"),
+            "Tocsin",
+            "Tocsin:TestMessage",
+            crate::config::Level::Info,
+        )
     });
     let id = uuid::Uuid::now_v7().to_string();
     let events = [event];

@@ -215,22 +215,11 @@ mod tests {
     #[test]
     fn identities() {
         let mut e = Event {
-            id: "1".into(),
-            product: "aegis".into(),
             event_type: "Suspicious".into(),
-            name: "Suspicious:X".into(),
-            level: crate::config::Level::Warn,
-            severity: None,
-            status: None,
             resource: Some("r1".into()),
             instance: Some("web-1".into()),
-            region: None,
-            group: None,
-            time_ms: 0,
-            received_ms: 0,
             content: serde_json::json!({"alarmUniqueInfo": "u1", "a": {"b": 7}}),
-            format: crate::event::Format::Native,
-            raw: serde_json::json!({}),
+            ..Event::minimal("1", "aegis", "Suspicious:X", crate::config::Level::Warn)
         };
         let (id1, text) = identity(&e, &[]);
         assert_eq!(text, "Sas | Suspicious | Suspicious:X | u1");
