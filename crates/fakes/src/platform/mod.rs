@@ -22,11 +22,12 @@ use tokio::sync::Notify;
 use crate::{dingtalk, lark, slack, wecom};
 
 mod helpers;
+mod page;
 mod sandbox;
 mod server;
 
 pub(crate) use helpers::*;
-pub use sandbox::sandbox_page;
+pub use sandbox::{DEFAULT_SANDBOX_LISTEN, SANDBOX_BOTS, Sandbox, SandboxBot, sandbox_page};
 use sandbox::sandbox_section;
 pub use server::FakeBot;
 
