@@ -27,8 +27,8 @@ mod sandbox;
 mod server;
 
 pub(crate) use helpers::*;
-pub use sandbox::{DEFAULT_SANDBOX_LISTEN, SANDBOX_BOTS, Sandbox, SandboxBot, sandbox_page};
 use sandbox::sandbox_section;
+pub use sandbox::{DEFAULT_SANDBOX_LISTEN, SANDBOX_BOTS, Sandbox, SandboxBot, sandbox_page};
 pub use server::FakeBot;
 
 /// Which platform a [`FakeBot`] server imitates.

@@ -305,16 +305,27 @@ mod tests {
         let url = sb.url(Platform::WeCom, "sandbox-wecom");
         assert_eq!(
             url,
-            format!("http://{}/cgi-bin/webhook/send?key=sandbox-wecom", sb.addr())
+            format!(
+                "http://{}/cgi-bin/webhook/send?key=sandbox-wecom",
+                sb.addr()
+            )
         );
         for content in ["first <img src=x onerror=alert(1)>", "**second**"] {
-            let a = post_json(&url, &json!({"msgtype":"markdown","markdown":{"content":content}})).await;
+            let a = post_json(
+                &url,
+                &json!({"msgtype":"markdown","markdown":{"content":content}}),
+            )
+            .await;
             assert_eq!(a.json()["errcode"], 0);
         }
         // Lark: signed with the documented secret and keyword, so unsigned is 19021.
         let lark = sb.url(Platform::Lark, "sandbox-lark");
         assert!(lark.ends_with("/open-apis/bot/v2/hook/sandbox-lark"));
-        let a = post_json(&lark, &json!({"msg_type":"text","content":{"text":"alert"}})).await;
+        let a = post_json(
+            &lark,
+            &json!({"msg_type":"text","content":{"text":"alert"}}),
+        )
+        .await;
         assert_eq!(a.json()["code"], 19021);
         let ts = crate::platform::wall_ms() / 1000;
         let signed = json!({"msg_type":"text","content":{"text":"<script>x</script>"},
@@ -324,7 +335,10 @@ mod tests {
         let ding = sb.url(Platform::DingTalk, "sandbox-dingtalk");
         assert!(ding.ends_with("/robot/send?access_token=sandbox-dingtalk"));
         let a = post_json(&ding, &json!({"msgtype":"text","text":{"content":"alert"}})).await;
-        assert_eq!(a.json(), json!({"errcode":310000,"errmsg":"invalid timestamp"}));
+        assert_eq!(
+            a.json(),
+            json!({"errcode":310000,"errmsg":"invalid timestamp"})
+        );
         let slack = sb.url(Platform::Slack, "T0SANDBOX/B0SANDBOX/sandbox");
         assert!(slack.ends_with("/services/T0SANDBOX/B0SANDBOX/sandbox"));
         let a = post_json(&slack, &json!({"text":"*hi* &lt;script&gt;"})).await;
@@ -337,7 +351,10 @@ mod tests {
             "text/html; charset=utf-8"
         );
         let b = &page.body;
-        assert!(b.contains("<meta http-equiv=\"refresh\" content=\"2\">"), "{b}");
+        assert!(
+            b.contains("<meta http-equiv=\"refresh\" content=\"2\">"),
+            "{b}"
+        );
         let second = b.find("<strong>second</strong>").expect("second rendered");
         let first = b
             .find("first &lt;img src=x onerror=alert(1)&gt;")
@@ -345,8 +362,14 @@ mod tests {
         assert!(second < first, "newest first: {b}");
         assert!(!b.contains("<img"), "{b}");
         let lark_page = get(&sb.page_url(Platform::Lark)).await.body;
-        assert!(lark_page.contains("refused (HTTP 200 code 19021)"), "{lark_page}");
-        assert!(lark_page.contains("refused (HTTP 200 code 19024)"), "{lark_page}");
+        assert!(
+            lark_page.contains("refused (HTTP 200 code 19021)"),
+            "{lark_page}"
+        );
+        assert!(
+            lark_page.contains("refused (HTTP 200 code 19024)"),
+            "{lark_page}"
+        );
         assert!(!lark_page.contains("<script>x"), "{lark_page}");
         let slack_page = get(&sb.page_url(Platform::Slack)).await.body;
         assert!(
@@ -357,7 +380,12 @@ mod tests {
         assert!(index.contains(&esc_url(&ding)), "{index}");
         assert!(index.contains("SECsandbox"), "{index}");
         assert!(sb.text().contains("=== WeCom sandbox"));
-        assert!(get(&format!("http://{}/_sandbox", sb.addr())).await.body.contains("**second**"));
+        assert!(
+            get(&format!("http://{}/_sandbox", sb.addr()))
+                .await
+                .body
+                .contains("**second**")
+        );
         assert_eq!(get(&format!("http://{}/nope", sb.addr())).await.status, 404);
     }
 

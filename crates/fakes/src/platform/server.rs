@@ -120,7 +120,11 @@ impl FakeBot {
     /// platform's HTML page).
     pub fn sandbox_url(&self) -> String {
         if self.task.is_none() {
-            return format!("http://{}{}", self.addr, super::page::page_path(self.platform));
+            return format!(
+                "http://{}{}",
+                self.addr,
+                super::page::page_path(self.platform)
+            );
         }
         format!("http://{}/_sandbox", self.addr)
     }

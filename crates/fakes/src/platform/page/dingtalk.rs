@@ -78,7 +78,12 @@ pub(crate) fn render(body: &Value) -> String {
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .map(|l| format!("<li>{}</li>", button(str_at(l, "/title"), str_at(l, "/messageURL"))))
+                .map(|l| {
+                    format!(
+                        "<li>{}</li>",
+                        button(str_at(l, "/title"), str_at(l, "/messageURL"))
+                    )
+                })
                 .collect();
             format!("<div class=\"ding-md\"><ul>{items}</ul></div>")
         }

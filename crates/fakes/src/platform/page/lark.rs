@@ -7,8 +7,19 @@ use crate::platform::str_at;
 use serde_json::Value;
 
 const TEMPLATES: [&str; 13] = [
-    "blue", "wathet", "turquoise", "green", "yellow", "orange", "red", "carmine", "violet",
-    "purple", "indigo", "grey", "default",
+    "blue",
+    "wathet",
+    "turquoise",
+    "green",
+    "yellow",
+    "orange",
+    "red",
+    "carmine",
+    "violet",
+    "purple",
+    "indigo",
+    "grey",
+    "default",
 ];
 
 pub(crate) fn render(body: &Value) -> String {
@@ -231,7 +242,8 @@ mod tests {
 
     #[test]
     fn text_and_post() {
-        let t = json!({"msg_type":"text","content":{"text":"alert <at user_id=\"all\"></at>\nline2"}});
+        let t =
+            json!({"msg_type":"text","content":{"text":"alert <at user_id=\"all\"></at>\nline2"}});
         assert_eq!(
             super::render(&t),
             "<div class=\"lark-text\">alert <span class=\"mention\">@all</span><br>line2</div>"

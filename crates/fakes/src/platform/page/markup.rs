@@ -167,7 +167,9 @@ fn token(s: &str, flavor: Flavor, mentions: &[String]) -> Option<(String, usize)
             if flavor == Flavor::WeCom
                 && let Some(inner) = between(s, "<@", ">")
                 && !inner.is_empty()
-                && inner.chars().all(|c| c.is_alphanumeric() || "_-.@".contains(c))
+                && inner
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "_-.@".contains(c))
             {
                 return Some((mention(inner), inner.len() + 3));
             }
@@ -243,7 +245,9 @@ fn font(s: &str, flavor: Flavor, mentions: &[String]) -> Option<(String, usize)>
     let color = attr(&s[6..open_end], "color")?;
     let allowed: &[&str] = match flavor {
         Flavor::WeCom => &["info", "warning", "comment"],
-        _ => &["red", "green", "grey", "gray", "orange", "blue", "yellow", "purple"],
+        _ => &[
+            "red", "green", "grey", "gray", "orange", "blue", "yellow", "purple",
+        ],
     };
     if !allowed.contains(&color.as_str()) {
         return None;
@@ -271,7 +275,10 @@ fn slack_token(s: &str, _mentions: &[String]) -> Option<(String, usize)> {
         }
         if let Some(ch) = target.strip_prefix('#') {
             return Some((
-                format!("<span class=\"mention\">#{}</span>", esc(label.unwrap_or(ch))),
+                format!(
+                    "<span class=\"mention\">#{}</span>",
+                    esc(label.unwrap_or(ch))
+                ),
                 used,
             ));
         }
@@ -322,7 +329,11 @@ mod tests {
             "<span class=\"c-warning\">95%</span> <span class=\"mention\">@zhangsan</span> x"
         );
         assert_eq!(
-            inline("<font color=\"x\" onclick=\"a\">t</font>", Flavor::WeCom, &[]),
+            inline(
+                "<font color=\"x\" onclick=\"a\">t</font>",
+                Flavor::WeCom,
+                &[]
+            ),
             "&lt;font color=&quot;x&quot; onclick=&quot;a&quot;&gt;t&lt;/font&gt;"
         );
         assert_eq!(
@@ -330,15 +341,27 @@ mod tests {
             "<a href=\"https://h/e?a=1&amp;b=&quot;2&quot;\" target=\"_blank\" rel=\"noopener noreferrer\">view</a>"
         );
         assert_eq!(
-            inline("*bold* &lt;img onerror=x&gt; <https://h|open> <@U1>", Flavor::Slack, &[]),
+            inline(
+                "*bold* &lt;img onerror=x&gt; <https://h|open> <@U1>",
+                Flavor::Slack,
+                &[]
+            ),
             "<strong>bold</strong> &lt;img onerror=x&gt; <a href=\"https://h\" target=\"_blank\" rel=\"noopener noreferrer\">open</a> <span class=\"mention\">@U1</span>"
         );
         assert_eq!(
-            inline("call @13800000000 now", Flavor::DingTalk, &["13800000000".into()]),
+            inline(
+                "call @13800000000 now",
+                Flavor::DingTalk,
+                &["13800000000".into()]
+            ),
             "call <span class=\"mention\">@13800000000</span> now"
         );
         assert_eq!(
-            inline("<at id=all></at> <at user_id=\"ou_1\">Li</at>", Flavor::Lark, &[]),
+            inline(
+                "<at id=all></at> <at user_id=\"ou_1\">Li</at>",
+                Flavor::Lark,
+                &[]
+            ),
             "<span class=\"mention\">@all</span> <span class=\"mention\">@Li</span>"
         );
     }
@@ -346,7 +369,11 @@ mod tests {
     #[test]
     fn markdown_blocks() {
         assert_eq!(
-            markdown("#### Disk\n> 95% on db-1\n- a\n- **b**\n\ntext", Flavor::DingTalk, &[]),
+            markdown(
+                "#### Disk\n> 95% on db-1\n- a\n- **b**\n\ntext",
+                Flavor::DingTalk,
+                &[]
+            ),
             "<h4>Disk</h4><blockquote>95% on db-1</blockquote><ul><li>a</li><li><strong>b</strong></li></ul><div class=\"gap\"></div><p>text</p>"
         );
     }

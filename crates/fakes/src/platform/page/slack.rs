@@ -48,7 +48,10 @@ fn block(b: &Value) -> String {
                 }
                 out.push_str("</div>");
             }
-            if let Some(a) = b.get("accessory").filter(|a| str_at(a, "/type") == "button") {
+            if let Some(a) = b
+                .get("accessory")
+                .filter(|a| str_at(a, "/type") == "button")
+            {
                 out.push_str(&format!("<div class=\"actions\">{}</div>", button(a)));
             }
             out.push_str("</div>");
@@ -133,7 +136,12 @@ fn attachment(a: &Value) -> String {
             esc(str_at(f, "/value"))
         ));
     }
-    for b in a.get("blocks").and_then(Value::as_array).into_iter().flatten() {
+    for b in a
+        .get("blocks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         out.push_str(&block(b));
     }
     out.push_str("</div>");

@@ -77,7 +77,8 @@ mod tests {
              <blockquote>host: <strong>db-1</strong> &lt;script&gt;x&lt;/script&gt;</blockquote>\
              <p><span class=\"mention\">@oncall</span></p></div>"
         );
-        let text = json!({"msgtype":"text","text":{"content":"a<b","mentioned_list":["u1","@all"]}});
+        let text =
+            json!({"msgtype":"text","text":{"content":"a<b","mentioned_list":["u1","@all"]}});
         assert_eq!(
             super::render(&text),
             "<div class=\"wecom-text\">a&lt;b <span class=\"mention\">@u1</span> <span class=\"mention\">@all</span></div>"
