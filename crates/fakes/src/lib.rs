@@ -21,5 +21,8 @@ pub mod webhook;
 pub mod wecom;
 
 pub use cutter::ConnectionCutter;
-pub use platform::{BotSettings, Delivery, FakeBot, Platform, ScriptedAnswer, sandbox_page};
+pub use platform::{
+    BotSettings, DEFAULT_SANDBOX_LISTEN, Delivery, FakeBot, Platform, SANDBOX_BOTS, Sandbox,
+    SandboxBot, ScriptedAnswer, sandbox_page,
+};
 pub use webhook::{Received, Reply, WebhookReceiver};

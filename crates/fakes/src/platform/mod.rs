@@ -22,12 +22,13 @@ use tokio::sync::Notify;
 use crate::{dingtalk, lark, slack, wecom};
 
 mod helpers;
+mod page;
 mod sandbox;
 mod server;
 
 pub(crate) use helpers::*;
-pub use sandbox::sandbox_page;
 use sandbox::sandbox_section;
+pub use sandbox::{DEFAULT_SANDBOX_LISTEN, SANDBOX_BOTS, Sandbox, SandboxBot, sandbox_page};
 pub use server::FakeBot;
 
 /// Which platform a [`FakeBot`] server imitates.

@@ -7,13 +7,16 @@ use super::*;
 pub struct FakeBot {
     platform: Platform,
     addr: SocketAddr,
-    core: Arc<Core>,
-    task: tokio::task::JoinHandle<()>,
+    pub(super) core: Arc<Core>,
+    /// The server task; `None` when the bot is served by a [`super::Sandbox`].
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for FakeBot {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(t) = &self.task {
+            t.abort();
+        }
     }
 }
 
@@ -41,6 +44,24 @@ impl FakeBot {
             .await
             .expect("bind the fake platform");
         let addr = listener.local_addr().expect("local addr");
+        let mut bot = FakeBot::detached(platform, addr);
+        let app = Router::new()
+            .fallback(handle)
+            .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
+            .with_state(bot.core.clone());
+        bot.task = Some(tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
+        }));
+        bot
+    }
+
+    /// A fake whose requests some other server (the sandbox) hands to
+    /// [`serve_request`]; `addr` is where that server listens.
+    pub(super) fn detached(platform: Platform, addr: SocketAddr) -> FakeBot {
         let core = Arc::new(Core {
             platform,
             inner: Mutex::default(),
@@ -48,22 +69,11 @@ impl FakeBot {
             counter: AtomicU64::new(0),
             base: Mutex::new(format!("http://{addr}")),
         });
-        let app = Router::new()
-            .fallback(handle)
-            .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
-            .with_state(core.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
-        });
         FakeBot {
             platform,
             addr,
             core,
-            task,
+            task: None,
         }
     }
 
@@ -106,8 +116,16 @@ impl FakeBot {
         format!("http://{}{}", self.addr, self.platform.url_path(token))
     }
 
-    /// The `GET /_sandbox` page of this fake.
+    /// The `GET /_sandbox` page of this fake (on a [`super::Sandbox`], the
+    /// platform's HTML page).
     pub fn sandbox_url(&self) -> String {
+        if self.task.is_none() {
+            return format!(
+                "http://{}{}",
+                self.addr,
+                super::page::page_path(self.platform)
+            );
+        }
         format!("http://{}/_sandbox", self.addr)
     }
 
@@ -199,15 +217,28 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path().to_string();
-    let query = uri.query().map(str::to_string);
-    if path == "/_sandbox" && method == Method::GET {
+    if uri.path() == "/_sandbox" && method == Method::GET {
         return (
             [("content-type", "text/plain; charset=utf-8")],
             sandbox_section(&core),
         )
             .into_response();
     }
+    serve_request(&core, peer, method, uri, headers, body).await
+}
+
+/// Checks and records one request to the platform `core` imitates, and
+/// answers it the way the platform does.
+pub(super) async fn serve_request(
+    core: &Core,
+    peer: SocketAddr,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let query = uri.query().map(str::to_string);
     let platform = core.platform;
     let token = platform.token_of(&path, query.as_deref());
     let script_key = token.clone().unwrap_or_default();

@@ -7,7 +7,7 @@ use super::DemoArgs;
 use crate::config::load_str;
 use crate::server::{ServeOptions, Server};
 use std::time::Duration;
-use tocsin_fakes::{BotSettings, FakeBot, WebhookReceiver};
+use tocsin_fakes::{BotSettings, Platform, WebhookReceiver};
 
 const ITEMS: [(&str, &str, &[&str]); 8] = [
     ("Incident", "Incident:BruteForce", &["critical", "warn"]),
@@ -66,7 +66,13 @@ pub async fn run(args: DemoArgs) -> i32 {
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
-    let lark = FakeBot::lark().await;
+    // The same fixed sandbox as `tocsin sandbox`, with the demo's own bots
+    // (distinct tokens: the demo's stream never uses up the rate windows of
+    // the documented sandbox bots a user's own contacts point at).
+    let sandbox = super::sandbox::start(&args.sandbox_listen, "demo")
+        .await
+        .map_err(|msg| anyhow::anyhow!("{}", msg.trim_start_matches("tocsin demo: ")))?;
+    let lark = sandbox.bot(Platform::Lark);
     lark.add_bot(
         "demo-lark",
         BotSettings {
@@ -75,9 +81,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             rate: None,
         },
     );
-    let wecom = FakeBot::wecom().await;
+    let wecom = sandbox.bot(Platform::WeCom);
     wecom.add_bot("demo-wecom", BotSettings::default());
-    let dingtalk = FakeBot::dingtalk().await;
+    let dingtalk = sandbox.bot(Platform::DingTalk);
     dingtalk.add_bot(
         "demo-dingtalk",
         BotSettings {
@@ -86,7 +92,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             rate: None,
         },
     );
-    let slack = FakeBot::slack().await;
+    let slack = sandbox.bot(Platform::Slack);
     slack.add_bot("T000/B000/DEMO", BotSettings::default());
     let siem = WebhookReceiver::start().await;
     siem.require_signature("demo-hmac");
@@ -128,6 +134,21 @@ subscriptions:
         Some(d) => d,
         None => std::env::temp_dir().join(format!("tocsin-demo-{}", std::process::id())),
     };
+    std::fs::create_dir_all(&data)
+        .map_err(|e| anyhow::anyhow!("cannot create the demo store {}: {e}", data.display()))?;
+    let config_file = data.join("tocsin-demo.yaml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "# The config `tocsin demo` runs (its sandbox on {}; the SIEM receiver\n\
+             # lives only as long as the demo). Run it yourself with:\n\
+             #   tocsin serve --config {}\n{}",
+            sandbox.addr(),
+            config_file.display(),
+            yaml.trim_start()
+        ),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", config_file.display()))?;
     let server = Server::start_with(
         config,
         ServeOptions {
@@ -146,15 +167,19 @@ subscriptions:
     );
     println!("  metrics:          {base}/metrics");
     println!("  sandbox bots, as each platform shows the messages:");
-    for (name, bot) in [
-        ("Lark", &lark),
-        ("WeCom", &wecom),
-        ("DingTalk", &dingtalk),
-        ("Slack", &slack),
+    for p in [
+        Platform::Lark,
+        Platform::WeCom,
+        Platform::DingTalk,
+        Platform::Slack,
     ] {
-        println!("    {name:<9} {}", bot.sandbox_url());
+        println!("    {:<14} {}", p.name(), sandbox.page_url(p));
     }
     println!("  store:            {}", data.display());
+    println!(
+        "  config:           {}   (tocsin serve --config it)",
+        config_file.display()
+    );
     println!(
         "Posting {} events (every notification item, all levels, some repeats)...",
         args.events
@@ -185,13 +210,17 @@ subscriptions:
             }
         }
     }
-    println!();
+    let shown: Vec<String> = [lark, wecom, dingtalk, slack]
+        .iter()
+        .map(|b| {
+            let all = b.received().len();
+            let ok = b.accepted().len();
+            format!("{} {ok} shown/{} refused", b.platform().name(), all - ok)
+        })
+        .collect();
     println!(
-        "{}",
-        tocsin_fakes::sandbox_page(&[&lark, &wecom, &dingtalk, &slack])
-    );
-    println!(
-        "SIEM webhook received {} signed messages.",
+        "\ndemo stopped: {}; SIEM webhook {} signed messages.",
+        shown.join(", "),
         siem.received().len()
     );
     server.shutdown().await;

@@ -10,6 +10,7 @@ mod explain;
 mod port;
 mod quarantine;
 mod remote;
+mod sandbox;
 mod send;
 mod serve;
 mod tail;
@@ -46,6 +47,8 @@ pub enum Command {
     TestContact(TestContactArgs),
     /// The whole flow with no bot of your own: sandbox bots on loopback and a stream of events.
     Demo(DemoArgs),
+    /// The four fake chat platforms alone, on a fixed port: prints each bot's webhook URL, secret and keyword.
+    Sandbox(SandboxArgs),
     /// Why an event was or was not delivered to each contact, step by step.
     Explain(ExplainArgs),
     /// Walk the "I'm not receiving alerts" checklist over a whole config.
@@ -109,6 +112,9 @@ pub struct DemoArgs {
     /// Listen address of the demo server.
     #[arg(long, default_value = "127.0.0.1:9750")]
     pub listen: String,
+    /// Listen address of the demo's sandbox of chat platforms.
+    #[arg(long, default_value = tocsin_fakes::DEFAULT_SANDBOX_LISTEN)]
+    pub sandbox_listen: String,
     /// Store directory (default: a new temporary directory).
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -121,6 +127,13 @@ pub struct DemoArgs {
     /// Stop by itself once every event is posted (for scripts).
     #[arg(long)]
     pub exit_when_done: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SandboxArgs {
+    /// Listen address of the sandbox.
+    #[arg(long, default_value = tocsin_fakes::DEFAULT_SANDBOX_LISTEN)]
+    pub listen: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -238,6 +251,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Bench(a) => bench::run(a).await,
         Command::TestContact(a) => test_contact::run(a).await,
         Command::Demo(a) => demo::run(a).await,
+        Command::Sandbox(a) => sandbox::run(a).await,
         Command::Explain(a) => explain::run(a).await,
         Command::Doctor(a) => doctor::run(a).await,
         Command::DryRun(a) => dry_run::run(a).await,

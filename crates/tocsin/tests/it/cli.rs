@@ -748,6 +748,8 @@ async fn a_port_held_by_tocsin_is_named_as_such() {
             "demo",
             "--listen",
             &addr,
+            "--sandbox-listen",
+            "127.0.0.1:0",
             "--events",
             "0",
             "--exit-when-done",

@@ -23,5 +23,6 @@ mod reload;
 mod rendering;
 mod robustness;
 mod routing;
+mod sandbox;
 mod secrets;
 mod templates;
