@@ -28,6 +28,7 @@ pub fn escaper(channel: Channel) -> fn(&str) -> String {
         Channel::Wecom => super::wecom::template_escape,
         Channel::Dingtalk => super::dingtalk::template_escape,
         Channel::Slack => super::slack::escape,
+        Channel::Discord => super::markup::discord,
         Channel::Webhook => str::to_string,
     }
 }

@@ -364,7 +364,7 @@ fn channels() {
     assert_eq!(c.contacts[0].channel, Channel::Lark);
     let e = errors("contacts:\n  - { name: l, channel: fax, webhook: \"https://a/x\" }\n");
     assert!(e[0].ends_with(
-        "unknown channel `fax`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack"
+        "unknown channel `fax`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord"
     ));
     let e = errors("contacts:\n  - { name: l, webhook: \"https://a/x\" }\n");
     assert!(e[0].contains("`channel` is required"), "{e:?}");
