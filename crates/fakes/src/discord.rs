@@ -207,7 +207,7 @@ fn check_form(body: &Value) -> Vec<(Vec<String>, &'static str, String)> {
                 ));
             }
             if let Some(c) = e.get("color")
-                && !c.as_u64().is_some_and(|c| c <= 0xFF_FF_FF)
+                && c.as_u64().is_none_or(|c| c > 0xFF_FF_FF)
             {
                 out.push((
                     p(&["embeds", &i, "color"]),

@@ -854,6 +854,16 @@ mod located_tests {
                 "webhook",
                 "slack",
             ),
+            (
+                "https://discord.com/api/webhooks/123/tok",
+                "slack",
+                "discord",
+            ),
+            (
+                "https://relay.example/api/v10/webhooks/123/tok",
+                "webhook",
+                "discord",
+            ),
             // A relay keeping Lark's path: Lark's shape, not WeCom's.
             (
                 "https://relay.example/open-apis/bot/v2/hook/abc",
@@ -895,6 +905,31 @@ mod located_tests {
         let f = located(&contact("https://relay.example/lark", "lark", ""));
         let x = one(&f, "webhook_wrong_shape", "contacts[0].webhook");
         assert!(!x.0, "{x:?}");
+        // Discord: `/api/webhooks/{numeric id}/{token}`, with or without
+        // an API version.
+        for bad in [
+            "https://discord.com/api/webhooks/123",
+            "https://discord.com/api/webhooks/abc/tok",
+            "https://discord.com/channels/1/2",
+        ] {
+            let f = located(&contact(bad, "discord", ""));
+            let x = one(&f, "webhook_wrong_shape", "contacts[0].webhook");
+            assert!(
+                x.0 && x.4.contains("/api/webhooks/<id>/<token>"),
+                "{bad}: {x:?}"
+            );
+        }
+        for good in [
+            "https://discord.com/api/webhooks/123/tok",
+            "https://discord.com/api/v10/webhooks/123/tok",
+            "https://discordapp.com/api/webhooks/123/tok",
+        ] {
+            let f = located(&contact(good, "discord", ""));
+            assert!(
+                !f.iter().any(|x| x.1.starts_with("webhook_")),
+                "{good}: {f:?}"
+            );
+        }
     }
 
     #[test]

@@ -243,7 +243,7 @@ fn retry_after(headers: &reqwest::header::HeaderMap, body: &[u8]) -> Option<Dura
         .ok()
         .and_then(|v| v.get("retry_after").and_then(Value::as_f64))
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| Duration::from_millis((s.min(86_400.0) * 1000.0).ceil() as u64));
+        .and_then(|s| Duration::try_from_secs_f64(s.min(86_400.0)).ok());
     from_body.or_else(|| super::retry_after(headers, crate::now_ms()))
 }
 
@@ -254,6 +254,7 @@ impl Notifier for DiscordNotifier {
 
     fn limits(&self) -> Limits {
         Limits {
+            // Discord measures characters (of the embed's texts), not bytes.
             max_bytes: EMBED_TOTAL_MAX,
             // ~5 requests per 2 s per webhook (its X-RateLimit bucket), and
             // 30 messages a minute into one channel.

@@ -141,7 +141,7 @@ fn every_platform_payload_is_exactly_the_golden_one() {
                 // Discord counts the characters of the embed's texts.
                 tocsin::config::Channel::Discord => {
                     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-                    discord_limits(&v, &format!("{case}"));
+                    discord_limits(&v, case);
                     discord_embed_chars(&v)
                 }
                 _ => body.len(),
