@@ -97,13 +97,15 @@ fn parts(doc: &Doc) -> Parts {
         for (k, v) in &s.details {
             lines.push(format!("**{}**: {}", escape(k), escape(v)));
         }
-        // A single alert's link is the embed's (its title links there).
-        if s.line.is_none() && url.is_none() {
-            url.clone_from(&s.link);
-        }
     }
     if let Some(note) = render::cut_note(doc) {
         lines.push(format!("*{}*", escape(&note)));
+    }
+    // The title links to the event when the message is about one (a single
+    // alert, its follow-up); a digest's many events have no one link.
+    let mut links = doc.sections.iter().filter_map(|s| s.link.as_ref());
+    if let (Some(only), None) = (links.next(), links.next()) {
+        url = Some(only.clone());
     }
     Parts {
         title: escape(&doc.title),
@@ -444,6 +446,80 @@ mod tests {
             .disposition,
             Disposition::Retry { .. }
         ));
+    }
+
+    fn event(id: &str) -> std::sync::Arc<crate::event::Event> {
+        std::sync::Arc::new(crate::event::Event {
+            id: id.into(),
+            product: "Sas".into(),
+            event_type: "Incident".into(),
+            name: "Incident:BruteForce @everyone".into(),
+            level: Level::Critical,
+            severity: None,
+            status: None,
+            resource: None,
+            instance: Some("web-01".into()),
+            region: None,
+            group: None,
+            time_ms: 1_764_381_600_000,
+            received_ms: 1_764_381_600_000,
+            content: json!({}),
+            format: crate::event::Format::Native,
+            raw: json!({}),
+        })
+    }
+
+    /// The title links to the event of a single alert and of a follow-up,
+    /// not to one of a digest's events; pings only come from the config.
+    #[test]
+    fn one_link_per_message_about_one_event() {
+        use crate::domain::MessageKind;
+        let yaml = "contacts:\n  - { name: d, channel: discord, webhook: \"https://discord.com/api/webhooks/1/t\", timezone: UTC, mentions: { users: [\"42\"], levels: [warn] } }\n";
+        let c = crate::config::load_str(yaml, "t", &|_| None)
+            .config
+            .unwrap()
+            .contacts[0]
+            .clone();
+        let body = |kind, events: &[std::sync::Arc<crate::event::Event>]| {
+            let view = MessageView {
+                id: "m",
+                kind,
+                contact: &c,
+                subscriptions: &[],
+                events,
+                public_url: Some("https://tocsin.example.com"),
+                note: None,
+                template: None,
+            };
+            let r = DiscordNotifier.render(&view, 0).unwrap();
+            serde_json::from_slice::<Value>(&r.out.body).unwrap()
+        };
+        let one = [event("a")];
+        let two = [event("a"), event("b")];
+        for (kind, events, url) in [
+            (
+                MessageKind::Single,
+                &one[..],
+                Some("https://tocsin.example.com/api/v1/events/a"),
+            ),
+            (
+                MessageKind::FollowUp,
+                &two[..],
+                Some("https://tocsin.example.com/api/v1/events/a"),
+            ),
+            (MessageKind::Digest, &two[..], None),
+        ] {
+            let b = body(kind, events);
+            assert_eq!(b["embeds"][0]["url"].as_str(), url, "{kind:?}: {b:#}");
+            assert_eq!(
+                b["allowed_mentions"],
+                json!({"parse": [], "users": []}),
+                "{kind:?}"
+            );
+            // Critical: the warn-only mention does not apply.
+            assert!(b.get("content").is_none(), "{kind:?}: {b:#}");
+            assert!(!b.to_string().contains("@everyone"), "{b}");
+        }
     }
 
     #[test]
