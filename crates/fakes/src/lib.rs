@@ -7,12 +7,13 @@
 //! - [`webhook`]: a generic recording webhook receiver.
 //! - [`cutter`]: a front for a receiver that closes the first connections
 //!   without answering.
-//! - [`lark`], [`wecom`], [`dingtalk`], [`slack`]: faithful fakes of the chat
+//! - [`lark`], [`wecom`], [`dingtalk`], [`slack`], [`discord`]: faithful fakes of the chat
 //!   platforms' incoming webhooks (checks, codes and limits of
 //!   `docs/channels.md`), all served by one [`FakeBot`] type.
 
 pub mod cutter;
 pub mod dingtalk;
+pub mod discord;
 pub mod lark;
 pub mod platform;
 pub mod reading;

@@ -58,6 +58,26 @@ pub fn links(platform: Platform, body: &Value) -> Vec<String> {
             bare_urls(fallback, &mut out);
             url_fields(body, &mut out);
         }
+        Platform::Discord => {
+            // Masked links `[text](url)` in content, descriptions and field
+            // values; autolinks `<url>` and bare URLs in every text; the
+            // embed's `url` (its title links there). Escaped characters
+            // (`\[`) open nothing.
+            for (masked, text) in crate::discord::texts(body) {
+                let text = crate::discord::inert_escapes(text);
+                if masked {
+                    markdown_links(&text, &mut out);
+                } else {
+                    for inner in between(&text, "<", ">") {
+                        if inner.contains("://") && !inner.contains(char::is_whitespace) {
+                            out.push(inner.to_string());
+                        }
+                    }
+                }
+                bare_urls(&text, &mut out);
+            }
+            url_fields(body, &mut out);
+        }
     }
     let mut seen = std::collections::HashSet::new();
     out.retain(|l| seen.insert(l.clone()));
@@ -154,6 +174,49 @@ pub fn mentions(platform: Platform, body: &Value) -> Vec<String> {
                 }
             }
         }
+        Platform::Discord => {
+            // Everything that shows as a mention, pinging or not (embeds
+            // never ping; `discord::pings` says who is notified).
+            for (_, text) in crate::discord::texts(body) {
+                out.extend(discord_mentions(&crate::discord::inert_escapes(text)));
+            }
+        }
+    }
+    out
+}
+
+/// Discord's `<@id>`, `<@!id>` (users), `<@&id>` (roles, as `&id`),
+/// `@everyone` and `@here`, in order.
+pub(crate) fn discord_mentions(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(n) = text[i..].find('@') {
+        let at = i + n;
+        let after = &text[at + 1..];
+        if at > 0 && text[..at].ends_with('<') {
+            let (prefix, rest) = if let Some(r) = after.strip_prefix('!') {
+                ("", r)
+            } else if let Some(r) = after.strip_prefix('&') {
+                ("&", r)
+            } else {
+                ("", after)
+            };
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits > 0 && rest[digits..].starts_with('>') {
+                out.push(format!("{prefix}{}", &rest[..digits]));
+            }
+        }
+        for w in ["everyone", "here"] {
+            if after.starts_with(w)
+                && !after[w.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphanumeric())
+            {
+                out.push(w.to_string());
+            }
+        }
+        i = at + 1;
     }
     out
 }
@@ -221,7 +284,7 @@ fn bare_urls(text: &str, out: &mut Vec<String>) {
                 .any(|p| rest.starts_with(p));
         if matched {
             let end = text[i..]
-                .find(|c: char| c.is_whitespace() || "<>\"'()[]|".contains(c))
+                .find(|c: char| c.is_whitespace() || "<>\"'()[]|\u{FFFC}".contains(c))
                 .map_or(text.len(), |n| i + n);
             let url = &text[i..end];
             // `www.` must be followed by a host, and a scheme by something.
@@ -331,6 +394,28 @@ mod tests {
         ]});
         assert_eq!(links(Platform::Slack, &body), ["http://a.b", "http://c.d"]);
         assert_eq!(mentions(Platform::Slack, &body), ["U1", "channel", "here"]);
+    }
+
+    #[test]
+    fn discord_links_and_mentions_skip_escapes() {
+        let body = json!({"content": "<@1> <@!2> <@&3> @everyone", "embeds": [{
+            "title": "t", "url": "https://ours.example/e",
+            "description": "[a](http://a.b) \\[x\\]\\(http://c.d\\) \\<@4> @\u{200D}here <http://e.f>",
+            "fields": [{"name": "n", "value": "www.g.hi"}]}]});
+        assert_eq!(
+            links(Platform::Discord, &body),
+            [
+                "http://a.b",
+                "http://e.f",
+                "http://c.d",
+                "www.g.hi",
+                "https://ours.example/e"
+            ]
+        );
+        assert_eq!(
+            mentions(Platform::Discord, &body),
+            ["1", "2", "&3", "everyone"]
+        );
     }
 
     #[test]

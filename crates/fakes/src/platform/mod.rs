@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-use crate::{dingtalk, lark, slack, wecom};
+use crate::{dingtalk, discord, lark, slack, wecom};
 
 mod helpers;
 mod page;
@@ -38,6 +38,7 @@ pub enum Platform {
     WeCom,
     DingTalk,
     Slack,
+    Discord,
 }
 
 impl Platform {
@@ -47,6 +48,7 @@ impl Platform {
             Platform::WeCom => "WeCom",
             Platform::DingTalk => "DingTalk",
             Platform::Slack => "Slack",
+            Platform::Discord => "Discord",
         }
     }
 
@@ -56,6 +58,9 @@ impl Platform {
             Platform::Lark => vec![(100, Duration::from_secs(60)), (5, Duration::from_secs(1))],
             Platform::WeCom | Platform::DingTalk => vec![(20, Duration::from_secs(60))],
             Platform::Slack => vec![(1, Duration::from_secs(1))],
+            // Per webhook (its bucket) and per channel (one webhook posts
+            // into one channel).
+            Platform::Discord => vec![(5, Duration::from_secs(2)), (30, Duration::from_secs(60))],
         }
     }
 
@@ -65,6 +70,7 @@ impl Platform {
             Platform::WeCom => format!("/cgi-bin/webhook/send?key={token}"),
             Platform::DingTalk => format!("/robot/send?access_token={token}"),
             Platform::Slack => format!("/services/{token}"),
+            Platform::Discord => format!("/api/webhooks/{token}"),
         }
     }
 
@@ -74,6 +80,7 @@ impl Platform {
             Platform::WeCom => wecom::handle(ctx, req),
             Platform::DingTalk => dingtalk::handle(ctx, req),
             Platform::Slack => slack::handle(ctx, req),
+            Platform::Discord => discord::handle(ctx, req),
         }
     }
 
@@ -86,6 +93,7 @@ impl Platform {
             Platform::WeCom => query_param(query, "key"),
             Platform::DingTalk => query_param(query, "access_token"),
             Platform::Slack => path.strip_prefix("/services/").map(str::to_string),
+            Platform::Discord => discord::token_of(path),
         }
     }
 
@@ -102,6 +110,7 @@ impl Platform {
                     .unwrap_or(400);
                 Answer::text(status, msg)
             }
+            Platform::Discord => discord::error(discord::status_of(code), code, msg),
         }
     }
 
@@ -111,6 +120,7 @@ impl Platform {
             Platform::WeCom => wecom::rate_limited(ctx),
             Platform::DingTalk => dingtalk::rate_limited(),
             Platform::Slack => slack::rate_limited(Duration::from_secs(1)),
+            Platform::Discord => discord::rate_limited(Duration::from_millis(500)),
         }
     }
 
@@ -120,6 +130,7 @@ impl Platform {
             Platform::WeCom => wecom::render(body),
             Platform::DingTalk => dingtalk::render(body),
             Platform::Slack => slack::render(body),
+            Platform::Discord => discord::render(body),
         }
     }
 }
@@ -153,11 +164,14 @@ impl BotSettings {
 #[derive(Clone, Debug)]
 pub enum ScriptedAnswer {
     /// The platform's own rate-limit answer: Lark 11232, WeCom 45009,
-    /// DingTalk 130101 (HTTP 200), Slack HTTP 429 `Retry-After: 1`.
+    /// DingTalk 130101 (HTTP 200), Slack HTTP 429 `Retry-After: 1`, Discord
+    /// HTTP 429 `retry_after: 0.5`.
     RateLimited,
     /// A business error in the platform's shape: HTTP 200 JSON with this
     /// `code`/`errcode` and message (WeCom adds its hint suffix); for Slack,
-    /// HTTP status `code` (400 if not a status) with the message as body.
+    /// HTTP status `code` (400 if not a status) with the message as body;
+    /// for Discord, `{"code", "message"}` at the status Discord uses for it
+    /// (10015 → 404, 50027 → 401, else 400).
     Code(i64, String),
     /// Any HTTP answer.
     Http {
@@ -226,6 +240,7 @@ impl Delivery {
     pub fn accepted(&self) -> bool {
         match self.platform {
             Platform::Slack => self.http_status == 200 && self.answer == "ok",
+            Platform::Discord => matches!(self.http_status, 200 | 204),
             _ => self.http_status == 200 && self.code == Some(0),
         }
     }
@@ -335,6 +350,14 @@ impl BotState {
             }
         }
         wait
+    }
+
+    /// How many accepted messages arrived in the last `window`.
+    pub fn sent_within(&self, now: Instant, window: Duration) -> usize {
+        self.sent
+            .iter()
+            .filter(|t| now.duration_since(**t) < window)
+            .count()
     }
 
     pub fn record_sent(&mut self, now: Instant) {

@@ -33,6 +33,10 @@ impl FakeBot {
     pub async fn slack() -> FakeBot {
         Self::start(Platform::Slack).await
     }
+    /// Bots are registered as `"{id}/{token}"` (the id a number).
+    pub async fn discord() -> FakeBot {
+        Self::start(Platform::Discord).await
+    }
 
     /// Starts a fake of `platform` on 127.0.0.1 with an ephemeral port.
     pub async fn start(platform: Platform) -> FakeBot {

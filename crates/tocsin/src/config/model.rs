@@ -166,15 +166,17 @@ pub enum Channel {
     Wecom,
     Dingtalk,
     Slack,
+    Discord,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 5] = [
+    pub const ALL: [Channel; 6] = [
         Channel::Webhook,
         Channel::Lark,
         Channel::Wecom,
         Channel::Dingtalk,
         Channel::Slack,
+        Channel::Discord,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -183,6 +185,7 @@ impl Channel {
             Channel::Wecom => "wecom",
             Channel::Dingtalk => "dingtalk",
             Channel::Slack => "slack",
+            Channel::Discord => "discord",
         }
     }
     /// `feishu` is Lark's name in mainland China (open.feishu.cn; Lark's
@@ -217,7 +220,7 @@ impl Lang {
 /// an event.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Mentions {
-    /// Platform user ids (Lark open_id/user_id, WeCom userid, DingTalk userId, Slack member id).
+    /// Platform user ids (Lark open_id/user_id, WeCom userid, DingTalk userId, Slack member id, Discord user id).
     pub users: Vec<String>,
     /// Mobile numbers (DingTalk; WeCom text messages).
     pub mobiles: Vec<String>,

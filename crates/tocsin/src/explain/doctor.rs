@@ -288,6 +288,9 @@ fn platform_host(host: &str) -> Option<Channel> {
         "qyapi.weixin.qq.com" => Some(Channel::Wecom),
         "oapi.dingtalk.com" => Some(Channel::Dingtalk),
         "hooks.slack.com" => Some(Channel::Slack),
+        "discord.com" | "discordapp.com" | "ptb.discord.com" | "canary.discord.com" => {
+            Some(Channel::Discord)
+        }
         _ => None,
     }
 }
@@ -306,9 +309,32 @@ fn platform_of(u: &url::Url) -> Option<Channel> {
         Some(Channel::Wecom)
     } else if path.ends_with("/robot/send") && query.contains("access_token=") {
         Some(Channel::Dingtalk)
+    } else if discord_webhook_path(path) {
+        Some(Channel::Discord)
     } else {
         None
     }
+}
+
+/// `/api/webhooks/{id}/{token}`, also with an API version
+/// (`/api/v10/webhooks/…`); the id is a number.
+fn discord_webhook_path(path: &str) -> bool {
+    let rest = path.strip_prefix("/api/").unwrap_or("");
+    let rest = match rest.split_once('/') {
+        Some((v, r))
+            if v.len() > 1 && v.starts_with('v') && v[1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            r
+        }
+        _ => rest,
+    };
+    let mut parts = rest.trim_end_matches('/').split('/');
+    parts.next() == Some("webhooks")
+        && parts
+            .next()
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+        && parts.next().is_some_and(|t| !t.is_empty())
+        && parts.next().is_none()
 }
 
 /// The URL shape each platform's webhooks have.
@@ -324,12 +350,14 @@ fn webhook_shape(channel: Channel, u: &url::Url) -> Option<&'static str> {
         Channel::Wecom => path.ends_with("/cgi-bin/webhook/send") && query.contains("key="),
         Channel::Dingtalk => path.ends_with("/robot/send") && query.contains("access_token="),
         Channel::Slack => path.starts_with("/services/") && path.matches('/').count() >= 4,
+        Channel::Discord => discord_webhook_path(path),
     };
     (!ok).then_some(match channel {
         Channel::Lark => "https://open.feishu.cn/open-apis/bot/v2/hook/<hook id>",
         Channel::Wecom => "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=<key>",
         Channel::Dingtalk => "https://oapi.dingtalk.com/robot/send?access_token=<token>",
         Channel::Slack => "https://hooks.slack.com/services/T…/B…/…",
+        Channel::Discord => "https://discord.com/api/webhooks/<id>/<token>",
         Channel::Webhook => "",
     })
 }
@@ -826,6 +854,16 @@ mod located_tests {
                 "webhook",
                 "slack",
             ),
+            (
+                "https://discord.com/api/webhooks/123/tok",
+                "slack",
+                "discord",
+            ),
+            (
+                "https://relay.example/api/v10/webhooks/123/tok",
+                "webhook",
+                "discord",
+            ),
             // A relay keeping Lark's path: Lark's shape, not WeCom's.
             (
                 "https://relay.example/open-apis/bot/v2/hook/abc",
@@ -867,6 +905,31 @@ mod located_tests {
         let f = located(&contact("https://relay.example/lark", "lark", ""));
         let x = one(&f, "webhook_wrong_shape", "contacts[0].webhook");
         assert!(!x.0, "{x:?}");
+        // Discord: `/api/webhooks/{numeric id}/{token}`, with or without
+        // an API version.
+        for bad in [
+            "https://discord.com/api/webhooks/123",
+            "https://discord.com/api/webhooks/abc/tok",
+            "https://discord.com/channels/1/2",
+        ] {
+            let f = located(&contact(bad, "discord", ""));
+            let x = one(&f, "webhook_wrong_shape", "contacts[0].webhook");
+            assert!(
+                x.0 && x.4.contains("/api/webhooks/<id>/<token>"),
+                "{bad}: {x:?}"
+            );
+        }
+        for good in [
+            "https://discord.com/api/webhooks/123/tok",
+            "https://discord.com/api/v10/webhooks/123/tok",
+            "https://discordapp.com/api/webhooks/123/tok",
+        ] {
+            let f = located(&contact(good, "discord", ""));
+            assert!(
+                !f.iter().any(|x| x.1.starts_with("webhook_")),
+                "{good}: {f:?}"
+            );
+        }
     }
 
     #[test]

@@ -85,6 +85,12 @@ pub fn advice(platform_code: Option<&str>, reason: &str) -> Option<String> {
     ) || r.contains("does not know")
     {
         "the bot was removed from its group or the webhook URL is wrong: copy the webhook URL from the bot's settings again"
+    } else if code == "10015" {
+        "Discord does not know this webhook: it was deleted or the URL is wrong; create a webhook in the channel's settings (Integrations → Webhooks) and copy its URL into the contact's `webhook`"
+    } else if code == "50027" {
+        "Discord refused the webhook's token: copy the webhook's URL again (its last part is the token; it changes when the webhook is reset)"
+    } else if code == "50035" {
+        "Discord refused a field of the message (the reason names it): keep the contact's template within Discord's limits (description 4096, field 1024, 6000 characters in all)"
     } else if code == "400013" {
         "the group was disbanded: point the contact at a robot in another group"
     } else if r.contains("timestamp") || r.contains("clock") {

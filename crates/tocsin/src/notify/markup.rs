@@ -195,6 +195,51 @@ pub fn slack(s: &str) -> String {
     out
 }
 
+/// The zero-width joiner Discord text gets after every `@` from an event:
+/// `@\u{200D}everyone` reads the same but is neither `@everyone`, `@here`
+/// nor part of a `<@id>` / `<@&id>` mention.
+pub const ZWJ: char = '\u{200D}';
+
+/// Discord markdown (message content, embed titles, descriptions, field
+/// names and values): each markdown character (`\ * _ ~ ` | > # - [ ] ( )`
+/// and `<`) is escaped with a backslash, so no event text can
+/// open emphasis, a heading, a quote, a spoiler, a list, a masked link
+/// `[text](url)`, an autolink `<url>`, a mention `<@id>` / `<@&id>` / `<#id>`,
+/// or a timestamp `<t:…>`; every `@` is followed by a zero-width
+/// joiner ([`ZWJ`]), so `@everyone` and `@here` never even look like one.
+/// Line breaks are folded into spaces, bidi controls removed, URLs
+/// defanged. Discord hides the backslashes: the text reads as it came.
+pub fn discord(s: &str) -> String {
+    let s = inert(s);
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '-' | '[' | ']' | '(' | ')' | '<' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '@' => {
+                out.push('@');
+                out.push(ZWJ);
+            }
+            '\n' | '\r' => out.push(' '),
+            DOT => out.push_str("\\[.\\]"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Discord text without markdown (embed footers, webhook usernames): no
+/// escapes (they would show), but every `@` defanged as in [`discord`],
+/// line breaks folded, bidi controls removed, URLs defanged.
+pub fn discord_plain(s: &str) -> String {
+    neutral(s)
+        .chars()
+        .flat_map(|c| if c == '@' { vec!['@', ZWJ] } else { vec![c] })
+        .collect()
+}
+
 /// WeCom markdown.
 pub const WECOM: &[(char, char)] = &[
     ('<', '＜'),
@@ -293,6 +338,39 @@ mod tests {
             ("\u{E000}", "\u{FFFD}"),
         ] {
             assert_eq!(neutral(raw), shown, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn discord_text_cannot_mention_link_or_draw_lines() {
+        assert_eq!(
+            discord(
+                "<@80351110224678912> <@&1> @everyone @here [ours](https://tocsin.example.com/x)"
+            ),
+            "\\<@\u{200D}80351110224678912\\> \\<@\u{200D}&1\\> @\u{200D}everyone @\u{200D}here \\[ours\\]\\(hxxps://tocsin\\[.\\]example\\[.\\]com/x\\)"
+        );
+        assert_eq!(
+            discord("x\n> **RESOLVED** ~~by~~ `me` ||s|| # h - l \\"),
+            "x \\> \\*\\*RESOLVED\\*\\* \\~\\~by\\~\\~ \\`me\\` \\|\\|s\\|\\| \\# h \\- l \\\\"
+        );
+        assert_eq!(discord_plain("a@b\nc"), "a@\u{200D}b c");
+        // Whatever the input, no mention form and no link syntax survive.
+        for hostile in ["@@everyone", "<<@1>>", "\\<@1>", "[a]\\(b)", "\\\\@here"] {
+            let e = discord(hostile);
+            assert!(!e.contains("@everyone") && !e.contains("@here"), "{e}");
+            assert_eq!(
+                e.matches('@').count(),
+                e.matches("@\u{200D}").count(),
+                "{e}"
+            );
+            // Every markdown character is preceded by an odd run of backslashes.
+            let chars: Vec<char> = e.chars().collect();
+            for (i, c) in chars.iter().enumerate() {
+                if "[]()<".contains(*c) {
+                    let run = chars[..i].iter().rev().take_while(|b| **b == '\\').count();
+                    assert!(run % 2 == 1, "{hostile:?} -> {e:?}");
+                }
+            }
         }
     }
 

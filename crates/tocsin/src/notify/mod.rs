@@ -5,6 +5,7 @@
 //! client, egress rules checked on the resolved address, no redirects.
 
 pub mod dingtalk;
+pub mod discord;
 pub mod egress;
 pub mod http;
 pub mod lark;
@@ -160,6 +161,7 @@ pub fn notifier_for(channel: Channel) -> &'static dyn Notifier {
         Channel::Wecom => &wecom::WecomNotifier,
         Channel::Dingtalk => &dingtalk::DingtalkNotifier,
         Channel::Slack => &slack::SlackNotifier,
+        Channel::Discord => &discord::DiscordNotifier,
     }
 }
 

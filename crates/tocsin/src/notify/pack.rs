@@ -182,6 +182,7 @@ mod tests {
             "wecom" => "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k",
             "dingtalk" => "https://oapi.dingtalk.com/robot/send?access_token=t",
             "slack" => "https://hooks.slack.com/services/T/B/x",
+            "discord" => "https://discord.com/api/webhooks/1/x",
             _ => "https://siem.example.com/hook",
         };
         let yaml = format!(
@@ -260,7 +261,7 @@ mod tests {
             })
             .collect();
         let events = sorted(events);
-        for channel in ["lark", "wecom", "dingtalk", "slack", "webhook"] {
+        for channel in ["lark", "wecom", "dingtalk", "slack", "discord", "webhook"] {
             let c = contact(channel, "");
             let sizes = check(&c, Some("https://tocsin.example.com"), &events);
             // Packed tight: every digest but the last is full (by size or count).
@@ -355,11 +356,16 @@ mod tests {
         #[test]
         fn every_packed_digest_fits_and_no_event_is_lost_or_duplicated(
             raw in prop::collection::vec(arb_event(), 1..450),
-            channel in prop::sample::select(vec!["lark", "wecom", "dingtalk", "slack", "webhook"]),
+            channel in prop::sample::select(vec!["lark", "wecom", "dingtalk", "slack", "discord", "webhook"]),
             mention_all in any::<bool>(),
             link in any::<bool>(),
         ) {
-            let extra = if mention_all { ", mentions: { all: true, levels: [critical] }" } else { "" };
+            let extra = match (mention_all, channel) {
+                // Discord never pings everyone: its mentions are user ids.
+                (true, "discord") => ", mentions: { users: [\"80351110224678912\"], levels: [critical] }",
+                (true, _) => ", mentions: { all: true, levels: [critical] }",
+                _ => "",
+            };
             let c = contact(channel, extra);
             let events = sorted(raw.iter().enumerate().map(|(i, (name, asset, level, _))| {
                 event(i, name, [Level::Critical, Level::Warn, Level::Info][usize::from(*level)], asset)

@@ -28,6 +28,7 @@ pub fn escaper(channel: Channel) -> fn(&str) -> String {
         Channel::Wecom => super::wecom::template_escape,
         Channel::Dingtalk => super::dingtalk::template_escape,
         Channel::Slack => super::slack::escape,
+        Channel::Discord => super::markup::discord,
         Channel::Webhook => str::to_string,
     }
 }
@@ -142,6 +143,20 @@ mod tests {
             assert!(
                 !out.contains("<@") && !out.contains("<!"),
                 "slack {t}: {out}"
+            );
+            // Discord: every markup character escaped, every `@` defanged.
+            let out = render_for(Channel::Discord, t, hostile()).unwrap();
+            let bare: Vec<char> = out.chars().collect();
+            for (i, c) in bare.iter().enumerate() {
+                if "<[]()`".contains(*c) {
+                    let run = bare[..i].iter().rev().take_while(|b| **b == '\\').count();
+                    assert!(run % 2 == 1, "discord {t}: {out}");
+                }
+            }
+            assert_eq!(
+                out.matches('@').count(),
+                out.matches("@\u{200D}").count(),
+                "discord {t}: {out}"
             );
         }
         // The template's own markup stays.
@@ -265,6 +280,7 @@ mod tests {
             Channel::Wecom,
             Channel::Dingtalk,
             Channel::Slack,
+            Channel::Discord,
         ] {
             let c = contact(ch, t);
             let (doc, body) = view_render(&c, sample_event());
@@ -308,6 +324,7 @@ mod tests {
             (Channel::Dingtalk, 20_000),
             (Channel::Lark, 20_000),
             (Channel::Slack, 11_000),
+            (Channel::Discord, 20_000),
         ] {
             let mut c = contact(ch, t);
             c.keywords = vec!["告警".into()];
@@ -317,6 +334,10 @@ mod tests {
             let text = v.to_string();
             assert!(text.contains("the message was cut"), "{ch:?}: {text}");
             assert!(text.contains("告警"), "keyword kept: {ch:?}");
+            if ch == Channel::Discord {
+                let d = v["embeds"][0]["description"].as_str().unwrap();
+                assert!(d.chars().count() <= 4096, "{}", d.chars().count());
+            }
             if ch == Channel::Wecom {
                 let md = v["markdown"]["content"].as_str().unwrap();
                 assert!(

@@ -28,6 +28,8 @@ fn names_seen(accepted: &[Delivery], n: usize) -> Vec<usize> {
     for line in text.iter().flat_map(|t| t.lines()) {
         // A digest's line per alert ("WARN · name · asset · time"), or a
         // single alert's "Event: name" field; not the digest's summary.
+        // (Discord and Slack bullet digest lines.)
+        let line = line.trim_start_matches("• ");
         let name = match line.split(" · ").collect::<Vec<_>>()[..] {
             [level, name, ..] if ["CRITICAL", "WARN", "INFO"].contains(&level) => Some(name),
             _ => line.strip_prefix("Event: "),
@@ -150,6 +152,63 @@ async fn a_burst_of_3000_to_lark_arrives_in_full_packed_digests_and_a_later_crit
     let ev = h.event("late-critical").await;
     assert_eq!(ev["deliveries"][0]["status"], "delivered", "{ev:#}");
     let ev = h.event("burst-1234").await;
+    assert_eq!(ev["deliveries"][0]["status"], "delivered", "{ev:#}");
+    assert_eq!(ev["deliveries"][0]["message_kind"], "digest", "{ev:#}");
+}
+
+/// Discord's budget in Tocsin: 4 sends per 2.1 s (and 27 per 63 s), under
+/// the documented 5 per 2 s per webhook and 30 a minute per channel.
+const DISCORD_STEP: Duration = Duration::from_millis(2_100);
+
+#[tokio::test]
+async fn a_burst_of_400_to_discord_arrives_in_full_within_its_limits_without_a_429() {
+    let bot = FakeBot::discord().await;
+    bot.use_manual_clock();
+    let hook = "123456789012345678/burst";
+    bot.add_bot(hook, BotSettings::default());
+    let h = Harness::start_manual(&platform_config("discord", &bot.url(hook), "")).await;
+    const N: usize = 400;
+    let batch: Vec<Value> = (0..N).map(burst_event).collect();
+    let (s, v) = h.post("/api/v1/events", &json!(batch).to_string()).await;
+    assert_eq!(s, 202, "{v}");
+    let mut steps = 0;
+    step_done(&h, &bot, PER_STEP).await;
+    while !pending_of(&h, "bot").is_empty() {
+        steps += 1;
+        assert!(steps < 50, "the backlog never cleared");
+        let before = bot.received().len();
+        bot.advance(DISCORD_STEP);
+        h.clock().advance(DISCORD_STEP);
+        step_done(&h, &bot, before + PER_STEP).await;
+    }
+    idle(&h).await;
+    let received = bot.received();
+    let refused: Vec<(u16, String)> = received
+        .iter()
+        .filter(|d| !d.accepted())
+        .map(|d| (d.http_status, d.answer.clone()))
+        .collect();
+    assert!(refused.is_empty(), "refused by Discord: {refused:?}");
+    for d in &received {
+        let e = &d.json()["embeds"][0];
+        let description = e["description"].as_str().unwrap_or("");
+        assert!(description.chars().count() <= tocsin_fakes::discord::MAX_DESCRIPTION);
+        assert!(
+            !d.rendered_text().contains("more not shown"),
+            "a digest was cut: {}",
+            d.rendered_text()
+        );
+    }
+    let seen = names_seen(&received, N);
+    let missing: Vec<usize> = (0..N).filter(|i| seen[*i] == 0).collect();
+    let twice: Vec<usize> = (0..N).filter(|i| seen[*i] > 1).collect();
+    assert!(
+        missing.is_empty() && twice.is_empty(),
+        "missing {missing:?}, twice {twice:?}"
+    );
+    // Packed to the description's 4096 characters: a handful of digests.
+    assert!(received.len() <= 12, "{} messages", received.len());
+    let ev = h.event("burst-321").await;
     assert_eq!(ev["deliveries"][0]["status"], "delivered", "{ev:#}");
     assert_eq!(ev["deliveries"][0]["message_kind"], "digest", "{ev:#}");
 }

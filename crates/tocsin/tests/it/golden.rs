@@ -74,6 +74,7 @@ contacts:
   - { name: wecom, channel: wecom, webhook: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", mentions: { users: [zhangsan] } }
   - { name: dingtalk, channel: dingtalk, webhook: "https://oapi.dingtalk.com/robot/send?access_token=t", secret: SEC000test, keywords: [alert], lang: zh, mentions: { mobiles: ["13800000000"] } }
   - { name: slack, channel: slack, webhook: "https://hooks.slack.com/services/T0/B0/X", mentions: { all: true } }
+  - { name: discord, channel: discord, webhook: "https://discord.com/api/webhooks/123456789012345678/tok", mentions: { users: ["80351110224678912"] } }
 "#;
 
 fn check(name: &str, actual: &str) {
@@ -137,6 +138,12 @@ fn every_platform_payload_is_exactly_the_golden_one() {
                         .unwrap()
                         .len()
                 }
+                // Discord counts the characters of the embed's texts.
+                tocsin::config::Channel::Discord => {
+                    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    discord_limits(&v, case);
+                    discord_embed_chars(&v)
+                }
                 _ => body.len(),
             };
             assert!(
@@ -158,4 +165,80 @@ fn every_platform_payload_is_exactly_the_golden_one() {
             check(&format!("{}-{case}.txt", contact.name), &golden);
         }
     }
+}
+
+/// Characters Discord counts against an embed's 6000: title, description,
+/// field names and values, footer, author.
+fn discord_embed_chars(v: &serde_json::Value) -> usize {
+    let e = &v["embeds"][0];
+    let c = |p: &str| {
+        e.pointer(p)
+            .and_then(|x| x.as_str())
+            .map_or(0, |s| s.chars().count())
+    };
+    let fields: usize = e["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            f["name"].as_str().unwrap().chars().count()
+                + f["value"].as_str().unwrap().chars().count()
+        })
+        .sum();
+    c("/title") + c("/description") + c("/footer/text") + c("/author/name") + fields
+}
+
+/// Discord's per-part limits, and the promises every Discord body keeps:
+/// nobody pings but the contact's user ids; no event `@` is left bare.
+fn discord_limits(v: &serde_json::Value, case: &str) {
+    let e = &v["embeds"][0];
+    let c = |p: &str| {
+        e.pointer(p)
+            .and_then(|x| x.as_str())
+            .map_or(0, |s| s.chars().count())
+    };
+    assert!(
+        c("/title") <= 256 && c("/description") <= 4096 && c("/footer/text") <= 2048,
+        "{case}: {v:#}"
+    );
+    let fields = e["fields"].as_array().map_or(0, Vec::len);
+    assert!(fields <= 25, "{case}");
+    for f in e["fields"].as_array().into_iter().flatten() {
+        assert!(f["name"].as_str().unwrap().chars().count() <= 256, "{case}");
+        assert!(
+            f["value"].as_str().unwrap().chars().count() <= 1024,
+            "{case}"
+        );
+    }
+    assert!(v["content"].as_str().map_or(0, |s| s.chars().count()) <= 2000);
+    assert_eq!(
+        v["allowed_mentions"]["parse"],
+        serde_json::json!([]),
+        "{case}"
+    );
+    assert_eq!(
+        v["allowed_mentions"]["users"],
+        serde_json::json!(["80351110224678912"]),
+        "{case}"
+    );
+    assert_eq!(v["content"], "<@80351110224678912>", "{case}");
+    let texts = tocsin_fakes::discord::pings(v);
+    assert_eq!(texts, ["80351110224678912"], "{case}");
+    let all = v["embeds"].to_string();
+    for bare in ["@everyone", "@here", "@all", "@channel", "<@U1>"] {
+        assert!(!all.contains(bare), "{case}: {bare} in {all}");
+    }
+    // The only link a reader can click is Tocsin's own.
+    let links = tocsin_fakes::reading::links(tocsin_fakes::Platform::Discord, v);
+    assert!(
+        links
+            .iter()
+            .all(|l| l.starts_with("https://tocsin.example.com/api/v1/events/golden-")),
+        "{case}: {links:?}"
+    );
+    assert_eq!(
+        tocsin_fakes::reading::mentions(tocsin_fakes::Platform::Discord, v),
+        ["80351110224678912"],
+        "{case}"
+    );
 }

@@ -541,3 +541,175 @@ async fn feishu_is_an_alias_of_lark() {
     let (_, contacts) = h.get("/api/v1/contacts").await;
     assert_eq!(contacts["contacts"][0]["channel"], "lark", "{contacts}");
 }
+
+const DISCORD_HOOK: &str = "123456789012345678/hook-token_1";
+
+#[tokio::test]
+async fn discord_embed_escaped_with_allowed_mentions_parse_none() {
+    let bot = FakeBot::discord().await;
+    bot.add_bot(DISCORD_HOOK, BotSettings::default());
+    let h = Harness::start(&platform_config(
+        "discord",
+        &bot.url(DISCORD_HOOK),
+        "    mentions: { users: [\"80351110224678912\"], levels: [critical] }\n",
+    ))
+    .await;
+    let (ev, d) = deliver_one(&h, &bot, "dc-1", &hostile_event("dc-1")).await;
+    assert_eq!((d.http_status, d.answer.as_str()), (204, ""));
+    assert_eq!(d.path, "/api/webhooks/123456789012345678/hook-token_1");
+    assert_eq!(d.header("content-type"), Some("application/json"));
+    let body = d.json();
+    assert_eq!(
+        body["allowed_mentions"],
+        json!({"parse": [], "users": ["80351110224678912"]})
+    );
+    assert_eq!(body["content"], "<@80351110224678912>");
+    let embed = &body["embeds"][0];
+    assert_eq!(embed["color"], 0xD9_30_25);
+    assert_eq!(
+        embed["url"],
+        "https://tocsin.example.com/api/v1/events/dc-1"
+    );
+    assert_eq!(embed["timestamp"], "2026-11-29T02:00:00Z");
+    let title = embed["title"].as_str().unwrap();
+    assert!(
+        title.starts_with("\\[CRITICAL\\] Suspicious:\\<at user\\_id=\"all\"\\>"),
+        "{title}"
+    );
+    // As the channel shows it: the text reads as it came, nothing pings
+    // but our user, nothing links but our event.
+    let text = d.rendered_text();
+    assert!(text.contains("Alert: Unusual Logon (Suspicious)"), "{text}");
+    assert!(text.contains("Asset: web-<at id=all></at>"), "{text}");
+    assert!(text.contains("2026-11-29 10:00:00 CST"), "{text}");
+    assert_eq!(d.mentions(), ["80351110224678912"], "{body:#}");
+    assert_eq!(tocsin_fakes::discord::pings(&body), ["80351110224678912"]);
+    assert_eq!(
+        d.links(),
+        ["https://tocsin.example.com/api/v1/events/dc-1"],
+        "{body:#}"
+    );
+    assert_eq!(ev["deliveries"][0]["attempts"][0]["http_status"], 204);
+    assert_eq!(
+        ev["deliveries"][0]["attempts"][0]["reason"],
+        "delivered (Discord answered HTTP 204)"
+    );
+}
+
+#[tokio::test]
+async fn discord_429_waits_retry_after_then_delivers() {
+    let bot = FakeBot::discord().await;
+    bot.add_bot(DISCORD_HOOK, BotSettings::default());
+    bot.script(DISCORD_HOOK, [ScriptedAnswer::RateLimited]);
+    let h = Harness::start(&platform_config("discord", &bot.url(DISCORD_HOOK), "")).await;
+    h.post("/api/v1/events", &native("dc-rl", "Incident:X", "critical"))
+        .await;
+    let ev = h.wait_status("dc-rl", "bot", "delivered").await;
+    let attempts = ev["deliveries"][0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{ev:#}");
+    assert_eq!(attempts[0]["http_status"], 429);
+    assert_eq!(attempts[0]["outcome"], "retry");
+    let reason = attempts[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("rate limiting this webhook") && reason.contains("for 0.5 s"),
+        "{reason}"
+    );
+    assert_eq!(attempts[1]["http_status"], 204);
+    let r = bot.received();
+    assert_eq!(
+        r.iter().map(|d| d.http_status).collect::<Vec<_>>(),
+        [429, 204]
+    );
+    let answer: Value = serde_json::from_str(&r[0].answer).unwrap();
+    assert_eq!(answer["retry_after"], 0.5);
+}
+
+#[tokio::test]
+async fn discord_test_contact_speaks_discords_codes() {
+    let bot = FakeBot::discord().await;
+    bot.add_bot(DISCORD_HOOK, BotSettings::default());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("t.yaml");
+    let yaml = format!(
+        "delivery:\n  allow_private_networks: true\ncontacts:\n  - {{ name: good, channel: discord, webhook: \"{}\" }}\n  - {{ name: gone, channel: discord, webhook: \"{}\" }}\n  - {{ name: token, channel: discord, webhook: \"{}\" }}\n",
+        bot.url(DISCORD_HOOK),
+        bot.url("999999999999999999/x"),
+        bot.url("123456789012345678/wrong")
+    );
+    std::fs::write(&cfg, &yaml).unwrap();
+    let exe = env!("CARGO_BIN_EXE_tocsin");
+    let run = |name: &'static str| {
+        let cfg = cfg.clone();
+        async move {
+            let out = tokio::process::Command::new(exe)
+                .args(["test-contact", "--config"])
+                .arg(&cfg)
+                .arg(name)
+                .output()
+                .await
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        }
+    };
+    assert_eq!(run("good").await, (Some(0), "ok\n".to_string()));
+    let test = &bot.accepted()[0];
+    assert!(
+        test.rendered_text().contains("good"),
+        "{}",
+        test.rendered_text()
+    );
+    let (code, text) = run("gone").await;
+    assert_eq!(code, Some(1));
+    assert!(
+        text.contains("HTTP 404 (code 10015)")
+            && text.contains("Unknown Webhook")
+            && text.contains("Integrations"),
+        "{text}"
+    );
+    let (code, text) = run("token").await;
+    assert_eq!(code, Some(1));
+    assert!(
+        text.contains("HTTP 401 (code 50027)") && text.contains("copy its URL again"),
+        "{text}"
+    );
+    // And over the API.
+    let h = Harness::start(&yaml).await;
+    let (s, v) = h.post("/api/v1/contacts/good/test", "").await;
+    assert_eq!(
+        (s, v["ok"].clone(), v["http_status"].clone()),
+        (200, json!(true), json!(204))
+    );
+    let (_, v) = h.post("/api/v1/contacts/gone/test", "").await;
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["platform_code"], "10015");
+    assert_eq!(v["platform_message"], "Unknown Webhook");
+}
+
+#[tokio::test]
+async fn discord_invalid_form_body_fails_at_once_naming_the_field() {
+    let bot = FakeBot::discord().await;
+    bot.add_bot(DISCORD_HOOK, BotSettings::default());
+    bot.script(
+        DISCORD_HOOK,
+        [ScriptedAnswer::Http {
+            status: 400,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: r#"{"code": 50035, "message": "Invalid Form Body", "errors": {"embeds": {"0": {"description": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 4096 or fewer in length."}]}}}}}"#.into(),
+        }],
+    );
+    let h = Harness::start(&platform_config("discord", &bot.url(DISCORD_HOOK), "")).await;
+    h.post("/api/v1/events", &native("dc-form", "Incident:X", "warn"))
+        .await;
+    let ev = h.wait_status("dc-form", "bot", "failed").await;
+    let a = &ev["deliveries"][0]["attempts"][0];
+    assert_eq!(a["platform_code"], "50035");
+    let reason = a["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("embeds.0.description: Must be 4096 or fewer in length."),
+        "{reason}"
+    );
+    assert_eq!(ev["deliveries"][0]["attempts"].as_array().unwrap().len(), 1);
+}

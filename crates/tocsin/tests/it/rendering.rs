@@ -82,7 +82,11 @@ async fn nothing_built_from_content(channel: &str, bot: &FakeBot, extra: &str, m
         .into_iter()
         .enumerate()
     {
-        let token = format!("{channel}-{case}");
+        // A Discord webhook is `{id}/{token}`, the id a number.
+        let token = match channel {
+            "discord" => format!("112233445566778899/{channel}-{case}"),
+            _ => format!("{channel}-{case}"),
+        };
         bot.add_bot(&token, BotSettings::default());
         let h = Harness::start(&platform_config(
             channel,
@@ -182,5 +186,27 @@ async fn slack_gets_no_link_mention_or_fake_line_built_from_content() {
                 _ => {}
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn discord_gets_no_link_mention_or_fake_line_built_from_content() {
+    let bot = FakeBot::discord().await;
+    nothing_built_from_content(
+        "discord",
+        &bot,
+        "    mentions: { users: [\"80351110224678912\"] }\n",
+        &["80351110224678912"],
+    )
+    .await;
+    // Nobody but the contact's user is pinged, and every body says so.
+    for d in bot.received() {
+        let body = d.json();
+        assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]));
+        assert_eq!(
+            tocsin_fakes::discord::pings(&body),
+            ["80351110224678912"],
+            "{body:#}"
+        );
     }
 }

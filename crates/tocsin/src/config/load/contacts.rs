@@ -62,7 +62,7 @@ impl Cx<'_> {
                                 None => self.error(
                                     v.line,
                                     &kp,
-                                    format!("unknown channel `{ch}`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack"),
+                                    format!("unknown channel `{ch}`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord"),
                                 ),
                             }
                         }
@@ -252,11 +252,38 @@ impl Cx<'_> {
                 self.error(
                     item.line,
                     &p,
-                    "`channel` is required (webhook, lark (or feishu), wecom, dingtalk, slack)",
+                    "`channel` is required (webhook, lark (or feishu), wecom, dingtalk, slack, discord)",
                 );
             }
             if !has_webhook {
                 self.error(item.line, &p, "`webhook` is required");
+            }
+            if c.channel == Channel::Discord {
+                let line = c.lines.get("mentions").copied().unwrap_or(item.line);
+                let mp = join(&p, "mentions");
+                if c.mentions.all {
+                    self.error(
+                        line,
+                        &join(&mp, "all"),
+                        "Discord messages never ping @everyone or @here (Tocsin sends `allowed_mentions: {parse: []}`); list the user ids to ping in `users`",
+                    );
+                }
+                if !c.mentions.mobiles.is_empty() {
+                    self.error(
+                        line,
+                        &join(&mp, "mobiles"),
+                        "Discord has no mobile mentions; list user ids in `users`",
+                    );
+                }
+                for (j, u) in c.mentions.users.iter().enumerate() {
+                    if u.is_empty() || u.len() > 20 || !u.bytes().all(|b| b.is_ascii_digit()) {
+                        self.error(
+                            line,
+                            &format!("{mp}.users[{j}]"),
+                            format!("`{u}` is not a Discord user id: a number such as 80351110224678912 (Developer Mode → Copy User ID)"),
+                        );
+                    }
+                }
             }
             if let Some((key_line, v)) = template_node {
                 self.template(&c, key_line, v, &join(&p, "template"));

@@ -364,12 +364,41 @@ fn channels() {
     assert_eq!(c.contacts[0].channel, Channel::Lark);
     let e = errors("contacts:\n  - { name: l, channel: fax, webhook: \"https://a/x\" }\n");
     assert!(e[0].ends_with(
-        "unknown channel `fax`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack"
+        "unknown channel `fax`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord"
     ));
     let e = errors("contacts:\n  - { name: l, webhook: \"https://a/x\" }\n");
     assert!(e[0].contains("`channel` is required"), "{e:?}");
     let e = errors("contacts:\n  - { channel: webhook, webhook: \"https://a/x\" }\n");
     assert_eq!(e, ["t.yaml:2: contacts[0]: `name` is required"]);
+}
+
+#[test]
+fn discord_mentions_are_user_ids_never_everyone() {
+    let c = load("contacts:\n  - { name: d, channel: discord, webhook: \"https://discord.com/api/webhooks/1/t\", mentions: { users: [\"80351110224678912\"] } }\n")
+        .config
+        .unwrap();
+    assert_eq!(c.contacts[0].channel, Channel::Discord);
+    assert_eq!(c.contacts[0].mentions.users, ["80351110224678912"]);
+    let e = errors(
+        "contacts:\n  - name: d\n    channel: discord\n    webhook: \"https://discord.com/api/webhooks/1/t\"\n    mentions: { all: true, users: [\"U123\"], mobiles: [\"138\"] }\n",
+    );
+    assert_eq!(e.len(), 3, "{e:#?}");
+    assert!(
+        e[0].starts_with(
+            "t.yaml:5: contacts[0].mentions.all: Discord messages never ping @everyone"
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with("t.yaml:5: contacts[0].mentions.mobiles: "),
+        "{e:?}"
+    );
+    assert!(
+        e[2].starts_with(
+            "t.yaml:5: contacts[0].mentions.users[0]: `U123` is not a Discord user id"
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
