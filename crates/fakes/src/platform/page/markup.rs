@@ -36,6 +36,9 @@ pub(crate) enum Flavor {
     DingTalk,
     /// Slack mrkdwn: `*bold*`, `_italic_`, `<url|text>`, `<@U..>`, `<!here>`; `&lt;` entities.
     Slack,
+    /// Discord markdown: `**bold**`, `[t](url)` (embeds only), `<@id>`
+    /// mentions, `\*` a literal `*`.
+    Discord,
 }
 
 /// A `http(s)` link target, escaped for an attribute; `None` for any other scheme.
@@ -148,6 +151,14 @@ pub(crate) fn inline(s: &str, flavor: Flavor, mentions: &[String]) -> String {
 /// One markup token at the start of `s`: its HTML and how many bytes it used.
 fn token(s: &str, flavor: Flavor, mentions: &[String]) -> Option<(String, usize)> {
     let md = flavor != Flavor::Slack;
+    // Discord: a backslash makes the next character plain text.
+    if flavor == Flavor::Discord
+        && let Some(rest) = s.strip_prefix('\\')
+        && let Some(c) = rest.chars().next()
+        && c.is_ascii_punctuation()
+    {
+        return Some((esc(&c.to_string()), 1 + c.len_utf8()));
+    }
     if md && let Some(inner) = between(s, "**", "**") {
         let html = format!("<strong>{}</strong>", inline(inner, flavor, mentions));
         return Some((html, inner.len() + 4));
@@ -193,6 +204,11 @@ fn token(s: &str, flavor: Flavor, mentions: &[String]) -> Option<(String, usize)
                 return Some((mention(&shown), close + 5));
             }
             None
+        }
+        Flavor::Discord => {
+            let id = between(s, "<@", ">")?;
+            (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| (mention(id), id.len() + 3))
         }
         Flavor::DingTalk => {
             let rest = s.strip_prefix('@')?;

@@ -5,6 +5,7 @@
 //! All message content is escaped ([`markup::esc`]).
 
 mod dingtalk;
+mod discord;
 mod lark;
 pub(crate) mod markup;
 mod slack;
@@ -20,6 +21,7 @@ pub(crate) fn page_path(platform: Platform) -> &'static str {
         Platform::WeCom => "/wecom",
         Platform::DingTalk => "/dingtalk",
         Platform::Slack => "/slack",
+        Platform::Discord => "/discord",
     }
 }
 
@@ -30,6 +32,7 @@ pub(crate) fn message_html(platform: Platform, body: &serde_json::Value) -> Stri
         Platform::WeCom => wecom::render(body),
         Platform::DingTalk => dingtalk::render(body),
         Platform::Slack => slack::render(body),
+        Platform::Discord => discord::render(body),
     }
 }
 
@@ -56,6 +59,10 @@ h1,h2,h3,h4,h5,h6{margin:4px 0}.mention{color:#3370ff;font-weight:500}a{color:#3
 .slack-msg{font-family:Lato,'Helvetica Neue',Arial,sans-serif}.slack-header{font-weight:900;font-size:17px}\
 .context{color:#616061;font-size:12px}.attachment{border-left:4px solid #ddd;padding-left:10px;margin:6px 0}\
 .section{margin:4px 0}.title{font-weight:600}hr{border:0;border-top:1px solid #dee0e3}\
+.discord-msg{background:#313338;color:#dbdee1;border-radius:6px;padding:8px 10px}.discord-msg a{color:#00a8fc}\
+.embed{background:#2b2d31;border-left:4px solid #1e1f22;border-radius:4px;padding:8px 12px;margin:6px 0;max-width:520px}\
+.embed .title{color:#f2f3f5}.embed .footer{color:#949ba4;font-size:12px;margin-top:6px}\
+.discord-msg .mention{background:#3c4270;color:#c9cdfb;border-radius:3px;padding:0 2px}\
 table{border-collapse:collapse}td{padding:2px 12px 2px 0;vertical-align:top}";
 
 fn document(title: &str, body: &str) -> String {
