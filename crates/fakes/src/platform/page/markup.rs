@@ -276,7 +276,33 @@ fn font(s: &str, flavor: Flavor, mentions: &[String]) -> Option<(String, usize)>
 }
 
 /// Slack's `<...>` controls and `*bold*`, `_italic_`, `~strike~`, `` `code` ``.
+/// The emoji a Slack `:shortcode:` shows: the ones Tocsin uses, else the
+/// shortcode itself (plain text: its underscores are not italics).
+fn slack_emoji(s: &str) -> Option<(String, usize)> {
+    let inner = between(s, ":", ":")?;
+    if inner.is_empty()
+        || !inner
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_+-".contains(&b))
+    {
+        return None;
+    }
+    let shown = match inner {
+        "red_circle" => "\u{1F534}".to_string(),
+        "large_orange_circle" => "\u{1F7E0}".to_string(),
+        "large_blue_circle" => "\u{1F535}".to_string(),
+        "large_green_circle" => "\u{1F7E2}".to_string(),
+        "white_check_mark" => "\u{2705}".to_string(),
+        "warning" => "\u{26A0}\u{FE0F}".to_string(),
+        other => esc(&format!(":{other}:")),
+    };
+    Some((shown, inner.len() + 2))
+}
+
 fn slack_token(s: &str, _mentions: &[String]) -> Option<(String, usize)> {
+    if let Some(emoji) = slack_emoji(s) {
+        return Some(emoji);
+    }
     if let Some(inner) = between(s, "<", ">") {
         let used = inner.len() + 2;
         let (target, label) = match inner.split_once('|') {
@@ -329,6 +355,18 @@ fn slack_unentity(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slack_shortcodes_are_emoji_not_italics() {
+        assert_eq!(
+            inline(
+                ":large_orange_circle: Tocsin :no_such_emoji: _it_",
+                Flavor::Slack,
+                &[]
+            ),
+            "\u{1F7E0} Tocsin :no_such_emoji: <em>it</em>"
+        );
+    }
 
     #[test]
     fn markup_is_rendered_and_content_escaped() {

@@ -185,7 +185,7 @@ mod tests {
              <div class=\"section\"><p><strong>host</strong> <a href=\"https://t.example/e/1\" target=\"_blank\" rel=\"noopener noreferrer\">db-1</a> &lt;img onerror=x&gt;</p></div>\
              <div class=\"section\"><div class=\"fields\"><div class=\"field short\"><p><strong>ip</strong></p><p>10.0.0.1</p></div></div></div>\
              <hr><div class=\"actions\"><a class=\"button default\" href=\"https://t.example/e/1\" target=\"_blank\" rel=\"noopener noreferrer\">View</a></div>\
-             <div class=\"context\">:red_circle: Tocsin</div></div>"
+             <div class=\"context\">\u{1F534} Tocsin</div></div>"
         );
         let att = json!({"attachments":[{"color":"red;background:url(x)","text":"hi"}]});
         assert!(super::render(&att).contains("border-left-color:#dddddd"));
