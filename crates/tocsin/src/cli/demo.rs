@@ -197,7 +197,12 @@ subscriptions:
     let mut sent = 0usize;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    // `--events 0 --exit-when-done`: nothing to post, nothing to wait for.
+    let nothing_to_post = args.events == 0 && args.exit_when_done;
     loop {
+        if nothing_to_post {
+            break;
+        }
         tokio::select! {
             _ = &mut ctrl_c => break,
             _ = ticker.tick(), if sent < args.events => {
