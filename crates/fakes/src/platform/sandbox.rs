@@ -1,4 +1,4 @@
-//! The sandbox: the four platform fakes on one fixed port, each on its real
+//! The sandbox: the five platform fakes on one fixed port, each on its real
 //! webhook path (they do not collide), with fixed, documented bots, and the
 //! pages showing what each bot got; plus the plain-text page the tests read.
 
@@ -14,14 +14,15 @@ pub struct SandboxBot {
     pub platform: Platform,
     /// The Tocsin `channel` of a contact for it.
     pub channel: &'static str,
-    /// The token in its URL (Lark hook, WeCom key, DingTalk access token, Slack path).
+    /// The token in its URL (Lark hook, WeCom key, DingTalk access token, Slack
+    /// path, Discord `{id}/{token}`).
     pub token: &'static str,
     pub secret: Option<&'static str>,
     pub keyword: Option<&'static str>,
 }
 
 /// The fixed bots every sandbox serves (documented in the README).
-pub const SANDBOX_BOTS: [SandboxBot; 4] = [
+pub const SANDBOX_BOTS: [SandboxBot; 5] = [
     SandboxBot {
         platform: Platform::Lark,
         channel: "lark",
@@ -50,6 +51,13 @@ pub const SANDBOX_BOTS: [SandboxBot; 4] = [
         secret: None,
         keyword: None,
     },
+    SandboxBot {
+        platform: Platform::Discord,
+        channel: "discord",
+        token: "1100000000000000001/sandbox-discord",
+        secret: None,
+        keyword: None,
+    },
 ];
 
 impl SandboxBot {
@@ -62,19 +70,21 @@ impl SandboxBot {
     }
 }
 
-const PLATFORMS: [Platform; 4] = [
+const PLATFORMS: [Platform; 5] = [
     Platform::Lark,
     Platform::WeCom,
     Platform::DingTalk,
     Platform::Slack,
+    Platform::Discord,
 ];
 
-/// The four platform fakes on one address. `GET /` lists the bots,
-/// `GET /lark`, `/wecom`, `/dingtalk`, `/slack` show what their bots got
+/// The five platform fakes on one address. `GET /` lists the bots,
+/// `GET /lark`, `/wecom`, `/dingtalk`, `/slack`, `/discord` show what their bots got
 /// (HTML, as the platform renders it), `GET /_sandbox` the same as plain
-/// text; webhook requests go to the platform their path belongs to:
+/// text, `GET /_sandbox/requests` every request as it arrived (JSON); webhook requests go to the platform their path belongs to:
 /// `/open-apis/…` Lark, `/cgi-bin/…` WeCom, `/robot/…` DingTalk,
-/// `/services/…` Slack. Dropping it stops the server.
+/// `/services/…` Slack, `/api/webhooks/…` (and `/api/v{n}/webhooks/…`)
+/// Discord. Dropping it stops the server.
 pub struct Sandbox {
     addr: SocketAddr,
     bots: Vec<FakeBot>,
@@ -88,7 +98,7 @@ impl Drop for Sandbox {
 }
 
 impl Sandbox {
-    /// Binds `listen` and serves the four platforms with [`SANDBOX_BOTS`].
+    /// Binds `listen` and serves the five platforms with [`SANDBOX_BOTS`].
     pub async fn start(listen: &str) -> std::io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -103,6 +113,7 @@ impl Sandbox {
         let app = Router::new()
             .route("/", get(index_handler))
             .route("/_sandbox", get(text_handler))
+            .route("/_sandbox/requests", get(requests_handler))
             .fallback(route_request)
             .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
             .with_state(cores);
@@ -181,6 +192,40 @@ async fn text_handler(State(cores): State<Cores>) -> Response {
     ([("content-type", "text/plain; charset=utf-8")], text).into_response()
 }
 
+/// Every request each fake got, oldest first, with its body as sent (JSON
+/// when it parses, else the text) and the answer: what a sender really put
+/// on the wire, for tests and for users checking their own config.
+async fn requests_handler(State(cores): State<Cores>) -> Response {
+    let mut all = Vec::new();
+    for core in cores.iter() {
+        let inner = core.lock();
+        for d in &inner.received {
+            let body = serde_json::from_slice::<serde_json::Value>(&d.body).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&d.body).into_owned())
+            });
+            all.push(serde_json::json!({
+                "platform": core.platform.name(),
+                "token": d.token,
+                "path": d.path,
+                "query": d.query,
+                "at_ms": d.at_ms,
+                "body": body,
+                "http_status": d.http_status,
+                "code": d.code,
+                "answer": d.answer,
+            }));
+        }
+    }
+    (
+        [
+            ("content-type", "application/json"),
+            ("cache-control", "no-store"),
+        ],
+        serde_json::Value::Array(all).to_string(),
+    )
+        .into_response()
+}
+
 fn html(body: String) -> Response {
     (
         [
@@ -206,9 +251,20 @@ fn platform_of(path: &str) -> Option<Platform> {
         Some(Platform::DingTalk)
     } else if path.starts_with("/services/") {
         Some(Platform::Slack)
+    } else if path.starts_with("/api/webhooks/") || is_versioned_discord(path) {
+        Some(Platform::Discord)
     } else {
         None
     }
+}
+
+/// `/api/v{n}/webhooks/…`, the versioned form Discord also accepts.
+fn is_versioned_discord(path: &str) -> bool {
+    path.strip_prefix("/api/v")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(n, rest)| {
+            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && rest.starts_with("webhooks/")
+        })
 }
 
 async fn route_request(
@@ -299,7 +355,7 @@ mod tests {
     use serde_json::json;
 
     #[tokio::test]
-    async fn one_port_serves_the_four_platforms_on_their_paths_and_pages() {
+    async fn one_port_serves_the_five_platforms_on_their_paths_and_pages() {
         let sb = Sandbox::start("127.0.0.1:0").await.unwrap();
         // WeCom: unsigned; a second message shows first on the page.
         let url = sb.url(Platform::WeCom, "sandbox-wecom");
@@ -343,6 +399,37 @@ mod tests {
         assert!(slack.ends_with("/services/T0SANDBOX/B0SANDBOX/sandbox"));
         let a = post_json(&slack, &json!({"text":"*hi* &lt;script&gt;"})).await;
         assert_eq!((a.status, a.body.as_str()), (200, "ok"));
+        // Discord: `/api/webhooks/{id}/{token}`, and the versioned path too.
+        let discord = sb.url(Platform::Discord, "1100000000000000001/sandbox-discord");
+        assert_eq!(
+            discord,
+            format!(
+                "http://{}/api/webhooks/1100000000000000001/sandbox-discord",
+                sb.addr()
+            )
+        );
+        let msg = json!({"allowed_mentions": {"parse": []},
+            "embeds": [{"title": "t <b>", "description": "**bold** <script>y</script>"}]});
+        let a = post_json(&discord, &msg).await;
+        assert_eq!((a.status, a.body.as_str()), (204, ""));
+        let wrong = format!(
+            "http://{}/api/v10/webhooks/1100000000000000001/wrong",
+            sb.addr()
+        );
+        let a = post_json(&wrong, &msg).await;
+        assert_eq!(
+            (a.status, a.json()),
+            (
+                401,
+                json!({"code": 50027, "message": "Invalid Webhook Token"})
+            )
+        );
+        let a = post_json(
+            &format!("{discord}?wait=true"),
+            &json!({"content": "newer"}),
+        )
+        .await;
+        assert_eq!(a.status, 200);
 
         let page = get(&sb.page_url(Platform::WeCom)).await;
         assert_eq!(page.status, 200);
@@ -376,7 +463,39 @@ mod tests {
             slack_page.contains("<p><strong>hi</strong> &lt;script&gt;</p>"),
             "{slack_page}"
         );
+        let discord_page = get(&sb.page_url(Platform::Discord)).await.body;
+        assert!(
+            discord_page.contains("<a href=\"/discord\">Discord</a>"),
+            "{discord_page}"
+        );
+        let bold = discord_page
+            .find("<strong>bold</strong>")
+            .expect("embed rendered");
+        let newer = discord_page.find("newer").expect("content rendered");
+        assert!(newer < bold, "newest first: {discord_page}");
+        assert!(discord_page.contains("t &lt;b&gt;"), "{discord_page}");
+        assert!(!discord_page.contains("<script"), "{discord_page}");
+        assert!(
+            discord_page.contains("refused (HTTP 401 code 50027)"),
+            "{discord_page}"
+        );
+        let requests = get(&format!("http://{}/_sandbox/requests", sb.addr())).await;
+        assert_eq!(
+            requests.headers["content-type"].to_str().unwrap(),
+            "application/json"
+        );
+        let requests = requests.json();
+        let first = requests
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["platform"] == "Discord")
+            .expect("a Discord request");
+        assert_eq!(first["token"], "1100000000000000001/sandbox-discord");
+        assert_eq!(first["body"], msg);
+        assert_eq!(first["http_status"], 204);
         let index = get(&sb.index_url()).await.body;
+        assert!(index.contains(&esc_url(&discord)), "{index}");
         assert!(index.contains(&esc_url(&ding)), "{index}");
         assert!(index.contains("SECsandbox"), "{index}");
         assert!(sb.text().contains("=== WeCom sandbox"));

@@ -1,5 +1,5 @@
 //! `tocsin demo`: the whole flow with no bot of your own. A local sandbox of
-//! the four chat platforms (the faithful fakes, on loopback), the server with
+//! the five chat platforms (the faithful fakes, on loopback), the server with
 //! contacts and subscriptions pointing at them, and a stream of realistic
 //! security events posted through the real ingest API.
 
@@ -8,6 +8,9 @@ use crate::config::load_str;
 use crate::server::{ServeOptions, Server};
 use std::time::Duration;
 use tocsin_fakes::{BotSettings, Platform, WebhookReceiver};
+
+/// The demo's Discord bot (`{id}/{token}`: Discord webhook ids are numbers).
+const DEMO_DISCORD: &str = "1100000000000000002/demo-discord";
 
 const ITEMS: [(&str, &str, &[&str]); 8] = [
     ("Incident", "Incident:BruteForce", &["critical", "warn"]),
@@ -94,6 +97,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     );
     let slack = sandbox.bot(Platform::Slack);
     slack.add_bot("T000/B000/DEMO", BotSettings::default());
+    let discord = sandbox.bot(Platform::Discord);
+    discord.add_bot(DEMO_DISCORD, BotSettings::default());
     let siem = WebhookReceiver::start().await;
     siem.require_signature("demo-hmac");
     let yaml = format!(
@@ -105,9 +110,10 @@ contacts:
   - {{ name: wecom-bot, channel: wecom, webhook: "{}", mentions: {{ users: [oncall], levels: [critical] }} }}
   - {{ name: dingtalk-bot, channel: dingtalk, webhook: "{}", secret: SECdemo, keywords: [alert], lang: zh }}
   - {{ name: slack-bot, channel: slack, webhook: "{}" }}
+  - {{ name: discord-bot, channel: discord, webhook: "{}" }}
   - {{ name: siem-hook, channel: webhook, webhook: "{}", secret: demo-hmac }}
 contact_groups:
-  - {{ name: chat, contacts: [lark-bot, wecom-bot, dingtalk-bot, slack-bot] }}
+  - {{ name: chat, contacts: [lark-bot, wecom-bot, dingtalk-bot, slack-bot, discord-bot] }}
   - {{ name: siem, contacts: [siem-hook] }}
 notification_policies:
   - {{ name: to-chat, contact_groups: [chat] }}
@@ -124,6 +130,7 @@ subscriptions:
         wecom.url("demo-wecom"),
         dingtalk.url("demo-dingtalk"),
         slack.url("T000/B000/DEMO"),
+        discord.url(DEMO_DISCORD),
         siem.url("/siem")
     );
     let loaded = load_str(&yaml, "demo.yaml", &|_| None);
@@ -172,6 +179,7 @@ subscriptions:
         Platform::WeCom,
         Platform::DingTalk,
         Platform::Slack,
+        Platform::Discord,
     ] {
         println!("    {:<14} {}", p.name(), sandbox.page_url(p));
     }
@@ -189,7 +197,12 @@ subscriptions:
     let mut sent = 0usize;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    // `--events 0 --exit-when-done`: nothing to post, nothing to wait for.
+    let nothing_to_post = args.events == 0 && args.exit_when_done;
     loop {
+        if nothing_to_post {
+            break;
+        }
         tokio::select! {
             _ = &mut ctrl_c => break,
             _ = ticker.tick(), if sent < args.events => {
@@ -210,7 +223,7 @@ subscriptions:
             }
         }
     }
-    let shown: Vec<String> = [lark, wecom, dingtalk, slack]
+    let shown: Vec<String> = [lark, wecom, dingtalk, slack, discord]
         .iter()
         .map(|b| {
             let all = b.received().len();

@@ -765,6 +765,77 @@ async fn a_port_held_by_tocsin_is_named_as_such() {
     }
 }
 
+/// `tocsin demo` runs a Discord bot of its own next to the other four: its
+/// page is printed, the config it writes (and runs) has a `discord-bot`
+/// contact on the demo's Discord webhook in the chat group, and that config
+/// passes `tocsin check`. (`--events 0 --exit-when-done` stops at once.)
+#[test]
+fn the_demo_has_a_discord_bot_in_its_chat_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tocsin()
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--sandbox-listen",
+            "127.0.0.1:0",
+            "--events",
+            "0",
+            "--exit-when-done",
+            "--data",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Discord"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no Discord page printed: {text}"));
+    let sandbox = page
+        .strip_suffix("/discord")
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!(sandbox.starts_with("http://127.0.0.1:"), "{page}");
+    let summary = text
+        .lines()
+        .find(|l| l.starts_with("demo stopped: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(summary.contains(", Discord "), "{summary}");
+
+    let config = dir.path().join("tocsin-demo.yaml");
+    let yaml = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        yaml.contains(&format!(
+            "  - {{ name: discord-bot, channel: discord, webhook: \"{sandbox}/api/webhooks/1100000000000000002/demo-discord\" }}\n"
+        )),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains(
+            "  - { name: chat, contacts: [lark-bot, wecom-bot, dingtalk-bot, slack-bot, discord-bot] }\n"
+        ),
+        "{yaml}"
+    );
+    let check = tocsin()
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
 /// `tocsin tail` shows a new event and then its delivery, live, and not the
 /// events stored before it started.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

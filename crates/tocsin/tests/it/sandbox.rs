@@ -1,4 +1,4 @@
-//! `tocsin sandbox`: the real binary serves the four platforms on one port
+//! `tocsin sandbox`: the real binary serves the five platforms on one port
 //! and their documented paths; a real Tocsin config pasted from what it
 //! prints delivers to each bot, and each bot's page shows the messages
 //! rendered, newest first, with untrusted content inert.
@@ -35,7 +35,7 @@ fn start() -> (Sandbox, Vec<String>) {
         let mut line = String::new();
         assert!(sandbox.out.read_line(&mut line).unwrap() > 0, "{lines:#?}");
         let line = line.trim_end().to_string();
-        let last = line.starts_with("  - { name: sandbox-slack,");
+        let last = line.starts_with("  - { name: sandbox-discord,");
         lines.push(line);
         if last {
             return (sandbox, lines);
@@ -75,7 +75,7 @@ fn event(id: &str, name: &str, desc: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sandbox_serves_the_four_platforms_on_its_documented_paths() {
+async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
     let (mut sandbox, lines) = start();
     let base = lines[0]
         .strip_prefix("Tocsin sandbox on ")
@@ -113,6 +113,13 @@ async fn the_sandbox_serves_the_four_platforms_on_its_documented_paths() {
             "(none)",
             "/slack",
         ),
+        (
+            "Discord",
+            "/api/webhooks/1100000000000000001/sandbox-discord",
+            "(none)",
+            "(none)",
+            "/discord",
+        ),
     ];
     for (platform, path, secret, keyword, page) in expect {
         assert_eq!(
@@ -127,7 +134,7 @@ async fn the_sandbox_serves_the_four_platforms_on_its_documented_paths() {
     // The printed snippet, pasted into a config as is.
     let snippet_at = lines.iter().position(|l| l == "delivery:").unwrap();
     let yaml = format!(
-        "{}\ncontact_groups:\n  - {{ name: chat, contacts: [sandbox-lark, sandbox-wecom, sandbox-dingtalk, sandbox-slack] }}\n\
+        "{}\ncontact_groups:\n  - {{ name: chat, contacts: [sandbox-lark, sandbox-wecom, sandbox-dingtalk, sandbox-slack, sandbox-discord] }}\n\
          notification_policies:\n  - {{ name: p, contact_groups: [chat] }}\n\
          subscriptions:\n  - {{ name: all, notification_policy: p }}\n",
         lines[snippet_at..].join("\n")
@@ -138,6 +145,7 @@ async fn the_sandbox_serves_the_four_platforms_on_its_documented_paths() {
         "sandbox-wecom",
         "sandbox-dingtalk",
         "sandbox-slack",
+        "sandbox-discord",
     ];
     let (s, v) = h
         .post(
@@ -178,6 +186,7 @@ async fn the_sandbox_serves_the_four_platforms_on_its_documented_paths() {
         "sandbox-wecom",
         "sandbox-dingtalk",
         "T0SANDBOX/B0SANDBOX/sandbox",
+        "1100000000000000001/sandbox-discord",
     ] {
         assert!(
             text.contains(&format!(
@@ -195,6 +204,10 @@ async fn the_sandbox_serves_the_four_platforms_on_its_documented_paths() {
         ("WeCom", "<div class=\"wecom-md\">"),
         ("DingTalk", "<div class=\"ding-md\">"),
         ("Slack", "<div class=\"slack-header\">"),
+        (
+            "Discord",
+            "<div class=\"discord-msg\"><div class=\"embed\" style=\"border-left-color:#",
+        ),
     ] {
         let html = page(&printed(&lines, platform, "page:")).await;
         assert!(html.contains("<meta http-equiv=\"refresh\""), "{platform}");
@@ -214,9 +227,54 @@ async fn the_sandbox_serves_the_four_platforms_on_its_documented_paths() {
             html.contains("alert(1)"),
             "{platform}: the desc is shown: {html}"
         );
+        if platform == "Discord" {
+            // Shown as the text it was: the backslashes Tocsin escapes
+            // markdown with are hidden, the tags are text.
+            assert!(
+                html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{html}"
+            );
+            assert!(!html.contains("\\&lt;"), "{html}");
+        }
+    }
+    // What Tocsin put on the wire to Discord: both messages, pinging nobody.
+    let requests: serde_json::Value = client()
+        .get(format!("{base}/_sandbox/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let to_discord: Vec<&serde_json::Value> = requests
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["platform"] == "Discord")
+        .collect();
+    assert_eq!(to_discord.len(), 2, "{requests:#}");
+    for r in to_discord {
+        assert_eq!(
+            r["path"], "/api/webhooks/1100000000000000001/sandbox-discord",
+            "{r:#}"
+        );
+        assert_eq!(r["http_status"], 204, "{r:#}");
+        // `parse: []`: no @everyone/@here or role pings whatever the text;
+        // `users: []`: the contact names nobody to ping.
+        assert_eq!(
+            r["body"]["allowed_mentions"],
+            serde_json::json!({"parse": [], "users": []}),
+            "{r:#}"
+        );
     }
     let index = page(&format!("{base}/")).await;
     assert!(index.contains("sandbox-lark-secret"), "{index}");
+    assert!(
+        index.contains(&format!(
+            "{base}/api/webhooks/1100000000000000001/sandbox-discord"
+        )),
+        "{index}"
+    );
 
     // Ctrl-C: exit 0, one short line, nothing on stderr.
     let pid = sandbox.child.id().to_string();

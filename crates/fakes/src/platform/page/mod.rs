@@ -71,6 +71,7 @@ fn document(title: &str, body: &str) -> String {
         Platform::WeCom,
         Platform::DingTalk,
         Platform::Slack,
+        Platform::Discord,
     ]
     .iter()
     .map(|p| format!("<a href=\"{}\">{}</a>", page_path(*p), esc(p.name())))
