@@ -175,6 +175,7 @@ mod tests {
                 secret: Some("SEC000test".into()),
                 keywords: vec!["FIRING".into()],
                 rate: None,
+                chats: Vec::new(),
             },
         );
         fake.set_clock_offset_ms(1_700_000_000_000 - crate::platform::wall_ms());

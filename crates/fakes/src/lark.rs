@@ -255,6 +255,7 @@ mod tests {
                 secret: Some("SEC000test".into()),
                 keywords: vec!["FIRING".into()],
                 rate: None,
+                chats: Vec::new(),
             },
         );
         let ts = now_s();

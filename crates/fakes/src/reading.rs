@@ -78,6 +78,13 @@ pub fn links(platform: Platform, body: &Value) -> Vec<String> {
             }
             url_fields(body, &mut out);
         }
+        Platform::Telegram => {
+            // `<a href>` links, then what Telegram auto-links in the
+            // visible text.
+            out.extend(crate::telegram::hrefs(body));
+            let text = crate::telegram::render(body);
+            bare_urls(&text, &mut out);
+        }
     }
     let mut seen = std::collections::HashSet::new();
     out.retain(|l| seen.insert(l.clone()));
@@ -181,6 +188,7 @@ pub fn mentions(platform: Platform, body: &Value) -> Vec<String> {
                 out.extend(discord_mentions(&crate::discord::inert_escapes(text)));
             }
         }
+        Platform::Telegram => out.extend(crate::telegram::notified(body)),
     }
     out
 }

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-use crate::{dingtalk, discord, lark, slack, wecom};
+use crate::{dingtalk, discord, lark, slack, telegram, wecom};
 
 mod helpers;
 mod page;
@@ -39,6 +39,7 @@ pub enum Platform {
     DingTalk,
     Slack,
     Discord,
+    Telegram,
 }
 
 impl Platform {
@@ -49,6 +50,7 @@ impl Platform {
             Platform::DingTalk => "DingTalk",
             Platform::Slack => "Slack",
             Platform::Discord => "Discord",
+            Platform::Telegram => "Telegram",
         }
     }
 
@@ -61,6 +63,9 @@ impl Platform {
             // Per webhook (its bucket) and per channel (one webhook posts
             // into one channel).
             Platform::Discord => vec![(5, Duration::from_secs(2)), (30, Duration::from_secs(60))],
+            // Per chat about 1 a second, 20 a minute in a group (a bot's
+            // chats share one budget here).
+            Platform::Telegram => vec![(1, Duration::from_secs(1)), (20, Duration::from_secs(60))],
         }
     }
 
@@ -71,6 +76,7 @@ impl Platform {
             Platform::DingTalk => format!("/robot/send?access_token={token}"),
             Platform::Slack => format!("/services/{token}"),
             Platform::Discord => format!("/api/webhooks/{token}"),
+            Platform::Telegram => format!("/bot{token}/sendMessage"),
         }
     }
 
@@ -81,6 +87,7 @@ impl Platform {
             Platform::DingTalk => dingtalk::handle(ctx, req),
             Platform::Slack => slack::handle(ctx, req),
             Platform::Discord => discord::handle(ctx, req),
+            Platform::Telegram => telegram::handle(ctx, req),
         }
     }
 
@@ -94,6 +101,7 @@ impl Platform {
             Platform::DingTalk => query_param(query, "access_token"),
             Platform::Slack => path.strip_prefix("/services/").map(str::to_string),
             Platform::Discord => discord::token_of(path),
+            Platform::Telegram => telegram::token_of(path),
         }
     }
 
@@ -111,6 +119,7 @@ impl Platform {
                 Answer::text(status, msg)
             }
             Platform::Discord => discord::error(discord::status_of(code), code, msg),
+            Platform::Telegram => telegram::error(code, msg),
         }
     }
 
@@ -121,6 +130,7 @@ impl Platform {
             Platform::DingTalk => dingtalk::rate_limited(),
             Platform::Slack => slack::rate_limited(Duration::from_secs(1)),
             Platform::Discord => discord::rate_limited(Duration::from_millis(500)),
+            Platform::Telegram => telegram::rate_limited(Duration::from_secs(1)),
         }
     }
 
@@ -131,6 +141,7 @@ impl Platform {
             Platform::DingTalk => dingtalk::render(body),
             Platform::Slack => slack::render(body),
             Platform::Discord => discord::render(body),
+            Platform::Telegram => telegram::render(body),
         }
     }
 }
@@ -143,6 +154,9 @@ pub struct BotSettings {
     pub keywords: Vec<String>,
     /// `(count, window)` sliding limits; `None` = the platform's default.
     pub rate: Option<Vec<(u32, Duration)>>,
+    /// Telegram: the chats the bot is in (`-100…` ids, `@channel`
+    /// usernames); others get 400 "chat not found". Empty: any chat.
+    pub chats: Vec<String>,
 }
 
 impl BotSettings {
@@ -171,7 +185,8 @@ pub enum ScriptedAnswer {
     /// `code`/`errcode` and message (WeCom adds its hint suffix); for Slack,
     /// HTTP status `code` (400 if not a status) with the message as body;
     /// for Discord, `{"code", "message"}` at the status Discord uses for it
-    /// (10015 → 404, 50027 → 401, else 400).
+    /// (10015 → 404, 50027 → 401, else 400); for Telegram, `{"ok": false,
+    /// "error_code": code, "description": message}` at HTTP `code`.
     Code(i64, String),
     /// Any HTTP answer.
     Http {
@@ -241,6 +256,11 @@ impl Delivery {
         match self.platform {
             Platform::Slack => self.http_status == 200 && self.answer == "ok",
             Platform::Discord => matches!(self.http_status, 200 | 204),
+            Platform::Telegram => {
+                self.http_status == 200
+                    && serde_json::from_str::<serde_json::Value>(&self.answer)
+                        .is_ok_and(|v| v["ok"] == true)
+            }
             _ => self.http_status == 200 && self.code == Some(0),
         }
     }

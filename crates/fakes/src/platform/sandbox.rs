@@ -66,6 +66,7 @@ impl SandboxBot {
             secret: self.secret.map(str::to_string),
             keywords: self.keyword.map(str::to_string).into_iter().collect(),
             rate: None,
+            chats: Vec::new(),
         }
     }
 }

@@ -37,6 +37,11 @@ impl FakeBot {
     pub async fn discord() -> FakeBot {
         Self::start(Platform::Discord).await
     }
+    /// Bots are registered by token (`123456789:AAH…`), with the chats
+    /// they are in in [`BotSettings::chats`](crate::BotSettings).
+    pub async fn telegram() -> FakeBot {
+        Self::start(Platform::Telegram).await
+    }
 
     /// Starts a fake of `platform` on 127.0.0.1 with an ephemeral port.
     pub async fn start(platform: Platform) -> FakeBot {

@@ -82,6 +82,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             secret: Some("demo-lark-secret".into()),
             keywords: vec!["alert".into()],
             rate: None,
+            chats: Vec::new(),
         },
     );
     let wecom = sandbox.bot(Platform::WeCom);
@@ -93,6 +94,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             secret: Some("SECdemo".into()),
             keywords: vec!["alert".into()],
             rate: None,
+            chats: Vec::new(),
         },
     );
     let slack = sandbox.bot(Platform::Slack);

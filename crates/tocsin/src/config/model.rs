@@ -129,9 +129,15 @@ pub struct ItemSwitch {
 pub struct Contact {
     pub name: String,
     pub channel: Channel,
+    /// Where messages go. Telegram: `{api_base}/bot{bot_token}/sendMessage`,
+    /// built from the contact's keys (the token sits in the path: shown and
+    /// logged only redacted, like every webhook URL).
     pub webhook: String,
+    /// Telegram's `chat_id` (a number, or `@channelusername`); empty for
+    /// the other channels.
+    pub chat_id: String,
     pub headers: Vec<(String, String)>,
-    /// "" = unsigned.
+    /// "" = unsigned. Telegram: the bot token (redacted like a secret).
     pub secret: String,
     pub concurrency: usize,
     /// How long the bot rests after the platform says it is over its rate
@@ -167,16 +173,18 @@ pub enum Channel {
     Dingtalk,
     Slack,
     Discord,
+    Telegram,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 6] = [
+    pub const ALL: [Channel; 7] = [
         Channel::Webhook,
         Channel::Lark,
         Channel::Wecom,
         Channel::Dingtalk,
         Channel::Slack,
         Channel::Discord,
+        Channel::Telegram,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -186,6 +194,7 @@ impl Channel {
             Channel::Dingtalk => "dingtalk",
             Channel::Slack => "slack",
             Channel::Discord => "discord",
+            Channel::Telegram => "telegram",
         }
     }
     /// `feishu` is Lark's name in mainland China (open.feishu.cn; Lark's
@@ -220,7 +229,7 @@ impl Lang {
 /// an event.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Mentions {
-    /// Platform user ids (Lark open_id/user_id, WeCom userid, DingTalk userId, Slack member id, Discord user id).
+    /// Platform user ids (Lark open_id/user_id, WeCom userid, DingTalk userId, Slack member id, Discord user id, Telegram user id).
     pub users: Vec<String>,
     /// Mobile numbers (DingTalk; WeCom text messages).
     pub mobiles: Vec<String>,

@@ -291,6 +291,7 @@ fn platform_host(host: &str) -> Option<Channel> {
         "discord.com" | "discordapp.com" | "ptb.discord.com" | "canary.discord.com" => {
             Some(Channel::Discord)
         }
+        "api.telegram.org" => Some(Channel::Telegram),
         _ => None,
     }
 }
@@ -311,6 +312,8 @@ fn platform_of(u: &url::Url) -> Option<Channel> {
         Some(Channel::Dingtalk)
     } else if discord_webhook_path(path) {
         Some(Channel::Discord)
+    } else if telegram_path(path) {
+        Some(Channel::Telegram)
     } else {
         None
     }
@@ -337,6 +340,20 @@ fn discord_webhook_path(path: &str) -> bool {
         && parts.next().is_none()
 }
 
+/// `/bot<bot id>:<key>/sendMessage`, under any prefix (an `api_base` with
+/// a path, such as a local Bot API server's).
+fn telegram_path(path: &str) -> bool {
+    let Some(rest) = path.strip_suffix("/sendMessage") else {
+        return false;
+    };
+    let last = rest.rsplit('/').next().unwrap_or("");
+    last.strip_prefix("bot")
+        .and_then(|t| t.split_once(':'))
+        .is_some_and(|(id, key)| {
+            !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !key.is_empty()
+        })
+}
+
 /// The URL shape each platform's webhooks have.
 fn webhook_shape(channel: Channel, u: &url::Url) -> Option<&'static str> {
     let path = u.path();
@@ -351,6 +368,7 @@ fn webhook_shape(channel: Channel, u: &url::Url) -> Option<&'static str> {
         Channel::Dingtalk => path.ends_with("/robot/send") && query.contains("access_token="),
         Channel::Slack => path.starts_with("/services/") && path.matches('/').count() >= 4,
         Channel::Discord => discord_webhook_path(path),
+        Channel::Telegram => telegram_path(path),
     };
     (!ok).then_some(match channel {
         Channel::Lark => "https://open.feishu.cn/open-apis/bot/v2/hook/<hook id>",
@@ -358,6 +376,7 @@ fn webhook_shape(channel: Channel, u: &url::Url) -> Option<&'static str> {
         Channel::Dingtalk => "https://oapi.dingtalk.com/robot/send?access_token=<token>",
         Channel::Slack => "https://hooks.slack.com/services/T…/B…/…",
         Channel::Discord => "https://discord.com/api/webhooks/<id>/<token>",
+        Channel::Telegram => "https://api.telegram.org/bot<token>/sendMessage",
         Channel::Webhook => "",
     })
 }

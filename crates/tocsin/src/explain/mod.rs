@@ -91,6 +91,18 @@ pub fn advice(platform_code: Option<&str>, reason: &str) -> Option<String> {
         "Discord refused the webhook's token: copy the webhook's URL again (its last part is the token; it changes when the webhook is reset)"
     } else if code == "50035" {
         "Discord refused a field of the message (the reason names it): keep the contact's template within Discord's limits (description 4096, field 1024, 6000 characters in all)"
+    } else if r.starts_with("telegram") && r.contains("chat not found") {
+        "Telegram does not know the chat: check the contact's `chat_id` (groups are negative numbers, channels may be `@username`) and that the bot was added to that chat (as an admin of a channel)"
+    } else if r.starts_with("telegram") && r.contains("supergroup") {
+        "the Telegram group became a supergroup with a new id: set the contact's `chat_id` to the id the reason names"
+    } else if r.starts_with("telegram") && r.contains("can't parse entities") {
+        "Telegram could not parse the message's HTML: the contact's template must use only b, i, u, s, a href, code, pre, blockquote, each closed"
+    } else if r.starts_with("telegram") && r.contains("too long") {
+        "Telegram allows 4096 characters per message: shorten the contact's template"
+    } else if r.starts_with("telegram") && code == "401" {
+        "Telegram refused the bot token: copy the token from @BotFather (/token) into the contact's `bot_token`"
+    } else if r.starts_with("telegram") && code == "403" {
+        "Telegram forbids the bot to post there: add the bot to the chat again (or have the user unblock it)"
     } else if code == "400013" {
         "the group was disbanded: point the contact at a robot in another group"
     } else if r.contains("timestamp") || r.contains("clock") {

@@ -240,6 +240,36 @@ pub fn discord_plain(s: &str) -> String {
         .collect()
 }
 
+/// Telegram's HTML parse mode (<https://core.telegram.org/bots/api#html-style>):
+/// `&`, `<` and `>` become entities (the only characters its parser
+/// reads, and `"` too so a value is also safe in an attribute), so no event
+/// text can open a tag (`<a href>`, `<b>`, `<tg-spoiler>`, a
+/// `tg://user?id=` mention). Telegram also links what looks like an
+/// `@username` (which notifies that user in a group), so every `@` is
+/// followed by a zero-width joiner ([`ZWJ`]): it reads the same and
+/// mentions no one. Line breaks are folded into spaces, bidi controls
+/// removed, URLs defanged (Telegram would auto-link them).
+pub fn telegram(s: &str) -> String {
+    let s = inert(s);
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '@' => {
+                out.push('@');
+                out.push(ZWJ);
+            }
+            '\n' | '\r' => out.push(' '),
+            DOT => out.push_str("[.]"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// WeCom markdown.
 pub const WECOM: &[(char, char)] = &[
     ('<', '＜'),
@@ -372,6 +402,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn telegram_text_cannot_tag_mention_or_draw_lines() {
+        assert_eq!(
+            telegram(
+                "<a href=\"tg://user?id=1\">x</a> @admin & <b>\nRESOLVED http://evil.example/x"
+            ),
+            "&lt;a href=&quot;tg://user?id=1&quot;&gt;x&lt;/a&gt; @\u{200D}admin &amp; &lt;b&gt; RESOLVED hxxp://evil[.]example/x"
+        );
+        for hostile in ["&lt;b&gt;", "<<b>>", "@@here", "</pre><b>"] {
+            let e = telegram(hostile);
+            assert!(!e.contains('<') && !e.contains('>'), "{e}");
+            assert_eq!(
+                e.matches('@').count(),
+                e.matches("@\u{200D}").count(),
+                "{e}"
+            );
+        }
+        assert_eq!(telegram("&lt;"), "&amp;lt;");
     }
 
     #[test]

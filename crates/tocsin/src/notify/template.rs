@@ -29,6 +29,7 @@ pub fn escaper(channel: Channel) -> fn(&str) -> String {
         Channel::Dingtalk => super::dingtalk::template_escape,
         Channel::Slack => super::slack::escape,
         Channel::Discord => super::markup::discord,
+        Channel::Telegram => super::markup::telegram,
         Channel::Webhook => str::to_string,
     }
 }
@@ -80,6 +81,7 @@ mod tests {
             name: "c".into(),
             channel,
             webhook: "http://127.0.0.1:1/x".into(),
+            chat_id: String::new(),
             headers: vec![],
             secret: String::new(),
             concurrency: 1,

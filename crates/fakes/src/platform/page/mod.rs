@@ -9,6 +9,7 @@ mod discord;
 mod lark;
 pub(crate) mod markup;
 mod slack;
+mod telegram;
 mod wecom;
 
 use super::{Core, Delivery, Platform};
@@ -22,6 +23,7 @@ pub(crate) fn page_path(platform: Platform) -> &'static str {
         Platform::DingTalk => "/dingtalk",
         Platform::Slack => "/slack",
         Platform::Discord => "/discord",
+        Platform::Telegram => "/telegram",
     }
 }
 
@@ -33,6 +35,7 @@ pub(crate) fn message_html(platform: Platform, body: &serde_json::Value) -> Stri
         Platform::DingTalk => dingtalk::render(body),
         Platform::Slack => slack::render(body),
         Platform::Discord => discord::render(body),
+        Platform::Telegram => telegram::render(body),
     }
 }
 
@@ -63,6 +66,8 @@ h1,h2,h3,h4,h5,h6{margin:4px 0}.mention{color:#3370ff;font-weight:500}a{color:#3
 .embed{background:#2b2d31;border-left:4px solid #1e1f22;border-radius:4px;padding:8px 12px;margin:6px 0;max-width:520px}\
 .embed .title{color:#f2f3f5}.embed .footer{color:#949ba4;font-size:12px;margin-top:6px}\
 .discord-msg .mention{background:#3c4270;color:#c9cdfb;border-radius:3px;padding:0 2px}\
+.telegram-msg{background:#effdde;border-radius:10px;padding:6px 10px;white-space:normal}.telegram-msg .mention{color:#168acd}\
+.spoiler{background:#c8c8c8;color:transparent}\
 table{border-collapse:collapse}td{padding:2px 12px 2px 0;vertical-align:top}";
 
 fn document(title: &str, body: &str) -> String {
@@ -72,6 +77,7 @@ fn document(title: &str, body: &str) -> String {
         Platform::DingTalk,
         Platform::Slack,
         Platform::Discord,
+        Platform::Telegram,
     ]
     .iter()
     .map(|p| format!("<a href=\"{}\">{}</a>", page_path(*p), esc(p.name())))

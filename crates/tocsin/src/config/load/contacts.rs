@@ -20,6 +20,9 @@ impl Cx<'_> {
             "lang",
             "timezone",
             "template",
+            "bot_token",
+            "chat_id",
+            "api_base",
         ];
         for (i, item) in self.list_items(node, "contacts").into_iter().enumerate() {
             let p = format!("contacts[{i}]");
@@ -32,6 +35,7 @@ impl Cx<'_> {
                 name,
                 channel: Channel::Webhook,
                 webhook: String::new(),
+                chat_id: String::new(),
                 headers: Vec::new(),
                 secret: String::new(),
                 concurrency: 4,
@@ -51,6 +55,10 @@ impl Cx<'_> {
             let mut template_node: Option<(usize, &Node)> = None;
             let mut has_channel = false;
             let mut has_webhook = false;
+            // Telegram's keys: (line, value).
+            let mut bot_token: Option<(usize, String)> = None;
+            let mut chat_id: Option<(usize, String)> = None;
+            let mut api_base: Option<(usize, String)> = None;
             for (k, v) in &entries {
                 let kp = join(&p, &k.text);
                 match k.text.as_str() {
@@ -62,7 +70,7 @@ impl Cx<'_> {
                                 None => self.error(
                                     v.line,
                                     &kp,
-                                    format!("unknown channel `{ch}`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord"),
+                                    format!("unknown channel `{ch}`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord, telegram"),
                                 ),
                             }
                         }
@@ -81,6 +89,29 @@ impl Cx<'_> {
                         }
                     }
                     "secret" => c.secret = self.opt_string(v, &kp).unwrap_or_default(),
+                    "bot_token" => {
+                        if let Some(t) = self.string(v, &kp) {
+                            bot_token = Some((v.line, t));
+                        }
+                    }
+                    // A string or a bare YAML number (group ids are negative).
+                    "chat_id" => {
+                        if let Some(t) = self.string(v, &kp) {
+                            chat_id = Some((v.line, t.trim().to_string()));
+                        }
+                    }
+                    "api_base" => {
+                        if let Some(u) = self.string(v, &kp) {
+                            match http_url(&u) {
+                                Some(_) => api_base = Some((v.line, u.trim().to_string())),
+                                None => self.error(
+                                    v.line,
+                                    &kp,
+                                    "must be an http:// or https:// URL with a host (default https://api.telegram.org)",
+                                ),
+                            }
+                        }
+                    }
                     "template" => match &v.value {
                         Value::Str(t) if !t.trim().is_empty() => {
                             c.template = Some(t.clone());
@@ -252,11 +283,37 @@ impl Cx<'_> {
                 self.error(
                     item.line,
                     &p,
-                    "`channel` is required (webhook, lark (or feishu), wecom, dingtalk, slack, discord)",
+                    "`channel` is required (webhook, lark (or feishu), wecom, dingtalk, slack, discord, telegram)",
                 );
             }
-            if !has_webhook {
-                self.error(item.line, &p, "`webhook` is required");
+            if c.channel == Channel::Telegram {
+                self.telegram(
+                    &mut c,
+                    &p,
+                    item.line,
+                    has_webhook,
+                    bot_token,
+                    chat_id,
+                    api_base,
+                );
+            } else {
+                if !has_webhook {
+                    self.error(item.line, &p, "`webhook` is required");
+                }
+                for (key, given) in [
+                    ("bot_token", bot_token.is_some()),
+                    ("chat_id", chat_id.is_some()),
+                    ("api_base", api_base.is_some()),
+                ] {
+                    if given {
+                        let line = c.lines.get(key).copied().unwrap_or(item.line);
+                        self.error(
+                            line,
+                            &join(&p, key),
+                            format!("`{key}` belongs to `channel: telegram` contacts"),
+                        );
+                    }
+                }
             }
             if c.channel == Channel::Discord {
                 let line = c.lines.get("mentions").copied().unwrap_or(item.line);
@@ -292,6 +349,126 @@ impl Cx<'_> {
         }
         self.unique("contact", &names);
         out
+    }
+
+    /// A Telegram contact: `bot_token` and `chat_id` required, `api_base`
+    /// optional (default <https://api.telegram.org>); its URL is
+    /// `{api_base}/bot{bot_token}/sendMessage` and the token is kept as its
+    /// secret (redacted wherever secrets are).
+    #[allow(clippy::too_many_arguments)]
+    fn telegram(
+        &mut self,
+        c: &mut Contact,
+        p: &str,
+        line: usize,
+        has_webhook: bool,
+        bot_token: Option<(usize, String)>,
+        chat_id: Option<(usize, String)>,
+        api_base: Option<(usize, String)>,
+    ) {
+        if has_webhook {
+            let l = c.lines.get("webhook").copied().unwrap_or(line);
+            self.error(
+                l,
+                &join(p, "webhook"),
+                "Telegram contacts take `bot_token` and `chat_id` (and `api_base` to change the API host), not `webhook`",
+            );
+        }
+        if !c.secret.is_empty() {
+            let l = c.lines.get("secret").copied().unwrap_or(line);
+            self.error(
+                l,
+                &join(p, "secret"),
+                "Telegram bots sign nothing: the bot's token goes in `bot_token`",
+            );
+        }
+        match &bot_token {
+            None => self.error(
+                line,
+                p,
+                "`bot_token` is required (the token @BotFather gave, like 123456789:AAH…)",
+            ),
+            Some((l, t)) => {
+                // `<bot id>:<secret>`; the path carries it as is.
+                let ok = t.split_once(':').is_some_and(|(id, key)| {
+                    !id.is_empty()
+                        && id.bytes().all(|b| b.is_ascii_digit())
+                        && !key.is_empty()
+                        && key
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                });
+                if ok {
+                    c.secret = t.clone();
+                } else {
+                    // Never echo the token.
+                    self.error(
+                        *l,
+                        &join(p, "bot_token"),
+                        "not a Telegram bot token: it is `<bot id>:<key>` as @BotFather gives it (digits, a colon, then letters, digits, `_` or `-`)",
+                    );
+                }
+            }
+        }
+        match &chat_id {
+            None => self.error(
+                line,
+                p,
+                "`chat_id` is required (a chat's number such as -1001234567890, or `@channelusername`)",
+            ),
+            Some((l, id)) => {
+                let numeric = id.strip_prefix('-').unwrap_or(id);
+                let number = !numeric.is_empty()
+                    && numeric.len() <= 20
+                    && numeric.bytes().all(|b| b.is_ascii_digit())
+                    && id.parse::<i64>().is_ok();
+                let username = id.strip_prefix('@').is_some_and(|u| {
+                    (4..=32).contains(&u.len())
+                        && u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                });
+                if number || username {
+                    c.chat_id = id.clone();
+                } else {
+                    self.error(
+                        *l,
+                        &join(p, "chat_id"),
+                        format!("`{id}` is not a Telegram chat id: a number (groups are negative, like -1001234567890) or `@channelusername`"),
+                    );
+                }
+            }
+        }
+        let base = api_base
+            .map(|(_, b)| b)
+            .unwrap_or_else(|| "https://api.telegram.org".to_string());
+        if !c.secret.is_empty() {
+            c.webhook = format!("{}/bot{}/sendMessage", base.trim_end_matches('/'), c.secret);
+        }
+        let ml = c.lines.get("mentions").copied().unwrap_or(line);
+        let mp = join(p, "mentions");
+        if c.mentions.all {
+            self.error(
+                ml,
+                &join(&mp, "all"),
+                "Telegram has no mention of everyone; list the user ids to mention in `users`",
+            );
+        }
+        if !c.mentions.mobiles.is_empty() {
+            self.error(
+                ml,
+                &join(&mp, "mobiles"),
+                "Telegram has no mobile mentions; list user ids in `users`",
+            );
+        }
+        for (j, u) in c.mentions.users.iter().enumerate() {
+            let id = u.split_once(':').map_or(u.as_str(), |(id, _)| id);
+            if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                self.error(
+                    ml,
+                    &format!("{mp}.users[{j}]"),
+                    format!("`{u}` is not a Telegram user id: a number such as 123456789, optionally with a name to show (`123456789:Alice`)"),
+                );
+            }
+        }
     }
 
     /// Checks a contact's template: chat platforms only, compiles, renders
@@ -343,6 +520,7 @@ pub(super) fn probe_contact(template: String) -> Contact {
         name: "(subscription template)".into(),
         channel: Channel::Lark,
         webhook: String::new(),
+        chat_id: String::new(),
         headers: Vec::new(),
         secret: String::new(),
         concurrency: 1,
