@@ -151,6 +151,10 @@ pub fn balance(html: &str) -> String {
                     }
                 }
             }
+            '>' => {
+                out.push_str("&gt;");
+                rest = &rest[1..];
+            }
             c => {
                 out.push(c);
                 rest = &rest[c.len_utf8()..];
@@ -545,7 +549,7 @@ mod tests {
         assert_eq!(balance("<b>bold <i>it"), "<b>bold <i>it</i></b>");
         assert_eq!(balance("a &amp; b &am"), "a &amp; b ");
         assert_eq!(balance("x <a href=\"h"), "x ");
-        assert_eq!(balance("<div>x</div>"), "&lt;div>x&lt;/div>");
+        assert_eq!(balance("<div>x</div>"), "&lt;div&gt;x&lt;/div&gt;");
         assert_eq!(balance("a & b"), "a &amp; b");
     }
 

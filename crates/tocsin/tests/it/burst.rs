@@ -212,3 +212,52 @@ async fn a_burst_of_400_to_discord_arrives_in_full_within_its_limits_without_a_4
     assert_eq!(ev["deliveries"][0]["status"], "delivered", "{ev:#}");
     assert_eq!(ev["deliveries"][0]["message_kind"], "digest", "{ev:#}");
 }
+
+/// Telegram's budget in Tocsin: 1 send per 1.05 s (and 18 per 63 s), under
+/// the published 1 a second per chat and 20 a minute per group.
+const TELEGRAM_STEP: Duration = Duration::from_millis(1_050);
+
+#[tokio::test]
+async fn a_burst_of_400_to_telegram_arrives_in_full_within_its_limits_without_a_429() {
+    let bot = FakeBot::telegram().await;
+    bot.use_manual_clock();
+    let token = "123456789:burst";
+    bot.add_bot(token, BotSettings::default());
+    let h = Harness::start_manual(&platform_config("telegram", &bot.url(token), "")).await;
+    const N: usize = 400;
+    let batch: Vec<Value> = (0..N).map(burst_event).collect();
+    let (s, v) = h.post("/api/v1/events", &json!(batch).to_string()).await;
+    assert_eq!(s, 202, "{v}");
+    let mut steps = 0;
+    step_done(&h, &bot, 1).await;
+    while !pending_of(&h, "bot").is_empty() {
+        steps += 1;
+        assert!(steps < 120, "the backlog never cleared");
+        let before = bot.received().len();
+        bot.advance(TELEGRAM_STEP);
+        h.clock().advance(TELEGRAM_STEP);
+        step_done(&h, &bot, before + 1).await;
+    }
+    idle(&h).await;
+    let received = bot.received();
+    let refused: Vec<(u16, String)> = received
+        .iter()
+        .filter(|d| !d.accepted())
+        .map(|d| (d.http_status, d.answer.clone()))
+        .collect();
+    assert!(refused.is_empty(), "refused by Telegram: {refused:?}");
+    for d in &received {
+        let text = d.rendered_text();
+        assert!(text.encode_utf16().count() <= tocsin_fakes::telegram::MAX_TEXT);
+        assert!(!text.contains("more not shown"), "a digest was cut: {text}");
+    }
+    let seen = names_seen(&received, N);
+    let missing: Vec<usize> = (0..N).filter(|i| seen[*i] == 0).collect();
+    let twice: Vec<usize> = (0..N).filter(|i| seen[*i] > 1).collect();
+    assert!(
+        missing.is_empty() && twice.is_empty(),
+        "missing {missing:?}, twice {twice:?}"
+    );
+    // Packed to the 4096 characters: a handful of digests.
+    assert!(received.len() <= 15, "{} messages", received.len());
+}

@@ -201,9 +201,25 @@ pub fn native(id: &str, name: &str, level: &str) -> String {
     )
 }
 
+/// The chat `platform_config` sends Telegram messages to.
+pub const TELEGRAM_CHAT: i64 = -1_001_234_567_890;
+
 /// A config with one chat-platform contact `bot` (`channel` at `url`, plus
 /// `extra` contact keys), one group, one policy and one subscription to everything.
+
 pub fn platform_config(channel: &str, url: &str, extra: &str) -> String {
+    // Telegram has no webhook URL: its fake's bot URL
+    // `{api_base}/bot{token}/sendMessage` becomes the contact's keys.
+    let target = match channel {
+        "telegram" => {
+            let (base, rest) = url.rsplit_once("/bot").expect("a Telegram bot URL");
+            let token = rest.trim_end_matches("/sendMessage");
+            format!(
+                "bot_token: \"{token}\"\n    chat_id: {TELEGRAM_CHAT}\n    api_base: \"{base}\""
+            )
+        }
+        _ => format!("webhook: \"{url}\""),
+    };
     format!(
         r#"
 server:
@@ -215,7 +231,7 @@ delivery:
 contacts:
   - name: bot
     channel: {channel}
-    webhook: "{url}"
+    {target}
 {extra}
 contact_groups:
   - {{ name: team, contacts: [bot] }}

@@ -75,6 +75,7 @@ contacts:
   - { name: dingtalk, channel: dingtalk, webhook: "https://oapi.dingtalk.com/robot/send?access_token=t", secret: SEC000test, keywords: [alert], lang: zh, mentions: { mobiles: ["13800000000"] } }
   - { name: slack, channel: slack, webhook: "https://hooks.slack.com/services/T0/B0/X", mentions: { all: true } }
   - { name: discord, channel: discord, webhook: "https://discord.com/api/webhooks/123456789012345678/tok", mentions: { users: ["80351110224678912"] } }
+  - { name: telegram, channel: telegram, bot_token: "123456789:AAHgolden", chat_id: -1001234567890, mentions: { users: ["42:Alice"] } }
 "#;
 
 fn check(name: &str, actual: &str) {
@@ -143,6 +144,16 @@ fn every_platform_payload_is_exactly_the_golden_one() {
                     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
                     discord_limits(&v, case);
                     discord_embed_chars(&v)
+                }
+                // Telegram counts the text after entity parsing, in UTF-16.
+                tocsin::config::Channel::Telegram => {
+                    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    telegram_checks(&v, &format!("{case}"));
+                    let pieces = tocsin_fakes::telegram::parse_html(v["text"].as_str().unwrap())
+                        .unwrap_or_else(|e| panic!("{case}: {e}"));
+                    tocsin_fakes::telegram::visible(&pieces)
+                        .encode_utf16()
+                        .count()
                 }
                 _ => body.len(),
             };
@@ -240,5 +251,20 @@ fn discord_limits(v: &serde_json::Value, case: &str) {
         tocsin_fakes::reading::mentions(tocsin_fakes::Platform::Discord, v),
         ["80351110224678912"],
         "{case}"
+    );
+}
+
+/// The promises every Telegram body keeps: it parses as Telegram's HTML,
+/// notifies nobody but the contact's user, links only to Tocsin.
+fn telegram_checks(v: &serde_json::Value, case: &str) {
+    assert_eq!(v["parse_mode"], "HTML", "{case}");
+    assert_eq!(v["chat_id"], -1001234567890_i64, "{case}");
+    assert_eq!(tocsin_fakes::telegram::notified(v), ["42"], "{case}: {v:#}");
+    let links = tocsin_fakes::reading::links(tocsin_fakes::Platform::Telegram, v);
+    assert!(
+        links
+            .iter()
+            .all(|l| l.starts_with("https://tocsin.example.com/api/v1/events/golden-")),
+        "{case}: {links:?}"
     );
 }

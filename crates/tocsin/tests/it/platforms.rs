@@ -713,3 +713,219 @@ async fn discord_invalid_form_body_fails_at_once_naming_the_field() {
     );
     assert_eq!(ev["deliveries"][0]["attempts"].as_array().unwrap().len(), 1);
 }
+
+const TELEGRAM_BOT: &str = "123456789:AAH-telegram_token1";
+
+fn telegram_bot_settings() -> BotSettings {
+    BotSettings {
+        chats: vec![TELEGRAM_CHAT.to_string()],
+        ..BotSettings::default()
+    }
+}
+
+#[tokio::test]
+async fn telegram_html_escaped_mentions_only_from_the_config() {
+    let bot = FakeBot::telegram().await;
+    bot.add_bot(TELEGRAM_BOT, telegram_bot_settings());
+    let h = Harness::start(&platform_config(
+        "telegram",
+        &bot.url(TELEGRAM_BOT),
+        "    mentions: { users: [\"42:Alice\"], levels: [critical] }\n",
+    ))
+    .await;
+    let (ev, d) = deliver_one(&h, &bot, "tg-1", &hostile_event("tg-1")).await;
+    assert_eq!(d.http_status, 200, "{}", d.answer);
+    assert_eq!(d.path, format!("/bot{TELEGRAM_BOT}/sendMessage"));
+    assert_eq!(d.header("content-type"), Some("application/json"));
+    let body = d.json();
+    assert_eq!(body["chat_id"], TELEGRAM_CHAT);
+    assert_eq!(body["parse_mode"], "HTML");
+    assert_eq!(body["link_preview_options"], json!({"is_disabled": true}));
+    assert_eq!(body["disable_notification"], false);
+    let html = body["text"].as_str().unwrap();
+    assert!(
+        html.starts_with("🔴 <b>[CRITICAL] Suspicious:&lt;at user_id=&quot;all&quot;&gt;x&lt;/at&gt; @\u{200D}all"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<a href=\"tg://user?id=42\">Alice</a>"),
+        "{html}"
+    );
+    // As the chat shows it: the text reads as it came, nobody is notified
+    // but our user, nothing links but our event.
+    let text = d.rendered_text();
+    assert!(text.contains("Alert: Unusual Logon (Suspicious)"), "{text}");
+    assert!(text.contains("Asset: web-<at id=all></at>"), "{text}");
+    assert!(text.contains("2026-11-29 10:00:00 CST"), "{text}");
+    assert_eq!(d.mentions(), ["42"], "{html}");
+    assert_eq!(
+        d.links(),
+        ["https://tocsin.example.com/api/v1/events/tg-1"],
+        "{html}"
+    );
+    let a = &ev["deliveries"][0]["attempts"][0];
+    assert_eq!(a["http_status"], 200);
+    assert_eq!(
+        a["reason"],
+        "delivered (Telegram answered HTTP 200, ok: true)"
+    );
+}
+
+#[tokio::test]
+async fn telegram_429_waits_retry_after_then_delivers() {
+    let bot = FakeBot::telegram().await;
+    bot.add_bot(TELEGRAM_BOT, telegram_bot_settings());
+    bot.script(TELEGRAM_BOT, [ScriptedAnswer::RateLimited]);
+    let h = Harness::start(&platform_config("telegram", &bot.url(TELEGRAM_BOT), "")).await;
+    h.post("/api/v1/events", &native("tg-rl", "Incident:X", "critical"))
+        .await;
+    let ev = h.wait_status("tg-rl", "bot", "delivered").await;
+    let attempts = ev["deliveries"][0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{ev:#}");
+    assert_eq!(attempts[0]["http_status"], 429);
+    assert_eq!(attempts[0]["outcome"], "retry");
+    assert_eq!(attempts[0]["platform_code"], "429");
+    assert_eq!(
+        attempts[0]["platform_message"],
+        "Too Many Requests: retry after 1"
+    );
+    let reason = attempts[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("Telegram is rate limiting this bot") && reason.contains("for 1 s"),
+        "{reason}"
+    );
+    assert_eq!(attempts[1]["http_status"], 200);
+    let answer: Value = serde_json::from_str(&bot.received()[0].answer).unwrap();
+    assert_eq!(answer["parameters"]["retry_after"], 1);
+}
+
+#[tokio::test]
+async fn telegram_test_contact_speaks_telegrams_terms_and_never_shows_the_token() {
+    let bot = FakeBot::telegram().await;
+    bot.use_manual_clock();
+    bot.add_bot(TELEGRAM_BOT, telegram_bot_settings());
+    let base = bot
+        .url(TELEGRAM_BOT)
+        .replace(&format!("/bot{TELEGRAM_BOT}/sendMessage"), "");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("t.yaml");
+    let yaml = format!(
+        "delivery:\n  allow_private_networks: true\ncontacts:\n  - {{ name: good, channel: telegram, bot_token: \"{TELEGRAM_BOT}\", chat_id: {TELEGRAM_CHAT}, api_base: \"{base}\" }}\n  - {{ name: chat, channel: telegram, bot_token: \"{TELEGRAM_BOT}\", chat_id: \"@nowhere\", api_base: \"{base}\" }}\n  - {{ name: token, channel: telegram, bot_token: \"987654321:AAHrevoked\", chat_id: {TELEGRAM_CHAT}, api_base: \"{base}\" }}\n"
+    );
+    std::fs::write(&cfg, &yaml).unwrap();
+    let exe = env!("CARGO_BIN_EXE_tocsin");
+    let run = |name: &'static str| {
+        let cfg = cfg.clone();
+        async move {
+            let out = tokio::process::Command::new(exe)
+                .args(["test-contact", "--config"])
+                .arg(&cfg)
+                .arg(name)
+                .output()
+                .await
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr),
+            )
+        }
+    };
+    let (code, text) = run("good").await;
+    assert_eq!((code, text.as_str()), (Some(0), "ok\n"));
+    let test = &bot.accepted()[0];
+    assert!(
+        test.rendered_text().contains("good"),
+        "{}",
+        test.rendered_text()
+    );
+    let (code, text) = run("chat").await;
+    assert_eq!(code, Some(1));
+    assert!(
+        text.contains("HTTP 400 (code 400)")
+            && text.contains("Bad Request: chat not found")
+            && text.contains("`chat_id` is wrong"),
+        "{text}"
+    );
+    let (code, text) = run("token").await;
+    assert_eq!(code, Some(1));
+    assert!(
+        text.contains("HTTP 401 (code 401)")
+            && text.contains("Unauthorized")
+            && text.contains("@BotFather"),
+        "{text}"
+    );
+    assert!(!text.contains("AAHrevoked"), "{text}");
+    // And over the API (a second later: a test message is not budgeted,
+    // and Telegram allows one a second per chat); the contact list shows
+    // no token.
+    bot.advance(Duration::from_secs(2));
+    let h = Harness::start(&yaml).await;
+    let (s, v) = h.post("/api/v1/contacts/good/test", "").await;
+    assert_eq!(
+        (s, v["ok"].clone(), v["http_status"].clone()),
+        (200, json!(true), json!(200))
+    );
+    let (_, v) = h.post("/api/v1/contacts/chat/test", "").await;
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["platform_code"], "400");
+    assert_eq!(v["platform_message"], "Bad Request: chat not found");
+    let (_, contacts) = h.get("/api/v1/contacts").await;
+    let all = contacts.to_string();
+    assert!(
+        !all.contains("AAH-telegram_token1") && !all.contains("AAHrevoked"),
+        "{all}"
+    );
+    assert_eq!(
+        contacts["contacts"][0]["channel"], "telegram",
+        "{contacts:#}"
+    );
+}
+
+#[tokio::test]
+async fn telegram_unparsable_entities_fail_at_once_with_advice() {
+    let bot = FakeBot::telegram().await;
+    bot.add_bot(TELEGRAM_BOT, telegram_bot_settings());
+    // A template writing a tag Telegram does not know: the fake refuses it
+    // as Telegram does, once; nothing is retried.
+    let h = Harness::start(&platform_config(
+        "telegram",
+        &bot.url(TELEGRAM_BOT),
+        "    template: \"<div>{{ event.name }}</div>\"\n",
+    ))
+    .await;
+    h.post("/api/v1/events", &native("tg-ent", "Incident:X", "warn"))
+        .await;
+    let ev = h.wait_status("tg-ent", "bot", "delivered").await;
+    // Tocsin shows unknown tags as text: the message goes out.
+    let d = &bot.accepted()[0];
+    assert!(
+        d.rendered_text().contains("<div>Incident:X</div>"),
+        "{}",
+        d.rendered_text()
+    );
+    assert_eq!(ev["deliveries"][0]["attempts"].as_array().unwrap().len(), 1);
+    // A refusal Telegram gives is final and explained.
+    bot.script(
+        TELEGRAM_BOT,
+        [ScriptedAnswer::code(
+            400,
+            "Bad Request: can't parse entities: Unsupported start tag \"div\" at byte offset 0",
+        )],
+    );
+    h.post("/api/v1/events", &native("tg-ent2", "Incident:Y", "warn"))
+        .await;
+    let ev = h.wait_status("tg-ent2", "bot", "failed").await;
+    let a = &ev["deliveries"][0]["attempts"][0];
+    assert_eq!(a["platform_code"], "400");
+    let reason = a["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("could not parse the message's HTML"),
+        "{reason}"
+    );
+    assert_eq!(ev["deliveries"][0]["attempts"].as_array().unwrap().len(), 1);
+    let (_, explain) = h.get("/api/v1/events/tg-ent2/explain").await;
+    let all = explain.to_string();
+    assert!(all.contains("b, i, u, s, a href"), "{explain:#}");
+    assert!(!all.contains(TELEGRAM_BOT), "{explain:#}");
+}

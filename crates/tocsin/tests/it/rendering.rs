@@ -85,6 +85,8 @@ async fn nothing_built_from_content(channel: &str, bot: &FakeBot, extra: &str, m
         // A Discord webhook is `{id}/{token}`, the id a number.
         let token = match channel {
             "discord" => format!("112233445566778899/{channel}-{case}"),
+            // A Telegram token is `{bot id}:{key}`.
+            "telegram" => format!("{}:{channel}-{case}", 700 + n),
             _ => format!("{channel}-{case}"),
         };
         bot.add_bot(&token, BotSettings::default());
@@ -208,5 +210,23 @@ async fn discord_gets_no_link_mention_or_fake_line_built_from_content() {
             ["80351110224678912"],
             "{body:#}"
         );
+    }
+}
+
+#[tokio::test]
+async fn telegram_gets_no_link_mention_or_fake_line_built_from_content() {
+    let bot = FakeBot::telegram().await;
+    nothing_built_from_content(
+        "telegram",
+        &bot,
+        "    mentions: { users: [\"42:Alice\"] }\n",
+        &["42"],
+    )
+    .await;
+    // Only Tocsin's own tags; no `@username` Telegram would link.
+    for d in bot.received() {
+        let body = d.json();
+        assert!(d.accepted(), "{}", d.answer);
+        assert_eq!(tocsin_fakes::telegram::notified(&body), ["42"], "{body:#}");
     }
 }
