@@ -113,7 +113,7 @@ fn attr_value(attrs: &str, name: &str) -> Option<String> {
     } else {
         rest.split_whitespace().next().unwrap_or("")
     };
-    Some(unentity(v).ok()?)
+    Some(unentity(v))
 }
 
 fn entity(name: &str) -> Option<String> {
@@ -133,7 +133,7 @@ fn entity(name: &str) -> Option<String> {
     }
 }
 
-fn unentity(s: &str) -> Result<String, String> {
+fn unentity(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(i) = rest.find('&') {
@@ -155,7 +155,7 @@ fn unentity(s: &str) -> Result<String, String> {
         }
     }
     out.push_str(rest);
-    Ok(out)
+    out
 }
 
 /// Parses Telegram's HTML style as its parser does: the supported tags
@@ -179,7 +179,7 @@ pub fn parse_html(html: &str) -> Result<Vec<Piece>, String> {
                     return Err(format!("Unclosed start tag at byte offset {i}"));
                 }
                 if !text.is_empty() {
-                    out.push(Piece::Text(unentity(&std::mem::take(&mut text))?));
+                    out.push(Piece::Text(unentity(&std::mem::take(&mut text))));
                 }
                 if let Some(name) = tag.strip_prefix('/') {
                     let name = name.trim().to_ascii_lowercase();
@@ -252,7 +252,7 @@ pub fn parse_html(html: &str) -> Result<Vec<Piece>, String> {
         ));
     }
     if !text.is_empty() {
-        out.push(Piece::Text(unentity(&text)?));
+        out.push(Piece::Text(unentity(&text)));
     }
     Ok(out)
 }

@@ -206,7 +206,6 @@ pub const TELEGRAM_CHAT: i64 = -1_001_234_567_890;
 
 /// A config with one chat-platform contact `bot` (`channel` at `url`, plus
 /// `extra` contact keys), one group, one policy and one subscription to everything.
-
 pub fn platform_config(channel: &str, url: &str, extra: &str) -> String {
     // Telegram has no webhook URL: its fake's bot URL
     // `{api_base}/bot{token}/sendMessage` becomes the contact's keys.

@@ -148,7 +148,7 @@ fn every_platform_payload_is_exactly_the_golden_one() {
                 // Telegram counts the text after entity parsing, in UTF-16.
                 tocsin::config::Channel::Telegram => {
                     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-                    telegram_checks(&v, &format!("{case}"));
+                    telegram_checks(&v, case);
                     let pieces = tocsin_fakes::telegram::parse_html(v["text"].as_str().unwrap())
                         .unwrap_or_else(|e| panic!("{case}: {e}"));
                     tocsin_fakes::telegram::visible(&pieces)
