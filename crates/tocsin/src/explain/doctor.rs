@@ -426,6 +426,12 @@ fn check_contact(c: &Config, i: usize, contact: &Contact, out: &mut Vec<Finding>
         }
     };
     let ch = contact.channel.as_str();
+    // Telegram's URL is built from `api_base` (and the token).
+    let url_key = if contact.channel == Channel::Telegram {
+        "api_base"
+    } else {
+        "webhook"
+    };
     if let Ok(u) = url::Url::parse(&contact.webhook) {
         if let Some(why) = refused_address(c, &u) {
             out.push(
@@ -436,7 +442,7 @@ fn check_contact(c: &Config, i: usize, contact: &Contact, out: &mut Vec<Finding>
                         obj.clone(),
                         format!("{}: {why}", contact.name),
                     ),
-                    "webhook",
+                    url_key,
                 )
                 .certain(),
             );
@@ -455,7 +461,7 @@ fn check_contact(c: &Config, i: usize, contact: &Contact, out: &mut Vec<Finding>
                             p.as_str()
                         ),
                     ),
-                    "webhook",
+                    url_key,
                 )
                 .certain(),
             ),
@@ -474,7 +480,7 @@ fn check_contact(c: &Config, i: usize, contact: &Contact, out: &mut Vec<Finding>
                                 contact.name,
                             ),
                         ),
-                        "webhook",
+                        url_key,
                     );
                     out.push(if own_host { f.certain() } else { f });
                 }
@@ -882,6 +888,17 @@ mod located_tests {
                 "https://relay.example/api/v10/webhooks/123/tok",
                 "webhook",
                 "discord",
+            ),
+            (
+                "https://api.telegram.org/bot1:x/sendMessage",
+                "webhook",
+                "telegram",
+            ),
+            // A relay keeping Telegram's path.
+            (
+                "https://relay.example/tg/bot123:AAH/sendMessage",
+                "slack",
+                "telegram",
             ),
             // A relay keeping Lark's path: Lark's shape, not WeCom's.
             (

@@ -364,7 +364,7 @@ fn channels() {
     assert_eq!(c.contacts[0].channel, Channel::Lark);
     let e = errors("contacts:\n  - { name: l, channel: fax, webhook: \"https://a/x\" }\n");
     assert!(e[0].ends_with(
-        "unknown channel `fax`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord"
+        "unknown channel `fax`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord, telegram"
     ));
     let e = errors("contacts:\n  - { name: l, webhook: \"https://a/x\" }\n");
     assert!(e[0].contains("`channel` is required"), "{e:?}");
@@ -976,5 +976,73 @@ fn digest_schedules_take_names_ranges_and_lists() {
             "t.yaml:8: subscriptions[0].digest.schedule: `0 10 * * FUNDAY` is not a cron schedule"
         ),
         "{e:#?}"
+    );
+}
+
+#[test]
+fn telegram_takes_a_token_and_a_chat_never_echoing_the_token() {
+    let c = load("contacts:\n  - { name: t, channel: telegram, bot_token: \"123456789:AAH-x_y\", chat_id: \"@secops\", api_base: \"https://tg.example.com/\" }\n  - { name: u, channel: telegram, bot_token: \"1:k\", chat_id: -1001234567890 }\n")
+        .config
+        .unwrap();
+    assert_eq!(c.contacts[0].channel, Channel::Telegram);
+    assert_eq!(
+        c.contacts[0].webhook,
+        "https://tg.example.com/bot123456789:AAH-x_y/sendMessage"
+    );
+    assert_eq!(c.contacts[0].chat_id, "@secops");
+    assert_eq!(c.contacts[0].secret, "123456789:AAH-x_y");
+    assert_eq!(
+        c.contacts[1].webhook,
+        "https://api.telegram.org/bot1:k/sendMessage"
+    );
+    assert_eq!(c.contacts[1].chat_id, "-1001234567890");
+    // The version hashes no token.
+    let mut other = c.clone();
+    other.contacts[0].secret = "999:other".into();
+    other.contacts[0].webhook = "https://tg.example.com/bot999:other/sendMessage".into();
+    assert_eq!(c.version(), other.version());
+    let e = errors(
+        "contacts:\n  - name: t\n    channel: telegram\n    bot_token: \"SECRETVALUE\"\n    chat_id: \"secops\"\n    webhook: \"https://x.example/hook\"\n    mentions: { all: true, users: [\"alice\"] }\n",
+    );
+    assert_eq!(e.len(), 5, "{e:#?}");
+    assert!(e.iter().all(|l| !l.contains("SECRETVALUE")), "{e:#?}");
+    assert!(
+        e.iter()
+            .any(|l| l.starts_with("t.yaml:4: contacts[0].bot_token: not a Telegram bot token")),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|l| l
+                .starts_with("t.yaml:5: contacts[0].chat_id: `secops` is not a Telegram chat id")),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|l| l
+                .starts_with("t.yaml:6: contacts[0].webhook: Telegram contacts take `bot_token`")),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|l| l.starts_with("t.yaml:7: contacts[0].mentions.all: ")),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter().any(|l| l.starts_with(
+            "t.yaml:7: contacts[0].mentions.users[0]: `alice` is not a Telegram user id"
+        )),
+        "{e:#?}"
+    );
+    let e = errors("contacts:\n  - { name: t, channel: telegram }\n");
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert!(e[0].contains("`bot_token` is required"), "{e:?}");
+    assert!(e[1].contains("`chat_id` is required"), "{e:?}");
+    let e = errors(
+        "contacts:\n  - { name: s, channel: slack, webhook: \"https://hooks.slack.com/services/T/B/x\", chat_id: 1 }\n",
+    );
+    assert_eq!(
+        e,
+        ["t.yaml:2: contacts[0].chat_id: `chat_id` belongs to `channel: telegram` contacts"]
     );
 }
