@@ -1,4 +1,4 @@
-//! The sandbox: the five platform fakes on one fixed port, each on its real
+//! The sandbox: the six platform fakes on one fixed port, each on its real
 //! webhook path (they do not collide), with fixed, documented bots, and the
 //! pages showing what each bot got; plus the plain-text page the tests read.
 
@@ -22,7 +22,7 @@ pub struct SandboxBot {
 }
 
 /// The fixed bots every sandbox serves (documented in the README).
-pub const SANDBOX_BOTS: [SandboxBot; 5] = [
+pub const SANDBOX_BOTS: [SandboxBot; 6] = [
     SandboxBot {
         platform: Platform::Lark,
         channel: "lark",
@@ -58,6 +58,14 @@ pub const SANDBOX_BOTS: [SandboxBot; 5] = [
         secret: None,
         keyword: None,
     },
+    // Telegram: the token is `{bot id}:{key}`; the bot is in every chat.
+    SandboxBot {
+        platform: Platform::Telegram,
+        channel: "telegram",
+        token: "7000000001:sandbox-telegram",
+        secret: None,
+        keyword: None,
+    },
 ];
 
 impl SandboxBot {
@@ -71,21 +79,22 @@ impl SandboxBot {
     }
 }
 
-const PLATFORMS: [Platform; 5] = [
+const PLATFORMS: [Platform; 6] = [
     Platform::Lark,
     Platform::WeCom,
     Platform::DingTalk,
     Platform::Slack,
     Platform::Discord,
+    Platform::Telegram,
 ];
 
-/// The five platform fakes on one address. `GET /` lists the bots,
-/// `GET /lark`, `/wecom`, `/dingtalk`, `/slack`, `/discord` show what their bots got
+/// The six platform fakes on one address. `GET /` lists the bots,
+/// `GET /lark`, `/wecom`, `/dingtalk`, `/slack`, `/discord`, `/telegram` show what their bots got
 /// (HTML, as the platform renders it), `GET /_sandbox` the same as plain
 /// text, `GET /_sandbox/requests` every request as it arrived (JSON); webhook requests go to the platform their path belongs to:
 /// `/open-apis/…` Lark, `/cgi-bin/…` WeCom, `/robot/…` DingTalk,
 /// `/services/…` Slack, `/api/webhooks/…` (and `/api/v{n}/webhooks/…`)
-/// Discord. Dropping it stops the server.
+/// Discord, `/bot<token>/…` Telegram. Dropping it stops the server.
 pub struct Sandbox {
     addr: SocketAddr,
     bots: Vec<FakeBot>,
@@ -99,7 +108,7 @@ impl Drop for Sandbox {
 }
 
 impl Sandbox {
-    /// Binds `listen` and serves the five platforms with [`SANDBOX_BOTS`].
+    /// Binds `listen` and serves the six platforms with [`SANDBOX_BOTS`].
     pub async fn start(listen: &str) -> std::io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -254,6 +263,8 @@ fn platform_of(path: &str) -> Option<Platform> {
         Some(Platform::Slack)
     } else if path.starts_with("/api/webhooks/") || is_versioned_discord(path) {
         Some(Platform::Discord)
+    } else if path.starts_with("/bot") {
+        Some(Platform::Telegram)
     } else {
         None
     }
@@ -356,7 +367,7 @@ mod tests {
     use serde_json::json;
 
     #[tokio::test]
-    async fn one_port_serves_the_five_platforms_on_their_paths_and_pages() {
+    async fn one_port_serves_the_six_platforms_on_their_paths_and_pages() {
         let sb = Sandbox::start("127.0.0.1:0").await.unwrap();
         // WeCom: unsigned; a second message shows first on the page.
         let url = sb.url(Platform::WeCom, "sandbox-wecom");
@@ -431,6 +442,37 @@ mod tests {
         )
         .await;
         assert_eq!(a.status, 200);
+
+        // Telegram: `/bot<token>/sendMessage`, its answers in its shape.
+        let telegram = sb.url(Platform::Telegram, "7000000001:sandbox-telegram");
+        assert_eq!(
+            telegram,
+            format!(
+                "http://{}/bot7000000001:sandbox-telegram/sendMessage",
+                sb.addr()
+            )
+        );
+        let a = post_json(
+            &telegram,
+            &json!({"chat_id": -1001, "text": "<b>bold</b> &lt;script&gt;", "parse_mode": "HTML"}),
+        )
+        .await;
+        assert_eq!((a.status, a.json()["ok"].clone()), (200, json!(true)));
+        let a = post_json(
+            &format!("http://{}/bot7000000001:wrong/sendMessage", sb.addr()),
+            &json!({"chat_id": -1001, "text": "x"}),
+        )
+        .await;
+        assert_eq!(
+            (a.status, a.json()["description"].clone()),
+            (401, json!("Unauthorized"))
+        );
+        let telegram_page = get(&sb.page_url(Platform::Telegram)).await.body;
+        assert!(
+            telegram_page.contains("<b>bold</b> &lt;script&gt;"),
+            "{telegram_page}"
+        );
+        assert!(!telegram_page.contains("<script>"), "{telegram_page}");
 
         let page = get(&sb.page_url(Platform::WeCom)).await;
         assert_eq!(page.status, 200);

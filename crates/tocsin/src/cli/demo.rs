@@ -1,5 +1,5 @@
 //! `tocsin demo`: the whole flow with no bot of your own. A local sandbox of
-//! the five chat platforms (the faithful fakes, on loopback), the server with
+//! the six chat platforms (the faithful fakes, on loopback), the server with
 //! contacts and subscriptions pointing at them, and a stream of realistic
 //! security events posted through the real ingest API.
 
@@ -11,6 +11,7 @@ use tocsin_fakes::{BotSettings, Platform, WebhookReceiver};
 
 /// The demo's Discord bot (`{id}/{token}`: Discord webhook ids are numbers).
 const DEMO_DISCORD: &str = "1100000000000000002/demo-discord";
+const DEMO_TELEGRAM: &str = "7000000002:demo-telegram";
 
 const ITEMS: [(&str, &str, &[&str]); 8] = [
     ("Incident", "Incident:BruteForce", &["critical", "warn"]),
@@ -101,6 +102,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     slack.add_bot("T000/B000/DEMO", BotSettings::default());
     let discord = sandbox.bot(Platform::Discord);
     discord.add_bot(DEMO_DISCORD, BotSettings::default());
+    let telegram = sandbox.bot(Platform::Telegram);
+    telegram.add_bot(DEMO_TELEGRAM, BotSettings::default());
+    let chat = super::sandbox::TELEGRAM_CHAT;
+    let sandbox_addr = sandbox.addr();
     let siem = WebhookReceiver::start().await;
     siem.require_signature("demo-hmac");
     let yaml = format!(
@@ -113,9 +118,10 @@ contacts:
   - {{ name: dingtalk-bot, channel: dingtalk, webhook: "{}", secret: SECdemo, keywords: [alert], lang: zh }}
   - {{ name: slack-bot, channel: slack, webhook: "{}" }}
   - {{ name: discord-bot, channel: discord, webhook: "{}" }}
+  - {{ name: telegram-bot, channel: telegram, bot_token: "{DEMO_TELEGRAM}", chat_id: {chat}, api_base: "http://{sandbox_addr}" }}
   - {{ name: siem-hook, channel: webhook, webhook: "{}", secret: demo-hmac }}
 contact_groups:
-  - {{ name: chat, contacts: [lark-bot, wecom-bot, dingtalk-bot, slack-bot, discord-bot] }}
+  - {{ name: chat, contacts: [lark-bot, wecom-bot, dingtalk-bot, slack-bot, discord-bot, telegram-bot] }}
   - {{ name: siem, contacts: [siem-hook] }}
 notification_policies:
   - {{ name: to-chat, contact_groups: [chat] }}
@@ -182,6 +188,7 @@ subscriptions:
         Platform::DingTalk,
         Platform::Slack,
         Platform::Discord,
+        Platform::Telegram,
     ] {
         println!("    {:<14} {}", p.name(), sandbox.page_url(p));
     }

@@ -1,9 +1,13 @@
-//! `tocsin sandbox`: the five fake chat platforms alone, on one fixed port
+//! `tocsin sandbox`: the six fake chat platforms alone, on one fixed port
 //! and their real webhook paths, with fixed bots, so a user can point their
 //! own config at them and watch each bot's page.
 
 use super::SandboxArgs;
-use tocsin_fakes::{SANDBOX_BOTS, Sandbox};
+use tocsin_fakes::{Platform, SANDBOX_BOTS, Sandbox};
+
+/// The chat the sandbox's contacts send Telegram messages to (its bot is in
+/// every chat).
+pub const TELEGRAM_CHAT: i64 = -1_001_000_000_001;
 
 pub async fn run(args: SandboxArgs) -> i32 {
     crate::install_crypto_provider();
@@ -58,11 +62,21 @@ async fn who_holds(listen: &str) -> String {
 /// page, and a contacts snippet for the user's config.
 pub fn describe(sandbox: &Sandbox) -> String {
     let mut out = format!(
-        "Tocsin sandbox on http://{} (Ctrl-C to stop): the five platforms on their real webhook paths.\n",
+        "Tocsin sandbox on http://{} (Ctrl-C to stop): the six platforms on their real webhook paths.\n",
         sandbox.addr()
     );
     for b in SANDBOX_BOTS {
         out.push_str(&format!("\n  {}\n", b.platform.name()));
+        if b.platform == Platform::Telegram {
+            out.push_str(&format!("    bot_token: {}\n", b.token));
+            out.push_str(&format!("    chat_id:   {TELEGRAM_CHAT} (any chat)\n"));
+            out.push_str(&format!("    api_base:  http://{}\n", sandbox.addr()));
+            out.push_str(&format!(
+                "    page:      {}\n",
+                sandbox.page_url(b.platform)
+            ));
+            continue;
+        }
         out.push_str(&format!(
             "    webhook: {}\n",
             sandbox.url(b.platform, b.token)
@@ -75,6 +89,14 @@ pub fn describe(sandbox: &Sandbox) -> String {
     out.push_str("\nContacts for your config (the sandbox is on loopback, hence allow_private_networks):\n\n");
     out.push_str("delivery:\n  allow_private_networks: true\ncontacts:\n");
     for b in SANDBOX_BOTS {
+        if b.platform == Platform::Telegram {
+            out.push_str(&format!(
+                "  - {{ name: sandbox-telegram, channel: telegram, bot_token: \"{}\", chat_id: {TELEGRAM_CHAT}, api_base: \"http://{}\" }}\n",
+                b.token,
+                sandbox.addr()
+            ));
+            continue;
+        }
         let mut line = format!(
             "  - {{ name: sandbox-{}, channel: {}, webhook: \"{}\"",
             b.channel,

@@ -819,8 +819,15 @@ fn the_demo_has_a_discord_bot_in_its_chat_group() {
     );
     assert!(
         yaml.contains(
-            "  - { name: chat, contacts: [lark-bot, wecom-bot, dingtalk-bot, slack-bot, discord-bot] }\n"
+            "  - { name: chat, contacts: [lark-bot, wecom-bot, dingtalk-bot, slack-bot, discord-bot, telegram-bot] }\n"
         ),
+        "{yaml}"
+    );
+    // And a Telegram bot on the same sandbox: its API base, its own token.
+    assert!(
+        yaml.contains(&format!(
+            "  - {{ name: telegram-bot, channel: telegram, bot_token: \"7000000002:demo-telegram\", chat_id: -1001000000001, api_base: \"{sandbox}\" }}\n"
+        )),
         "{yaml}"
     );
     let check = tocsin()

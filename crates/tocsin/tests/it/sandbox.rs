@@ -1,4 +1,4 @@
-//! `tocsin sandbox`: the real binary serves the five platforms on one port
+//! `tocsin sandbox`: the real binary serves the six platforms on one port
 //! and their documented paths; a real Tocsin config pasted from what it
 //! prints delivers to each bot, and each bot's page shows the messages
 //! rendered, newest first, with untrusted content inert.
@@ -35,7 +35,7 @@ fn start() -> (Sandbox, Vec<String>) {
         let mut line = String::new();
         assert!(sandbox.out.read_line(&mut line).unwrap() > 0, "{lines:#?}");
         let line = line.trim_end().to_string();
-        let last = line.starts_with("  - { name: sandbox-discord,");
+        let last = line.starts_with("  - { name: sandbox-telegram,");
         lines.push(line);
         if last {
             return (sandbox, lines);
@@ -121,6 +121,16 @@ async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
             "/discord",
         ),
     ];
+    // Telegram: a token, a chat and the API base instead of a webhook.
+    assert_eq!(
+        printed(&lines, "Telegram", "bot_token:"),
+        "7000000001:sandbox-telegram"
+    );
+    assert_eq!(printed(&lines, "Telegram", "api_base:"), base);
+    assert_eq!(
+        printed(&lines, "Telegram", "page:"),
+        format!("{base}/telegram")
+    );
     for (platform, path, secret, keyword, page) in expect {
         assert_eq!(
             printed(&lines, platform, "webhook:"),
@@ -134,7 +144,7 @@ async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
     // The printed snippet, pasted into a config as is.
     let snippet_at = lines.iter().position(|l| l == "delivery:").unwrap();
     let yaml = format!(
-        "{}\ncontact_groups:\n  - {{ name: chat, contacts: [sandbox-lark, sandbox-wecom, sandbox-dingtalk, sandbox-slack, sandbox-discord] }}\n\
+        "{}\ncontact_groups:\n  - {{ name: chat, contacts: [sandbox-lark, sandbox-wecom, sandbox-dingtalk, sandbox-slack, sandbox-discord, sandbox-telegram] }}\n\
          notification_policies:\n  - {{ name: p, contact_groups: [chat] }}\n\
          subscriptions:\n  - {{ name: all, notification_policy: p }}\n",
         lines[snippet_at..].join("\n")
@@ -146,6 +156,7 @@ async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
         "sandbox-dingtalk",
         "sandbox-slack",
         "sandbox-discord",
+        "sandbox-telegram",
     ];
     let (s, v) = h
         .post(
@@ -187,6 +198,7 @@ async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
         "sandbox-dingtalk",
         "T0SANDBOX/B0SANDBOX/sandbox",
         "1100000000000000001/sandbox-discord",
+        "7000000001:sandbox-telegram",
     ] {
         assert!(
             text.contains(&format!(
