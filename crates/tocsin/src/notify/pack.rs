@@ -185,8 +185,12 @@ mod tests {
             "discord" => "https://discord.com/api/webhooks/1/x",
             _ => "https://siem.example.com/hook",
         };
+        let target = match channel {
+            "telegram" => "bot_token: \"1:x\", chat_id: -100".to_string(),
+            _ => format!("webhook: \"{url}\""),
+        };
         let yaml = format!(
-            "contacts:\n  - {{ name: c, channel: {channel}, webhook: \"{url}\", timezone: Asia/Shanghai{extra} }}\n"
+            "contacts:\n  - {{ name: c, channel: {channel}, {target}, timezone: Asia/Shanghai{extra} }}\n"
         );
         let loaded = crate::config::load_str(&yaml, "t", &|_| None);
         let c: Config = loaded
@@ -261,7 +265,9 @@ mod tests {
             })
             .collect();
         let events = sorted(events);
-        for channel in ["lark", "wecom", "dingtalk", "slack", "discord", "webhook"] {
+        for channel in [
+            "lark", "wecom", "dingtalk", "slack", "discord", "telegram", "webhook",
+        ] {
             let c = contact(channel, "");
             let sizes = check(&c, Some("https://tocsin.example.com"), &events);
             // Packed tight: every digest but the last is full (by size or count).
@@ -356,13 +362,14 @@ mod tests {
         #[test]
         fn every_packed_digest_fits_and_no_event_is_lost_or_duplicated(
             raw in prop::collection::vec(arb_event(), 1..450),
-            channel in prop::sample::select(vec!["lark", "wecom", "dingtalk", "slack", "discord", "webhook"]),
+            channel in prop::sample::select(vec!["lark", "wecom", "dingtalk", "slack", "discord", "telegram", "webhook"]),
             mention_all in any::<bool>(),
             link in any::<bool>(),
         ) {
             let extra = match (mention_all, channel) {
                 // Discord never pings everyone: its mentions are user ids.
                 (true, "discord") => ", mentions: { users: [\"80351110224678912\"], levels: [critical] }",
+                (true, "telegram") => ", mentions: { users: [\"42:Alice\"], levels: [critical] }",
                 (true, _) => ", mentions: { all: true, levels: [critical] }",
                 _ => "",
             };

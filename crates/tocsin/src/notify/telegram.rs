@@ -238,7 +238,14 @@ fn html(doc: &Doc, msg: &MessageView<'_>) -> String {
     if let Some(m) = mentions(msg, doc.level) {
         lines.push(m);
     }
-    lines.push(format!("<i>{}</i>", render::footer(doc, escape)));
+    // The footer; a keyword too is text here (Telegram has no keyword
+    // rule), so it is escaped like the rest and cannot open a tag.
+    let mut footer = escape(&doc.footer);
+    if let Some(k) = &doc.keyword {
+        footer.push_str(" · ");
+        footer.push_str(&escape(k));
+    }
+    lines.push(format!("<i>{footer}</i>"));
     lines.join("\n")
 }
 

@@ -146,6 +146,17 @@ mod tests {
                 !out.contains("<@") && !out.contains("<!"),
                 "slack {t}: {out}"
             );
+            // Telegram: no tag, every `@` defanged.
+            let out = render_for(Channel::Telegram, t, hostile()).unwrap();
+            assert!(
+                !out.contains('<') && !out.contains('>'),
+                "telegram {t}: {out}"
+            );
+            assert_eq!(
+                out.matches('@').count(),
+                out.matches("@\u{200D}").count(),
+                "telegram {t}: {out}"
+            );
             // Discord: every markup character escaped, every `@` defanged.
             let out = render_for(Channel::Discord, t, hostile()).unwrap();
             let bare: Vec<char> = out.chars().collect();
@@ -283,6 +294,7 @@ mod tests {
             Channel::Dingtalk,
             Channel::Slack,
             Channel::Discord,
+            Channel::Telegram,
         ] {
             let c = contact(ch, t);
             let (doc, body) = view_render(&c, sample_event());
@@ -327,6 +339,7 @@ mod tests {
             (Channel::Lark, 20_000),
             (Channel::Slack, 11_000),
             (Channel::Discord, 20_000),
+            (Channel::Telegram, 20_000),
         ] {
             let mut c = contact(ch, t);
             c.keywords = vec!["告警".into()];
@@ -339,6 +352,14 @@ mod tests {
             if ch == Channel::Discord {
                 let d = v["embeds"][0]["description"].as_str().unwrap();
                 assert!(d.chars().count() <= 4096, "{}", d.chars().count());
+            }
+            if ch == Channel::Telegram {
+                let t = v["text"].as_str().unwrap();
+                assert!(
+                    super::super::telegram::visible_len(t) <= 4096,
+                    "{}",
+                    super::super::telegram::visible_len(t)
+                );
             }
             if ch == Channel::Wecom {
                 let md = v["markdown"]["content"].as_str().unwrap();
