@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-use crate::{dingtalk, discord, lark, slack, wecom};
+use crate::{dingtalk, discord, lark, slack, teams, wecom};
 
 mod helpers;
 mod page;
@@ -39,6 +39,7 @@ pub enum Platform {
     DingTalk,
     Slack,
     Discord,
+    Teams,
 }
 
 impl Platform {
@@ -49,6 +50,7 @@ impl Platform {
             Platform::DingTalk => "DingTalk",
             Platform::Slack => "Slack",
             Platform::Discord => "Discord",
+            Platform::Teams => "Teams",
         }
     }
 
@@ -61,6 +63,9 @@ impl Platform {
             // Per webhook (its bucket) and per channel (one webhook posts
             // into one channel).
             Platform::Discord => vec![(5, Duration::from_secs(2)), (30, Duration::from_secs(60))],
+            // The thresholds Microsoft documented for the connectors
+            // (Workflows publishes none).
+            Platform::Teams => vec![(4, Duration::from_secs(1)), (60, Duration::from_secs(30))],
         }
     }
 
@@ -71,6 +76,7 @@ impl Platform {
             Platform::DingTalk => format!("/robot/send?access_token={token}"),
             Platform::Slack => format!("/services/{token}"),
             Platform::Discord => format!("/api/webhooks/{token}"),
+            Platform::Teams => teams::url_path(token),
         }
     }
 
@@ -81,6 +87,7 @@ impl Platform {
             Platform::DingTalk => dingtalk::handle(ctx, req),
             Platform::Slack => slack::handle(ctx, req),
             Platform::Discord => discord::handle(ctx, req),
+            Platform::Teams => teams::handle(ctx, req),
         }
     }
 
@@ -94,6 +101,7 @@ impl Platform {
             Platform::DingTalk => query_param(query, "access_token"),
             Platform::Slack => path.strip_prefix("/services/").map(str::to_string),
             Platform::Discord => discord::token_of(path),
+            Platform::Teams => teams::token_of(path, query),
         }
     }
 
@@ -111,6 +119,7 @@ impl Platform {
                 Answer::text(status, msg)
             }
             Platform::Discord => discord::error(discord::status_of(code), code, msg),
+            Platform::Teams => teams::code_answer(code, msg),
         }
     }
 
@@ -121,6 +130,7 @@ impl Platform {
             Platform::DingTalk => dingtalk::rate_limited(),
             Platform::Slack => slack::rate_limited(Duration::from_secs(1)),
             Platform::Discord => discord::rate_limited(Duration::from_millis(500)),
+            Platform::Teams => teams::rate_limited(Duration::from_secs(1)),
         }
     }
 
@@ -131,6 +141,7 @@ impl Platform {
             Platform::DingTalk => dingtalk::render(body),
             Platform::Slack => slack::render(body),
             Platform::Discord => discord::render(body),
+            Platform::Teams => teams::render(body),
         }
     }
 }
@@ -165,13 +176,14 @@ impl BotSettings {
 pub enum ScriptedAnswer {
     /// The platform's own rate-limit answer: Lark 11232, WeCom 45009,
     /// DingTalk 130101 (HTTP 200), Slack HTTP 429 `Retry-After: 1`, Discord
-    /// HTTP 429 `retry_after: 0.5`.
+    /// HTTP 429 `retry_after: 0.5`, Teams HTTP 429 `Retry-After: 1`.
     RateLimited,
     /// A business error in the platform's shape: HTTP 200 JSON with this
     /// `code`/`errcode` and message (WeCom adds its hint suffix); for Slack,
     /// HTTP status `code` (400 if not a status) with the message as body;
     /// for Discord, `{"code", "message"}` at the status Discord uses for it
-    /// (10015 → 404, 50027 → 401, else 400).
+    /// (10015 → 404, 50027 → 401, else 400); for Teams, HTTP status `code`
+    /// (400 if not an error status) with `{"error": {"code", "message"}}`.
     Code(i64, String),
     /// Any HTTP answer.
     Http {
@@ -241,6 +253,7 @@ impl Delivery {
         match self.platform {
             Platform::Slack => self.http_status == 200 && self.answer == "ok",
             Platform::Discord => matches!(self.http_status, 200 | 204),
+            Platform::Teams => self.http_status == 202,
             _ => self.http_status == 200 && self.code == Some(0),
         }
     }

@@ -37,6 +37,10 @@ impl FakeBot {
     pub async fn discord() -> FakeBot {
         Self::start(Platform::Discord).await
     }
+    /// Bots are registered as `"{workflow id}/{sig}"`.
+    pub async fn teams() -> FakeBot {
+        Self::start(Platform::Teams).await
+    }
 
     /// Starts a fake of `platform` on 127.0.0.1 with an ephemeral port.
     pub async fn start(platform: Platform) -> FakeBot {

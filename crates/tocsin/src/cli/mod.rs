@@ -47,7 +47,7 @@ pub enum Command {
     TestContact(TestContactArgs),
     /// The whole flow with no bot of your own: sandbox bots on loopback and a stream of events.
     Demo(DemoArgs),
-    /// The five fake chat platforms alone, on a fixed port: prints each bot's webhook URL, secret and keyword.
+    /// The six fake chat platforms alone, on a fixed port: prints each bot's webhook URL, secret and keyword.
     Sandbox(SandboxArgs),
     /// Why an event was or was not delivered to each contact, step by step.
     Explain(ExplainArgs),

@@ -1,4 +1,4 @@
-//! `tocsin sandbox`: the five fake chat platforms alone, on one fixed port
+//! `tocsin sandbox`: the six fake chat platforms alone, on one fixed port
 //! and their real webhook paths, with fixed bots, so a user can point their
 //! own config at them and watch each bot's page.
 
@@ -58,7 +58,7 @@ async fn who_holds(listen: &str) -> String {
 /// page, and a contacts snippet for the user's config.
 pub fn describe(sandbox: &Sandbox) -> String {
     let mut out = format!(
-        "Tocsin sandbox on http://{} (Ctrl-C to stop): the five platforms on their real webhook paths.\n",
+        "Tocsin sandbox on http://{} (Ctrl-C to stop): the six platforms on their real webhook paths.\n",
         sandbox.addr()
     );
     for b in SANDBOX_BOTS {

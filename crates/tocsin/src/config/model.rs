@@ -167,16 +167,18 @@ pub enum Channel {
     Dingtalk,
     Slack,
     Discord,
+    Teams,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 6] = [
+    pub const ALL: [Channel; 7] = [
         Channel::Webhook,
         Channel::Lark,
         Channel::Wecom,
         Channel::Dingtalk,
         Channel::Slack,
         Channel::Discord,
+        Channel::Teams,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -186,6 +188,7 @@ impl Channel {
             Channel::Dingtalk => "dingtalk",
             Channel::Slack => "slack",
             Channel::Discord => "discord",
+            Channel::Teams => "teams",
         }
     }
     /// `feishu` is Lark's name in mainland China (open.feishu.cn; Lark's
@@ -220,7 +223,7 @@ impl Lang {
 /// an event.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Mentions {
-    /// Platform user ids (Lark open_id/user_id, WeCom userid, DingTalk userId, Slack member id, Discord user id).
+    /// Platform user ids (Lark open_id/user_id, WeCom userid, DingTalk userId, Slack member id, Discord user id, Teams user principal name or Entra object id).
     pub users: Vec<String>,
     /// Mobile numbers (DingTalk; WeCom text messages).
     pub mobiles: Vec<String>,

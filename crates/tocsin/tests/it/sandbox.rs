@@ -35,7 +35,7 @@ fn start() -> (Sandbox, Vec<String>) {
         let mut line = String::new();
         assert!(sandbox.out.read_line(&mut line).unwrap() > 0, "{lines:#?}");
         let line = line.trim_end().to_string();
-        let last = line.starts_with("  - { name: sandbox-discord,");
+        let last = line.starts_with("  - { name: sandbox-teams,");
         lines.push(line);
         if last {
             return (sandbox, lines);
@@ -75,7 +75,7 @@ fn event(id: &str, name: &str, desc: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
+async fn the_sandbox_serves_the_six_platforms_on_its_documented_paths() {
     let (mut sandbox, lines) = start();
     let base = lines[0]
         .strip_prefix("Tocsin sandbox on ")
@@ -120,6 +120,13 @@ async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
             "(none)",
             "/discord",
         ),
+        (
+            "Teams",
+            "/workflows/5a4db0c0ffee4e11a0de000000000001/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=sandbox-teams-sig",
+            "(none)",
+            "(none)",
+            "/teams",
+        ),
     ];
     for (platform, path, secret, keyword, page) in expect {
         assert_eq!(
@@ -134,7 +141,7 @@ async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
     // The printed snippet, pasted into a config as is.
     let snippet_at = lines.iter().position(|l| l == "delivery:").unwrap();
     let yaml = format!(
-        "{}\ncontact_groups:\n  - {{ name: chat, contacts: [sandbox-lark, sandbox-wecom, sandbox-dingtalk, sandbox-slack, sandbox-discord] }}\n\
+        "{}\ncontact_groups:\n  - {{ name: chat, contacts: [sandbox-lark, sandbox-wecom, sandbox-dingtalk, sandbox-slack, sandbox-discord, sandbox-teams] }}\n\
          notification_policies:\n  - {{ name: p, contact_groups: [chat] }}\n\
          subscriptions:\n  - {{ name: all, notification_policy: p }}\n",
         lines[snippet_at..].join("\n")
@@ -146,6 +153,7 @@ async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
         "sandbox-dingtalk",
         "sandbox-slack",
         "sandbox-discord",
+        "sandbox-teams",
     ];
     let (s, v) = h
         .post(
@@ -187,6 +195,7 @@ async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
         "sandbox-dingtalk",
         "T0SANDBOX/B0SANDBOX/sandbox",
         "1100000000000000001/sandbox-discord",
+        "5a4db0c0ffee4e11a0de000000000001/sandbox-teams-sig",
     ] {
         assert!(
             text.contains(&format!(
@@ -207,6 +216,10 @@ async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
         (
             "Discord",
             "<div class=\"discord-msg\"><div class=\"embed\" style=\"border-left-color:#",
+        ),
+        (
+            "Teams",
+            "<div class=\"teams-msg\"><div class=\"teams-card\"><p class=\"c-red\"",
         ),
     ] {
         let html = page(&printed(&lines, platform, "page:")).await;

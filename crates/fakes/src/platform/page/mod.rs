@@ -9,6 +9,7 @@ mod discord;
 mod lark;
 pub(crate) mod markup;
 mod slack;
+mod teams;
 mod wecom;
 
 use super::{Core, Delivery, Platform};
@@ -22,6 +23,7 @@ pub(crate) fn page_path(platform: Platform) -> &'static str {
         Platform::DingTalk => "/dingtalk",
         Platform::Slack => "/slack",
         Platform::Discord => "/discord",
+        Platform::Teams => "/teams",
     }
 }
 
@@ -33,6 +35,7 @@ pub(crate) fn message_html(platform: Platform, body: &serde_json::Value) -> Stri
         Platform::DingTalk => dingtalk::render(body),
         Platform::Slack => slack::render(body),
         Platform::Discord => discord::render(body),
+        Platform::Teams => teams::render(body),
     }
 }
 
@@ -63,6 +66,7 @@ h1,h2,h3,h4,h5,h6{margin:4px 0}.mention{color:#3370ff;font-weight:500}a{color:#3
 .embed{background:#2b2d31;border-left:4px solid #1e1f22;border-radius:4px;padding:8px 12px;margin:6px 0;max-width:520px}\
 .embed .title{color:#f2f3f5}.embed .footer{color:#949ba4;font-size:12px;margin-top:6px}\
 .discord-msg .mention{background:#3c4270;color:#c9cdfb;border-radius:3px;padding:0 2px}\
+.teams-msg{font-family:'Segoe UI',sans-serif}.teams-card{border:1px solid #e1dfdd;border-left:4px solid #6264a7;border-radius:4px;padding:8px 12px}\
 table{border-collapse:collapse}td{padding:2px 12px 2px 0;vertical-align:top}";
 
 fn document(title: &str, body: &str) -> String {
@@ -72,6 +76,7 @@ fn document(title: &str, body: &str) -> String {
         Platform::DingTalk,
         Platform::Slack,
         Platform::Discord,
+        Platform::Teams,
     ]
     .iter()
     .map(|p| format!("<a href=\"{}\">{}</a>", page_path(*p), esc(p.name())))
