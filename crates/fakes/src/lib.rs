@@ -7,7 +7,7 @@
 //! - [`webhook`]: a generic recording webhook receiver.
 //! - [`cutter`]: a front for a receiver that closes the first connections
 //!   without answering.
-//! - [`lark`], [`wecom`], [`dingtalk`], [`slack`], [`discord`], [`telegram`]: faithful fakes of the chat
+//! - [`lark`], [`wecom`], [`dingtalk`], [`slack`], [`discord`], [`teams`], [`telegram`]: faithful fakes of the chat
 //!   platforms' incoming webhooks (checks, codes and limits of
 //!   `docs/channels.md`), all served by one [`FakeBot`] type.
 
@@ -18,6 +18,7 @@ pub mod lark;
 pub mod platform;
 pub mod reading;
 pub mod slack;
+pub mod teams;
 pub mod telegram;
 pub mod webhook;
 pub mod wecom;

@@ -78,6 +78,15 @@ pub fn links(platform: Platform, body: &Value) -> Vec<String> {
             }
             url_fields(body, &mut out);
         }
+        Platform::Teams => {
+            // The card's markdown subset: `[text](url)` and bare URLs in
+            // every TextBlock and fact; the actions' `url`s.
+            for text in crate::teams::texts(body) {
+                markdown_links(text, &mut out);
+                bare_urls(text, &mut out);
+            }
+            url_fields(body, &mut out);
+        }
         Platform::Telegram => {
             // `<a href>` links, then what Telegram auto-links in the
             // visible text.
@@ -186,6 +195,18 @@ pub fn mentions(platform: Platform, body: &Value) -> Vec<String> {
             // never ping; `discord::pings` says who is notified).
             for (_, text) in crate::discord::texts(body) {
                 out.extend(discord_mentions(&crate::discord::inert_escapes(text)));
+            }
+        }
+        Platform::Teams => {
+            // `<at>name</at>` is a mention only when the card's
+            // `msteams.entities` names it; otherwise Teams shows the text.
+            let shown = crate::teams::texts(body).join("\n");
+            for card in crate::teams::cards(body) {
+                for (text, id, _) in crate::teams::entities(card) {
+                    if !text.is_empty() && shown.contains(text) {
+                        out.push(id.to_string());
+                    }
+                }
             }
         }
         Platform::Telegram => out.extend(crate::telegram::notified(body)),

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-use crate::{dingtalk, discord, lark, slack, telegram, wecom};
+use crate::{dingtalk, discord, lark, slack, teams, telegram, wecom};
 
 mod helpers;
 mod page;
@@ -39,6 +39,7 @@ pub enum Platform {
     DingTalk,
     Slack,
     Discord,
+    Teams,
     Telegram,
 }
 
@@ -50,6 +51,7 @@ impl Platform {
             Platform::DingTalk => "DingTalk",
             Platform::Slack => "Slack",
             Platform::Discord => "Discord",
+            Platform::Teams => "Teams",
             Platform::Telegram => "Telegram",
         }
     }
@@ -63,6 +65,9 @@ impl Platform {
             // Per webhook (its bucket) and per channel (one webhook posts
             // into one channel).
             Platform::Discord => vec![(5, Duration::from_secs(2)), (30, Duration::from_secs(60))],
+            // The thresholds Microsoft documented for the connectors
+            // (Workflows publishes none).
+            Platform::Teams => vec![(4, Duration::from_secs(1)), (60, Duration::from_secs(30))],
             // Per chat about 1 a second, 20 a minute in a group (a bot's
             // chats share one budget here).
             Platform::Telegram => vec![(1, Duration::from_secs(1)), (20, Duration::from_secs(60))],
@@ -76,6 +81,7 @@ impl Platform {
             Platform::DingTalk => format!("/robot/send?access_token={token}"),
             Platform::Slack => format!("/services/{token}"),
             Platform::Discord => format!("/api/webhooks/{token}"),
+            Platform::Teams => teams::url_path(token),
             Platform::Telegram => format!("/bot{token}/sendMessage"),
         }
     }
@@ -87,6 +93,7 @@ impl Platform {
             Platform::DingTalk => dingtalk::handle(ctx, req),
             Platform::Slack => slack::handle(ctx, req),
             Platform::Discord => discord::handle(ctx, req),
+            Platform::Teams => teams::handle(ctx, req),
             Platform::Telegram => telegram::handle(ctx, req),
         }
     }
@@ -101,6 +108,7 @@ impl Platform {
             Platform::DingTalk => query_param(query, "access_token"),
             Platform::Slack => path.strip_prefix("/services/").map(str::to_string),
             Platform::Discord => discord::token_of(path),
+            Platform::Teams => teams::token_of(path, query),
             Platform::Telegram => telegram::token_of(path),
         }
     }
@@ -119,6 +127,7 @@ impl Platform {
                 Answer::text(status, msg)
             }
             Platform::Discord => discord::error(discord::status_of(code), code, msg),
+            Platform::Teams => teams::code_answer(code, msg),
             Platform::Telegram => telegram::error(code, msg),
         }
     }
@@ -130,6 +139,7 @@ impl Platform {
             Platform::DingTalk => dingtalk::rate_limited(),
             Platform::Slack => slack::rate_limited(Duration::from_secs(1)),
             Platform::Discord => discord::rate_limited(Duration::from_millis(500)),
+            Platform::Teams => teams::rate_limited(Duration::from_secs(1)),
             Platform::Telegram => telegram::rate_limited(Duration::from_secs(1)),
         }
     }
@@ -141,6 +151,7 @@ impl Platform {
             Platform::DingTalk => dingtalk::render(body),
             Platform::Slack => slack::render(body),
             Platform::Discord => discord::render(body),
+            Platform::Teams => teams::render(body),
             Platform::Telegram => telegram::render(body),
         }
     }
@@ -179,13 +190,14 @@ impl BotSettings {
 pub enum ScriptedAnswer {
     /// The platform's own rate-limit answer: Lark 11232, WeCom 45009,
     /// DingTalk 130101 (HTTP 200), Slack HTTP 429 `Retry-After: 1`, Discord
-    /// HTTP 429 `retry_after: 0.5`.
+    /// HTTP 429 `retry_after: 0.5`, Teams HTTP 429 `Retry-After: 1`.
     RateLimited,
     /// A business error in the platform's shape: HTTP 200 JSON with this
     /// `code`/`errcode` and message (WeCom adds its hint suffix); for Slack,
     /// HTTP status `code` (400 if not a status) with the message as body;
     /// for Discord, `{"code", "message"}` at the status Discord uses for it
-    /// (10015 → 404, 50027 → 401, else 400); for Telegram, `{"ok": false,
+    /// (10015 → 404, 50027 → 401, else 400); for Teams, HTTP status `code`
+    /// (400 if not an error status) with `{"error": {"code", "message"}}`; for Telegram, `{"ok": false,
     /// "error_code": code, "description": message}` at HTTP `code`.
     Code(i64, String),
     /// Any HTTP answer.
@@ -256,6 +268,7 @@ impl Delivery {
         match self.platform {
             Platform::Slack => self.http_status == 200 && self.answer == "ok",
             Platform::Discord => matches!(self.http_status, 200 | 204),
+            Platform::Teams => self.http_status == 202,
             Platform::Telegram => {
                 self.http_status == 200
                     && serde_json::from_str::<serde_json::Value>(&self.answer)

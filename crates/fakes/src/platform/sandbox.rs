@@ -1,4 +1,4 @@
-//! The sandbox: the six platform fakes on one fixed port, each on its real
+//! The sandbox: the seven platform fakes on one fixed port, each on its real
 //! webhook path (they do not collide), with fixed, documented bots, and the
 //! pages showing what each bot got; plus the plain-text page the tests read.
 
@@ -15,14 +15,14 @@ pub struct SandboxBot {
     /// The Tocsin `channel` of a contact for it.
     pub channel: &'static str,
     /// The token in its URL (Lark hook, WeCom key, DingTalk access token, Slack
-    /// path, Discord `{id}/{token}`).
+    /// path, Discord `{id}/{token}`, Teams `{workflow id}/{sig}`).
     pub token: &'static str,
     pub secret: Option<&'static str>,
     pub keyword: Option<&'static str>,
 }
 
 /// The fixed bots every sandbox serves (documented in the README).
-pub const SANDBOX_BOTS: [SandboxBot; 6] = [
+pub const SANDBOX_BOTS: [SandboxBot; 7] = [
     SandboxBot {
         platform: Platform::Lark,
         channel: "lark",
@@ -58,6 +58,13 @@ pub const SANDBOX_BOTS: [SandboxBot; 6] = [
         secret: None,
         keyword: None,
     },
+    SandboxBot {
+        platform: Platform::Teams,
+        channel: "teams",
+        token: "5a4db0c0ffee4e11a0de000000000001/sandbox-teams-sig",
+        secret: None,
+        keyword: None,
+    },
     // Telegram: the token is `{bot id}:{key}`; the bot is in every chat.
     SandboxBot {
         platform: Platform::Telegram,
@@ -79,22 +86,24 @@ impl SandboxBot {
     }
 }
 
-const PLATFORMS: [Platform; 6] = [
+const PLATFORMS: [Platform; 7] = [
     Platform::Lark,
     Platform::WeCom,
     Platform::DingTalk,
     Platform::Slack,
     Platform::Discord,
+    Platform::Teams,
     Platform::Telegram,
 ];
 
-/// The six platform fakes on one address. `GET /` lists the bots,
-/// `GET /lark`, `/wecom`, `/dingtalk`, `/slack`, `/discord`, `/telegram` show what their bots got
+/// The seven platform fakes on one address. `GET /` lists the bots,
+/// `GET /lark`, `/wecom`, `/dingtalk`, `/slack`, `/discord`, `/teams`, `/telegram` show what their bots got
 /// (HTML, as the platform renders it), `GET /_sandbox` the same as plain
 /// text, `GET /_sandbox/requests` every request as it arrived (JSON); webhook requests go to the platform their path belongs to:
 /// `/open-apis/…` Lark, `/cgi-bin/…` WeCom, `/robot/…` DingTalk,
 /// `/services/…` Slack, `/api/webhooks/…` (and `/api/v{n}/webhooks/…`)
-/// Discord, `/bot<token>/…` Telegram. Dropping it stops the server.
+/// Discord, `/workflows/…` (and `/powerautomate/…/workflows/…`) Teams,
+/// `/bot<token>/…` Telegram. Dropping it stops the server.
 pub struct Sandbox {
     addr: SocketAddr,
     bots: Vec<FakeBot>,
@@ -108,7 +117,7 @@ impl Drop for Sandbox {
 }
 
 impl Sandbox {
-    /// Binds `listen` and serves the six platforms with [`SANDBOX_BOTS`].
+    /// Binds `listen` and serves the seven platforms with [`SANDBOX_BOTS`].
     pub async fn start(listen: &str) -> std::io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -263,6 +272,8 @@ fn platform_of(path: &str) -> Option<Platform> {
         Some(Platform::Slack)
     } else if path.starts_with("/api/webhooks/") || is_versioned_discord(path) {
         Some(Platform::Discord)
+    } else if path.starts_with("/workflows/") || path.starts_with("/powerautomate/") {
+        Some(Platform::Teams)
     } else if path.starts_with("/bot") {
         Some(Platform::Telegram)
     } else {
@@ -367,7 +378,7 @@ mod tests {
     use serde_json::json;
 
     #[tokio::test]
-    async fn one_port_serves_the_six_platforms_on_their_paths_and_pages() {
+    async fn one_port_serves_the_seven_platforms_on_their_paths_and_pages() {
         let sb = Sandbox::start("127.0.0.1:0").await.unwrap();
         // WeCom: unsigned; a second message shows first on the page.
         let url = sb.url(Platform::WeCom, "sandbox-wecom");
@@ -442,6 +453,24 @@ mod tests {
         )
         .await;
         assert_eq!(a.status, 200);
+        // Teams: a Workflows trigger URL, its `sig` checked.
+        let teams = sb.url(
+            Platform::Teams,
+            "5a4db0c0ffee4e11a0de000000000001/sandbox-teams-sig",
+        );
+        assert!(
+            teams.starts_with(&format!(
+                "http://{}/workflows/5a4db0c0ffee4e11a0de000000000001/triggers/manual/paths/invoke?",
+                sb.addr()
+            )),
+            "{teams}"
+        );
+        let card = json!({"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
+            "content": {"type": "AdaptiveCard", "version": "1.4", "body": [{"type": "TextBlock", "text": "**card** <script>z</script>"}]}}]});
+        let a = post_json(&teams, &card).await;
+        assert_eq!((a.status, a.body.as_str()), (202, ""));
+        let a = post_json(&teams.replace("sandbox-teams-sig", "forged"), &card).await;
+        assert_eq!(a.status, 401);
 
         // Telegram: `/bot<token>/sendMessage`, its answers in its shape.
         let telegram = sb.url(Platform::Telegram, "7000000001:sandbox-telegram");
@@ -522,6 +551,16 @@ mod tests {
             discord_page.contains("refused (HTTP 401 code 50027)"),
             "{discord_page}"
         );
+        let teams_page = get(&sb.page_url(Platform::Teams)).await.body;
+        assert!(
+            teams_page.contains("<a href=\"/teams\">Teams</a>"),
+            "{teams_page}"
+        );
+        assert!(
+            teams_page.contains("<strong>card</strong> &lt;script&gt;z"),
+            "{teams_page}"
+        );
+        assert!(!teams_page.contains("<script"), "{teams_page}");
         let requests = get(&format!("http://{}/_sandbox/requests", sb.addr())).await;
         assert_eq!(
             requests.headers["content-type"].to_str().unwrap(),

@@ -37,6 +37,10 @@ impl FakeBot {
     pub async fn discord() -> FakeBot {
         Self::start(Platform::Discord).await
     }
+    /// Bots are registered as `"{workflow id}/{sig}"`.
+    pub async fn teams() -> FakeBot {
+        Self::start(Platform::Teams).await
+    }
     /// Bots are registered by token (`123456789:AAH…`), with the chats
     /// they are in in [`BotSettings::chats`](crate::BotSettings).
     pub async fn telegram() -> FakeBot {

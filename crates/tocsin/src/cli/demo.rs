@@ -1,5 +1,5 @@
 //! `tocsin demo`: the whole flow with no bot of your own. A local sandbox of
-//! the six chat platforms (the faithful fakes, on loopback), the server with
+//! the seven chat platforms (the faithful fakes, on loopback), the server with
 //! contacts and subscriptions pointing at them, and a stream of realistic
 //! security events posted through the real ingest API.
 
@@ -11,6 +11,8 @@ use tocsin_fakes::{BotSettings, Platform, WebhookReceiver};
 
 /// The demo's Discord bot (`{id}/{token}`: Discord webhook ids are numbers).
 const DEMO_DISCORD: &str = "1100000000000000002/demo-discord";
+/// The demo's Teams flow (`{workflow id}/{sig}`).
+const DEMO_TEAMS: &str = "5a4db0c0ffee4e11a0de000000000002/demo-teams-sig";
 const DEMO_TELEGRAM: &str = "7000000002:demo-telegram";
 
 const ITEMS: [(&str, &str, &[&str]); 8] = [
@@ -102,6 +104,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     slack.add_bot("T000/B000/DEMO", BotSettings::default());
     let discord = sandbox.bot(Platform::Discord);
     discord.add_bot(DEMO_DISCORD, BotSettings::default());
+    let teams = sandbox.bot(Platform::Teams);
+    teams.add_bot(DEMO_TEAMS, BotSettings::default());
     let telegram = sandbox.bot(Platform::Telegram);
     telegram.add_bot(DEMO_TELEGRAM, BotSettings::default());
     let chat = super::sandbox::TELEGRAM_CHAT;
@@ -118,10 +122,11 @@ contacts:
   - {{ name: dingtalk-bot, channel: dingtalk, webhook: "{}", secret: SECdemo, keywords: [alert], lang: zh }}
   - {{ name: slack-bot, channel: slack, webhook: "{}" }}
   - {{ name: discord-bot, channel: discord, webhook: "{}" }}
+  - {{ name: teams-bot, channel: teams, webhook: "{}" }}
   - {{ name: telegram-bot, channel: telegram, bot_token: "{DEMO_TELEGRAM}", chat_id: {chat}, api_base: "http://{sandbox_addr}" }}
   - {{ name: siem-hook, channel: webhook, webhook: "{}", secret: demo-hmac }}
 contact_groups:
-  - {{ name: chat, contacts: [lark-bot, wecom-bot, dingtalk-bot, slack-bot, discord-bot, telegram-bot] }}
+  - {{ name: chat, contacts: [lark-bot, wecom-bot, dingtalk-bot, slack-bot, discord-bot, teams-bot, telegram-bot] }}
   - {{ name: siem, contacts: [siem-hook] }}
 notification_policies:
   - {{ name: to-chat, contact_groups: [chat] }}
@@ -139,6 +144,7 @@ subscriptions:
         dingtalk.url("demo-dingtalk"),
         slack.url("T000/B000/DEMO"),
         discord.url(DEMO_DISCORD),
+        teams.url(DEMO_TEAMS),
         siem.url("/siem")
     );
     let loaded = load_str(&yaml, "demo.yaml", &|_| None);
@@ -188,6 +194,7 @@ subscriptions:
         Platform::DingTalk,
         Platform::Slack,
         Platform::Discord,
+        Platform::Teams,
         Platform::Telegram,
     ] {
         println!("    {:<14} {}", p.name(), sandbox.page_url(p));
@@ -232,7 +239,7 @@ subscriptions:
             }
         }
     }
-    let shown: Vec<String> = [lark, wecom, dingtalk, slack, discord]
+    let shown: Vec<String> = [lark, wecom, dingtalk, slack, discord, teams]
         .iter()
         .map(|b| {
             let all = b.received().len();

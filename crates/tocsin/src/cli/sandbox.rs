@@ -62,7 +62,7 @@ async fn who_holds(listen: &str) -> String {
 /// page, and a contacts snippet for the user's config.
 pub fn describe(sandbox: &Sandbox) -> String {
     let mut out = format!(
-        "Tocsin sandbox on http://{} (Ctrl-C to stop): the six platforms on their real webhook paths.\n",
+        "Tocsin sandbox on http://{} (Ctrl-C to stop): the seven platforms on their real webhook paths.\n",
         sandbox.addr()
     );
     for b in SANDBOX_BOTS {

@@ -173,17 +173,19 @@ pub enum Channel {
     Dingtalk,
     Slack,
     Discord,
+    Teams,
     Telegram,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 7] = [
+    pub const ALL: [Channel; 8] = [
         Channel::Webhook,
         Channel::Lark,
         Channel::Wecom,
         Channel::Dingtalk,
         Channel::Slack,
         Channel::Discord,
+        Channel::Teams,
         Channel::Telegram,
     ];
     pub fn as_str(self) -> &'static str {
@@ -194,6 +196,7 @@ impl Channel {
             Channel::Dingtalk => "dingtalk",
             Channel::Slack => "slack",
             Channel::Discord => "discord",
+            Channel::Teams => "teams",
             Channel::Telegram => "telegram",
         }
     }
@@ -229,7 +232,7 @@ impl Lang {
 /// an event.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Mentions {
-    /// Platform user ids (Lark open_id/user_id, WeCom userid, DingTalk userId, Slack member id, Discord user id, Telegram user id).
+    /// Platform user ids (Lark open_id/user_id, WeCom userid, DingTalk userId, Slack member id, Discord user id, Teams user principal name or Entra object id, Telegram user id).
     pub users: Vec<String>,
     /// Mobile numbers (DingTalk; WeCom text messages).
     pub mobiles: Vec<String>,

@@ -312,11 +312,38 @@ fn platform_of(u: &url::Url) -> Option<Channel> {
         Some(Channel::Dingtalk)
     } else if discord_webhook_path(path) {
         Some(Channel::Discord)
+    } else if teams_workflow_path(path) && query.contains("sig=") {
+        Some(Channel::Teams)
     } else if telegram_path(path) {
         Some(Channel::Telegram)
     } else {
         None
     }
+}
+
+/// The hosts of Teams Workflows webhooks: Logic Apps' regional hosts and
+/// Power Platform environments (both also serve flows that are not
+/// Teams').
+fn teams_host(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    h.ends_with(".logic.azure.com") || h.ends_with(".api.powerplatform.com")
+}
+
+/// The retired Office 365 connector webhooks' hosts.
+fn teams_connector_host(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    h.ends_with(".webhook.office.com") || h == "outlook.office.com" || h == "outlook.office365.com"
+}
+
+/// `…/workflows/{id}/triggers/{trigger}/paths/invoke` (Logic Apps'
+/// `/workflows/…` or Power Platform's
+/// `/powerautomate/automations/direct/workflows/…`).
+fn teams_workflow_path(path: &str) -> bool {
+    let Some((_, rest)) = path.split_once("/workflows/") else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    matches!(parts.as_slice(), [id, "triggers", trigger, "paths", "invoke"] if !id.is_empty() && !trigger.is_empty())
 }
 
 /// `/api/webhooks/{id}/{token}`, also with an API version
@@ -368,6 +395,7 @@ fn webhook_shape(channel: Channel, u: &url::Url) -> Option<&'static str> {
         Channel::Dingtalk => path.ends_with("/robot/send") && query.contains("access_token="),
         Channel::Slack => path.starts_with("/services/") && path.matches('/').count() >= 4,
         Channel::Discord => discord_webhook_path(path),
+        Channel::Teams => teams_workflow_path(path) && query.contains("sig="),
         Channel::Telegram => telegram_path(path),
     };
     (!ok).then_some(match channel {
@@ -376,6 +404,9 @@ fn webhook_shape(channel: Channel, u: &url::Url) -> Option<&'static str> {
         Channel::Dingtalk => "https://oapi.dingtalk.com/robot/send?access_token=<token>",
         Channel::Slack => "https://hooks.slack.com/services/T…/B…/…",
         Channel::Discord => "https://discord.com/api/webhooks/<id>/<token>",
+        Channel::Teams => {
+            "https://<region>.logic.azure.com/workflows/<id>/triggers/manual/paths/invoke?api-version=2016-06-01&sp=…&sv=1.0&sig=<signature>"
+        }
         Channel::Telegram => "https://api.telegram.org/bot<token>/sendMessage",
         Channel::Webhook => "",
     })
@@ -447,7 +478,23 @@ fn check_contact(c: &Config, i: usize, contact: &Contact, out: &mut Vec<Finding>
                 .certain(),
             );
         }
+        let connector =
+            contact.channel == Channel::Teams && u.host_str().is_some_and(teams_connector_host);
         match platform_of(&u) {
+            // A generic webhook may well feed a flow of its own.
+            Some(Channel::Teams) if contact.channel == Channel::Webhook => {}
+            _ if connector => out.push(place(
+                finding(
+                    Severity::Warning,
+                    "webhook_connector_retired",
+                    obj.clone(),
+                    format!(
+                        "{}: this is an Office 365 connector webhook, which Microsoft is retiring; create a Teams Workflows webhook (\"Post to a channel when a webhook request is received\") and use its URL",
+                        contact.name
+                    ),
+                ),
+                "webhook",
+            )),
             Some(p) if p != contact.channel => out.push(
                 place(
                     finding(
@@ -469,7 +516,9 @@ fn check_contact(c: &Config, i: usize, contact: &Contact, out: &mut Vec<Finding>
                 if let Some(shape) = webhook_shape(contact.channel, &u) {
                     // On the platform's own host a wrong path certainly
                     // fails; elsewhere (a relay, a test bot) it may not.
-                    let own_host = u.host_str().and_then(platform_host) == Some(contact.channel);
+                    let own_host = u.host_str().and_then(platform_host) == Some(contact.channel)
+                        || (contact.channel == Channel::Teams
+                            && u.host_str().is_some_and(teams_host));
                     let f = place(
                         finding(
                             Severity::Error,
@@ -890,6 +939,11 @@ mod located_tests {
                 "discord",
             ),
             (
+                "https://prod-01.westus.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=s",
+                "slack",
+                "teams",
+            ),
+            (
                 "https://api.telegram.org/bot1:x/sendMessage",
                 "webhook",
                 "telegram",
@@ -955,6 +1009,41 @@ mod located_tests {
                 "{bad}: {x:?}"
             );
         }
+        // Teams Workflows: `…/workflows/<id>/triggers/<t>/paths/invoke?…&sig=`.
+        for bad in [
+            "https://prod-01.westus.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01",
+            "https://default1.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/abc?sig=s",
+        ] {
+            let f = located(&contact(bad, "teams", ""));
+            let x = one(&f, "webhook_wrong_shape", "contacts[0].webhook");
+            assert!(
+                x.0 && x.4.contains("/triggers/manual/paths/invoke"),
+                "{bad}: {x:?}"
+            );
+        }
+        for good in [
+            "https://prod-01.westus.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=s",
+            "https://default1.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=s",
+        ] {
+            let f = located(&contact(good, "teams", ""));
+            assert!(
+                !f.iter().any(|x| x.1.starts_with("webhook_")),
+                "{good}: {f:?}"
+            );
+            // A generic webhook may feed a flow: no finding either.
+            let f = located(&contact(good, "webhook", ""));
+            assert!(
+                !f.iter().any(|x| x.1.starts_with("webhook_")),
+                "{good}: {f:?}"
+            );
+        }
+        let f = located(&contact(
+            "https://contoso.webhook.office.com/webhookb2/a/IncomingWebhook/b/c",
+            "teams",
+            "",
+        ));
+        let x = one(&f, "webhook_connector_retired", "contacts[0].webhook");
+        assert!(!x.0, "{x:?}");
         for good in [
             "https://discord.com/api/webhooks/123/tok",
             "https://discord.com/api/v10/webhooks/123/tok",

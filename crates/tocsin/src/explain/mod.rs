@@ -75,7 +75,15 @@ pub const STEP_CODES: [&str; 19] = [
 pub fn advice(platform_code: Option<&str>, reason: &str) -> Option<String> {
     let r = reason.to_lowercase();
     let code = platform_code.unwrap_or("");
-    let fix = if matches!(code, "19024") || r.contains("keywords") {
+    let fix = if r.starts_with("teams workflows refused the webhook's signature") {
+        "Teams Workflows refused the URL's `sig`: copy the flow's HTTP POST URL again (Teams → the channel's Workflows → the flow; it changes when the flow is re-created) into the contact's `webhook`"
+    } else if r.starts_with("teams workflows does not know this flow") {
+        "Teams Workflows does not know this flow: it was deleted or turned off; create a \"Post to a channel when a webhook request is received\" workflow in the channel and copy its URL into the contact's `webhook`"
+    } else if r.starts_with("teams refused the message as too large") {
+        "a Teams message is at most 28 KB: shorten the contact's template (Tocsin's own cards stay under 24,000 bytes)"
+    } else if r.starts_with("teams workflows refused the card") {
+        "Teams Workflows refused the card's shape (the reason names the field): check the contact's template, or whether the flow's trigger expects another schema"
+    } else if matches!(code, "19024") || r.contains("keywords") {
         "add one of the bot's keywords to the contact's `keywords` (Tocsin then puts one in every message), or to the template"
     } else if matches!(code, "19021") || r.contains("signature") || r.contains("sign not match") {
         "the signing secret is wrong: copy the bot's secret into the contact's `secret`"
@@ -486,6 +494,38 @@ mod tests {
             switch_kind: None,
             switch_source: None,
             config_version: "v".into(),
+        }
+    }
+
+    /// Teams' verdicts get Teams' fixes (not the signing-secret or
+    /// bot-removed advice of the other platforms, whose words they share).
+    #[test]
+    fn teams_failures_get_teams_advice() {
+        use crate::notify::Notifier;
+        let n = crate::notify::teams::TeamsNotifier;
+        let h = reqwest::header::HeaderMap::new();
+        for (status, body, words) in [
+            (
+                401,
+                r#"{"error":{"code":"AuthorizationFailed","message":"x"}}"#,
+                "copy the flow's HTTP POST URL again",
+            ),
+            (
+                404,
+                r#"{"error":{"code":"WorkflowNotFound","message":"x"}}"#,
+                "Post to a channel when a webhook request is received",
+            ),
+            (413, "", "at most 28 KB"),
+            (
+                400,
+                r#"{"error":{"code":"InvalidAdaptiveCard","message":"x"}}"#,
+                "refused the card's shape",
+            ),
+        ] {
+            let v = n.classify(status, &h, body.as_bytes());
+            let fix = advice(v.platform_code.as_deref(), &v.reason).unwrap_or_default();
+            assert!(fix.contains(words), "{status}: {fix}");
+            assert!(!fix.contains("signing secret"), "{status}: {fix}");
         }
     }
 

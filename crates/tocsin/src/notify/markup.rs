@@ -240,6 +240,58 @@ pub fn discord_plain(s: &str) -> String {
         .collect()
 }
 
+/// Teams Adaptive Card text (`TextBlock` text, `FactSet` titles and
+/// values), which Teams reads as a markdown subset: `**bold**`, `_italic_`,
+/// `[text](url)` links, `- ` / `1. ` lists, bare URLs auto-linked, and
+/// `<at>name</at>` mentions (live when `msteams.entities` names them). The
+/// subset has no escape sequence, so every markup character from an event
+/// is swapped for a look-alike (`*` `_` `[` `]` `<` `>` `&` `#` `~` and
+/// backticks), a leading list marker (`-`, `+`, `1.`) too; line breaks are
+/// folded, bidi controls removed, URLs defanged. No event text can build a
+/// link, a mention or emphasis; it still reads the same.
+pub fn teams(s: &str) -> String {
+    let s = inert(s);
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '*' => out.push('\u{2217}'),
+            '_' => out.push('\u{FF3F}'),
+            '[' => out.push('\u{FF3B}'),
+            ']' => out.push('\u{FF3D}'),
+            '<' => out.push('\u{FF1C}'),
+            '>' => out.push('\u{FF1E}'),
+            '&' => out.push('\u{FF06}'),
+            '#' => out.push('\u{FF03}'),
+            '~' => out.push('\u{FF5E}'),
+            '`' => out.push('\u{FF40}'),
+            '\\' => out.push('\u{FF3C}'),
+            '\n' | '\r' => out.push(' '),
+            DOT => out.push_str("[.]"),
+            c => out.push(c),
+        }
+    }
+    // A leading list marker: `- x`, `+ x`, `12. x`.
+    let trimmed = out.trim_start();
+    let lead = out.len() - trimmed.len();
+    if trimmed.starts_with(['-', '+']) {
+        let m = trimmed.chars().next().unwrap_or('-');
+        let swap = if m == '-' { '\u{2010}' } else { '\u{FF0B}' };
+        out.replace_range(lead..lead + 1, &swap.to_string());
+    } else {
+        let digits = trimmed.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && trimmed[digits..].starts_with(['.', ')']) {
+            let at = lead + digits;
+            let swap = if trimmed[digits..].starts_with('.') {
+                "\u{FF0E}"
+            } else {
+                "\u{FF09}"
+            };
+            out.replace_range(at..at + 1, swap);
+        }
+    }
+    out
+}
+
 /// Telegram's HTML parse mode (<https://core.telegram.org/bots/api#html-style>):
 /// `&`, `<` and `>` become entities (the only characters its parser
 /// reads, and `"` too so a value is also safe in an attribute), so no event
@@ -401,6 +453,25 @@ mod tests {
                     assert!(run % 2 == 1, "{hostile:?} -> {e:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn teams_text_cannot_mention_link_or_emphasize() {
+        assert_eq!(
+            teams("<at>Alice</at> **x** _y_ [ours](https://tocsin.example.com/x) a&amp;b"),
+            "\u{FF1C}at\u{FF1E}Alice\u{FF1C}/at\u{FF1E} \u{2217}\u{2217}x\u{2217}\u{2217} \u{FF3F}y\u{FF3F} \u{FF3B}ours\u{FF3D}(hxxps://tocsin[.]example[.]com/x) a\u{FF06}amp;b"
+        );
+        assert_eq!(teams("- RESOLVED\n- by me"), "\u{2010} RESOLVED - by me");
+        assert_eq!(teams("1. one"), "1\u{FF0E} one");
+        assert_eq!(teams("  + two"), "  \u{FF0B} two");
+        assert_eq!(teams("2026-11-29 10:00"), "2026-11-29 10:00");
+        for hostile in ["<at>x</at>", "[a](b)", "**b**", "\\<at>", "&lt;at&gt;"] {
+            let e = teams(hostile);
+            assert!(
+                !e.contains(['<', '>', '[', ']', '*', '&', '\\']),
+                "{hostile:?} -> {e:?}"
+            );
         }
     }
 

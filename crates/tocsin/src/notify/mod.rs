@@ -13,6 +13,7 @@ pub mod markup;
 pub mod pack;
 pub mod render;
 pub mod slack;
+pub mod teams;
 pub mod telegram;
 pub mod template;
 pub mod webhook;
@@ -163,6 +164,7 @@ pub fn notifier_for(channel: Channel) -> &'static dyn Notifier {
         Channel::Dingtalk => &dingtalk::DingtalkNotifier,
         Channel::Slack => &slack::SlackNotifier,
         Channel::Discord => &discord::DiscordNotifier,
+        Channel::Teams => &teams::TeamsNotifier,
         Channel::Telegram => &telegram::TelegramNotifier,
     }
 }

@@ -183,6 +183,9 @@ mod tests {
             "dingtalk" => "https://oapi.dingtalk.com/robot/send?access_token=t",
             "slack" => "https://hooks.slack.com/services/T/B/x",
             "discord" => "https://discord.com/api/webhooks/1/x",
+            "teams" => {
+                "https://prod-01.westus.logic.azure.com/workflows/a/triggers/manual/paths/invoke?api-version=2016-06-01&sp=x&sv=1.0&sig=s"
+            }
             _ => "https://siem.example.com/hook",
         };
         let target = match channel {
@@ -266,7 +269,7 @@ mod tests {
             .collect();
         let events = sorted(events);
         for channel in [
-            "lark", "wecom", "dingtalk", "slack", "discord", "telegram", "webhook",
+            "lark", "wecom", "dingtalk", "slack", "discord", "teams", "telegram", "webhook",
         ] {
             let c = contact(channel, "");
             let sizes = check(&c, Some("https://tocsin.example.com"), &events);
@@ -362,13 +365,14 @@ mod tests {
         #[test]
         fn every_packed_digest_fits_and_no_event_is_lost_or_duplicated(
             raw in prop::collection::vec(arb_event(), 1..450),
-            channel in prop::sample::select(vec!["lark", "wecom", "dingtalk", "slack", "discord", "telegram", "webhook"]),
+            channel in prop::sample::select(vec!["lark", "wecom", "dingtalk", "slack", "discord", "teams", "telegram", "webhook"]),
             mention_all in any::<bool>(),
             link in any::<bool>(),
         ) {
             let extra = match (mention_all, channel) {
                 // Discord never pings everyone: its mentions are user ids.
                 (true, "discord") => ", mentions: { users: [\"80351110224678912\"], levels: [critical] }",
+                (true, "teams") => ", mentions: { users: [\"alice@contoso.com\"], levels: [critical] }",
                 (true, "telegram") => ", mentions: { users: [\"42:Alice\"], levels: [critical] }",
                 (true, _) => ", mentions: { all: true, levels: [critical] }",
                 _ => "",

@@ -29,6 +29,7 @@ pub fn escaper(channel: Channel) -> fn(&str) -> String {
         Channel::Dingtalk => super::dingtalk::template_escape,
         Channel::Slack => super::slack::escape,
         Channel::Discord => super::markup::discord,
+        Channel::Teams => super::markup::teams,
         Channel::Telegram => super::markup::telegram,
         Channel::Webhook => str::to_string,
     }
@@ -171,6 +172,17 @@ mod tests {
                 out.matches("@\u{200D}").count(),
                 "discord {t}: {out}"
             );
+            // Teams: no markup character of the card's markdown survives.
+            // (The first template's own `**` stays.)
+            let out = render_for(Channel::Teams, t, hostile()).unwrap();
+            let values = out
+                .strip_prefix("**")
+                .and_then(|o| o.strip_suffix("**"))
+                .unwrap_or(&out);
+            assert!(
+                !values.contains(['<', '>', '[', ']', '*', '_', '`', '&']),
+                "teams {t}: {out}"
+            );
         }
         // The template's own markup stays.
         let out = render_for(Channel::Wecom, "**{{ event.name }}**", hostile()).unwrap();
@@ -294,6 +306,7 @@ mod tests {
             Channel::Dingtalk,
             Channel::Slack,
             Channel::Discord,
+            Channel::Teams,
             Channel::Telegram,
         ] {
             let c = contact(ch, t);
@@ -339,6 +352,7 @@ mod tests {
             (Channel::Lark, 20_000),
             (Channel::Slack, 11_000),
             (Channel::Discord, 20_000),
+            (Channel::Teams, 24_000),
             (Channel::Telegram, 20_000),
         ] {
             let mut c = contact(ch, t);

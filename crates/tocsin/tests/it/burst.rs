@@ -213,6 +213,65 @@ async fn a_burst_of_400_to_discord_arrives_in_full_within_its_limits_without_a_4
     assert_eq!(ev["deliveries"][0]["message_kind"], "digest", "{ev:#}");
 }
 
+/// Teams' budget in Tocsin: 3 sends per 1.05 s (and 54 per 63 s), under
+/// the assumed 4 a second and 60 a minute; the fake enforces the
+/// connectors' documented 4 a second and 60 in 30 s.
+const TEAMS_STEP: Duration = Duration::from_millis(1_050);
+const TEAMS_PER_STEP: usize = 3;
+
+#[tokio::test]
+async fn a_burst_of_400_to_teams_arrives_in_full_within_its_limits_without_a_429() {
+    let bot = FakeBot::teams().await;
+    bot.use_manual_clock();
+    let flow = "5e6f7a8b9c0d/burst-sig";
+    bot.add_bot(flow, BotSettings::default());
+    let h = Harness::start_manual(&platform_config("teams", &bot.url(flow), "")).await;
+    const N: usize = 400;
+    let batch: Vec<Value> = (0..N).map(burst_event).collect();
+    let (s, v) = h.post("/api/v1/events", &json!(batch).to_string()).await;
+    assert_eq!(s, 202, "{v}");
+    let mut steps = 0;
+    step_done(&h, &bot, TEAMS_PER_STEP).await;
+    while !pending_of(&h, "bot").is_empty() {
+        steps += 1;
+        assert!(steps < 50, "the backlog never cleared");
+        let before = bot.received().len();
+        bot.advance(TEAMS_STEP);
+        h.clock().advance(TEAMS_STEP);
+        step_done(&h, &bot, before + TEAMS_PER_STEP).await;
+    }
+    idle(&h).await;
+    let received = bot.received();
+    let refused: Vec<(u16, String)> = received
+        .iter()
+        .filter(|d| !d.accepted())
+        .map(|d| (d.http_status, d.answer.clone()))
+        .collect();
+    assert!(refused.is_empty(), "refused by Teams: {refused:?}");
+    for d in &received {
+        assert!(d.body.len() <= tocsin_fakes::teams::MAX_BYTES);
+        assert!(
+            !d.rendered_text().contains("more not shown"),
+            "a digest was cut: {}",
+            d.rendered_text()
+        );
+    }
+    let seen = names_seen(&received, N);
+    let missing: Vec<usize> = (0..N).filter(|i| seen[*i] == 0).collect();
+    let twice: Vec<usize> = (0..N).filter(|i| seen[*i] > 1).collect();
+    assert!(
+        missing.is_empty() && twice.is_empty(),
+        "missing {missing:?}, twice {twice:?}"
+    );
+    // Packed to 24,000 bytes: a handful of digests.
+    assert!(received.len() <= 12, "{} messages", received.len());
+    let sizes: Vec<usize> = received.iter().map(|d| d.body.len()).collect();
+    eprintln!("teams burst: {} messages, bytes {sizes:?}", received.len());
+    let ev = h.event("burst-321").await;
+    assert_eq!(ev["deliveries"][0]["status"], "delivered", "{ev:#}");
+    assert_eq!(ev["deliveries"][0]["message_kind"], "digest", "{ev:#}");
+}
+
 /// Telegram's budget in Tocsin: 1 send per 1.05 s (and 18 per 63 s), under
 /// the published 1 a second per chat and 20 a minute per group.
 const TELEGRAM_STEP: Duration = Duration::from_millis(1_050);

@@ -770,7 +770,7 @@ async fn a_port_held_by_tocsin_is_named_as_such() {
 /// contact on the demo's Discord webhook in the chat group, and that config
 /// passes `tocsin check`. (`--events 0 --exit-when-done` stops at once.)
 #[test]
-fn the_demo_has_a_discord_bot_in_its_chat_group() {
+fn the_demo_has_a_discord_and_a_teams_bot_in_its_chat_group() {
     let dir = tempfile::tempdir().unwrap();
     let out = tocsin()
         .args([
@@ -808,6 +808,7 @@ fn the_demo_has_a_discord_bot_in_its_chat_group() {
         .find(|l| l.starts_with("demo stopped: "))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(summary.contains(", Discord "), "{summary}");
+    assert!(summary.contains(", Teams "), "{summary}");
 
     let config = dir.path().join("tocsin-demo.yaml");
     let yaml = std::fs::read_to_string(&config).unwrap();
@@ -818,8 +819,14 @@ fn the_demo_has_a_discord_bot_in_its_chat_group() {
         "{yaml}"
     );
     assert!(
+        yaml.contains(&format!(
+            "  - {{ name: teams-bot, channel: teams, webhook: \"{sandbox}/workflows/5a4db0c0ffee4e11a0de000000000002/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=demo-teams-sig\" }}\n"
+        )),
+        "{yaml}"
+    );
+    assert!(
         yaml.contains(
-            "  - { name: chat, contacts: [lark-bot, wecom-bot, dingtalk-bot, slack-bot, discord-bot, telegram-bot] }\n"
+            "  - { name: chat, contacts: [lark-bot, wecom-bot, dingtalk-bot, slack-bot, discord-bot, teams-bot, telegram-bot] }\n"
         ),
         "{yaml}"
     );

@@ -75,6 +75,7 @@ contacts:
   - { name: dingtalk, channel: dingtalk, webhook: "https://oapi.dingtalk.com/robot/send?access_token=t", secret: SEC000test, keywords: [alert], lang: zh, mentions: { mobiles: ["13800000000"] } }
   - { name: slack, channel: slack, webhook: "https://hooks.slack.com/services/T0/B0/X", mentions: { all: true } }
   - { name: discord, channel: discord, webhook: "https://discord.com/api/webhooks/123456789012345678/tok", mentions: { users: ["80351110224678912"] } }
+  - { name: teams, channel: teams, webhook: "https://prod-01.westus.logic.azure.com:443/workflows/0f1e2d3c4b5a/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=golden-sig", mentions: { users: ["alice@contoso.com"] } }
   - { name: telegram, channel: telegram, bot_token: "123456789:AAHgolden", chat_id: -1001234567890, mentions: { users: ["42:Alice"] } }
 "#;
 
@@ -144,6 +145,11 @@ fn every_platform_payload_is_exactly_the_golden_one() {
                     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
                     discord_limits(&v, case);
                     discord_embed_chars(&v)
+                }
+                tocsin::config::Channel::Teams => {
+                    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    teams_promises(&v, case);
+                    body.len()
                 }
                 // Telegram counts the text after entity parsing, in UTF-16.
                 tocsin::config::Channel::Telegram => {
@@ -250,6 +256,32 @@ fn discord_limits(v: &serde_json::Value, case: &str) {
     assert_eq!(
         tocsin_fakes::reading::mentions(tocsin_fakes::Platform::Discord, v),
         ["80351110224678912"],
+        "{case}"
+    );
+}
+
+/// What every Teams body keeps: the Workflows envelope with one Adaptive
+/// Card the fake accepts, no link but ours, no mention but the contact's.
+fn teams_promises(v: &serde_json::Value, case: &str) {
+    assert_eq!(v["type"], "message", "{case}");
+    let card = &v["attachments"][0]["content"];
+    assert_eq!(card["version"], "1.4", "{case}");
+    let texts = serde_json::to_string(&card["body"]).unwrap();
+    assert_eq!(texts.matches("<at>").count(), 1, "{case}: {texts}");
+    let links = tocsin_fakes::reading::links(tocsin_fakes::Platform::Teams, v);
+    assert!(
+        links
+            .iter()
+            .all(|l| l.starts_with("https://tocsin.example.com/")),
+        "{case}: {links:?}"
+    );
+    assert_eq!(
+        tocsin_fakes::reading::mentions(tocsin_fakes::Platform::Teams, v),
+        ["alice@contoso.com"],
+        "{case}"
+    );
+    assert!(
+        serde_json::to_string(v).unwrap().len() <= tocsin_fakes::teams::MAX_BYTES,
         "{case}"
     );
 }

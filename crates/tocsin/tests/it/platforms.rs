@@ -714,6 +714,211 @@ async fn discord_invalid_form_body_fails_at_once_naming_the_field() {
     assert_eq!(ev["deliveries"][0]["attempts"].as_array().unwrap().len(), 1);
 }
 
+const TEAMS_FLOW: &str = "8d2f5c1e0a9b4c7d/sig-SEKRET_1";
+
+#[tokio::test]
+async fn teams_adaptive_card_escaped_with_mentions_from_config_only() {
+    let bot = FakeBot::teams().await;
+    bot.add_bot(TEAMS_FLOW, BotSettings::default());
+    let h = Harness::start(&platform_config(
+        "teams",
+        &bot.url(TEAMS_FLOW),
+        "    mentions: { users: [\"alice@contoso.com\"], levels: [critical] }\n",
+    ))
+    .await;
+    let (ev, d) = deliver_one(&h, &bot, "tm-1", &hostile_event("tm-1")).await;
+    assert_eq!((d.http_status, d.answer.as_str()), (202, ""));
+    assert_eq!(
+        d.path,
+        "/workflows/8d2f5c1e0a9b4c7d/triggers/manual/paths/invoke"
+    );
+    assert_eq!(d.header("content-type"), Some("application/json"));
+    let body = d.json();
+    assert_eq!(body["type"], "message");
+    let a = &body["attachments"][0];
+    assert_eq!(a["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(a["contentUrl"], Value::Null);
+    let card = &a["content"];
+    assert_eq!(
+        (&card["type"], &card["version"], &card["msteams"]["width"]),
+        (&json!("AdaptiveCard"), &json!("1.4"), &json!("Full"))
+    );
+    let title = &card["body"][0];
+    assert_eq!(
+        (&title["color"], &title["weight"], &title["wrap"]),
+        (&json!("attention"), &json!("Bolder"), &json!(true))
+    );
+    assert!(
+        title["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("［CRITICAL］ Suspicious:＜at user＿id=\"all\"＞x＜/at＞"),
+        "{title}"
+    );
+    assert_eq!(card["body"][1]["text"], "<at>alice@contoso.com</at>");
+    assert_eq!(
+        card["msteams"]["entities"],
+        json!([{"type": "mention", "text": "<at>alice@contoso.com</at>",
+            "mentioned": {"id": "alice@contoso.com", "name": "alice@contoso.com"}}])
+    );
+    assert_eq!(
+        card["actions"],
+        json!([{"type": "Action.OpenUrl", "title": "View in Tocsin",
+            "url": "https://tocsin.example.com/api/v1/events/tm-1"}])
+    );
+    // As the channel shows it: the text reads as it came, only our user is
+    // mentioned, only our event is linked.
+    let text = d.rendered_text();
+    assert!(text.contains("Alert: Unusual Logon (Suspicious)"), "{text}");
+    assert!(text.contains("Asset: web-＜at id=all＞＜/at＞"), "{text}");
+    assert!(text.contains("2026-11-29 10:00:00 CST"), "{text}");
+    assert_eq!(d.mentions(), ["alice@contoso.com"], "{body:#}");
+    assert_eq!(
+        d.links(),
+        ["https://tocsin.example.com/api/v1/events/tm-1"],
+        "{body:#}"
+    );
+    let attempt = &ev["deliveries"][0]["attempts"][0];
+    assert_eq!(attempt["http_status"], 202);
+    assert_eq!(
+        attempt["reason"],
+        "delivered (Teams Workflows answered HTTP 202: the flow took the card and posts it to the channel)"
+    );
+    // The `sig` never shows: the contact's URL keeps its host only.
+    let (_, contacts) = h.get("/api/v1/contacts").await;
+    assert!(!contacts.to_string().contains("SEKRET"), "{contacts}");
+    assert!(!ev.to_string().contains("SEKRET"), "{ev}");
+}
+
+#[tokio::test]
+async fn teams_429_waits_retry_after_then_delivers() {
+    let bot = FakeBot::teams().await;
+    bot.add_bot(TEAMS_FLOW, BotSettings::default());
+    bot.script(TEAMS_FLOW, [ScriptedAnswer::RateLimited]);
+    let h = Harness::start(&platform_config("teams", &bot.url(TEAMS_FLOW), "")).await;
+    h.post("/api/v1/events", &native("tm-rl", "Incident:X", "critical"))
+        .await;
+    let ev = h.wait_status("tm-rl", "bot", "delivered").await;
+    let attempts = ev["deliveries"][0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{ev:#}");
+    assert_eq!(attempts[0]["http_status"], 429);
+    assert_eq!(attempts[0]["outcome"], "retry");
+    assert_eq!(attempts[0]["platform_code"], "WorkflowRequestsThrottled");
+    let reason = attempts[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("throttling this flow") && reason.contains("for 1.0 s"),
+        "{reason}"
+    );
+    assert_eq!(attempts[1]["http_status"], 202);
+    assert_eq!(
+        bot.received()
+            .iter()
+            .map(|d| d.http_status)
+            .collect::<Vec<_>>(),
+        [429, 202]
+    );
+}
+
+#[tokio::test]
+async fn teams_test_contact_speaks_workflows_codes() {
+    let bot = FakeBot::teams().await;
+    bot.add_bot(TEAMS_FLOW, BotSettings::default());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("t.yaml");
+    let yaml = format!(
+        "delivery:\n  allow_private_networks: true\ncontacts:\n  - {{ name: good, channel: teams, webhook: \"{}\" }}\n  - {{ name: gone, channel: teams, webhook: \"{}\" }}\n  - {{ name: sig, channel: teams, webhook: \"{}\" }}\n",
+        bot.url(TEAMS_FLOW),
+        bot.url("ffffffffffffffff/sig-x"),
+        bot.url("8d2f5c1e0a9b4c7d/sig-WRONG")
+    );
+    std::fs::write(&cfg, &yaml).unwrap();
+    let exe = env!("CARGO_BIN_EXE_tocsin");
+    let run = |name: &'static str| {
+        let cfg = cfg.clone();
+        async move {
+            let out = tokio::process::Command::new(exe)
+                .args(["test-contact", "--config"])
+                .arg(&cfg)
+                .arg(name)
+                .output()
+                .await
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+    };
+    let (code, text, _) = run("good").await;
+    assert_eq!((code, text.as_str()), (Some(0), "ok\n"));
+    let test = &bot.accepted()[0];
+    assert!(
+        test.rendered_text().contains("good"),
+        "{}",
+        test.rendered_text()
+    );
+    let (code, text, err) = run("gone").await;
+    assert_eq!(code, Some(1));
+    assert!(
+        text.contains("HTTP 404 (code WorkflowNotFound)")
+            && text.contains("does not know this flow")
+            && text.contains("Post to a channel when a webhook request is received"),
+        "{text}"
+    );
+    let (code, text, err2) = run("sig").await;
+    assert_eq!(code, Some(1));
+    assert!(
+        text.contains("HTTP 401 (code AuthorizationFailed)") && text.contains("`sig`"),
+        "{text}"
+    );
+    // The signatures are secrets: never printed.
+    for out in [&text, &err, &err2] {
+        assert!(
+            !out.contains("sig-WRONG") && !out.contains("SEKRET"),
+            "{out}"
+        );
+    }
+    // And over the API.
+    let h = Harness::start(&yaml).await;
+    let (s, v) = h.post("/api/v1/contacts/good/test", "").await;
+    assert_eq!(
+        (s, v["ok"].clone(), v["http_status"].clone()),
+        (200, json!(true), json!(202))
+    );
+    let (_, v) = h.post("/api/v1/contacts/sig/test", "").await;
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["platform_code"], "AuthorizationFailed");
+    assert!(!v.to_string().contains("sig-WRONG"), "{v}");
+}
+
+#[tokio::test]
+async fn teams_refused_card_fails_at_once_naming_the_field() {
+    let bot = FakeBot::teams().await;
+    bot.add_bot(TEAMS_FLOW, BotSettings::default());
+    bot.script(
+        TEAMS_FLOW,
+        [ScriptedAnswer::Http {
+            status: 400,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: r#"{"error":{"code":"InvalidAdaptiveCard","message":"attachments[0].content.body[2].facts[0].value: required (a string)"}}"#.into(),
+        }],
+    );
+    let h = Harness::start(&platform_config("teams", &bot.url(TEAMS_FLOW), "")).await;
+    h.post("/api/v1/events", &native("tm-card", "Incident:X", "warn"))
+        .await;
+    let ev = h.wait_status("tm-card", "bot", "failed").await;
+    let a = &ev["deliveries"][0]["attempts"][0];
+    assert_eq!(a["platform_code"], "InvalidAdaptiveCard");
+    let reason = a["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("refused the card")
+            && reason.contains("attachments[0].content.body[2].facts[0].value: required"),
+        "{reason}"
+    );
+    assert_eq!(ev["deliveries"][0]["attempts"].as_array().unwrap().len(), 1);
+}
+
 const TELEGRAM_BOT: &str = "123456789:AAH-telegram_token1";
 
 fn telegram_bot_settings() -> BotSettings {

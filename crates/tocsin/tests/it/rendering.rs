@@ -85,6 +85,8 @@ async fn nothing_built_from_content(channel: &str, bot: &FakeBot, extra: &str, m
         // A Discord webhook is `{id}/{token}`, the id a number.
         let token = match channel {
             "discord" => format!("112233445566778899/{channel}-{case}"),
+            // A Teams flow is `{workflow id}/{sig}`.
+            "teams" => format!("{channel}{case}/sig-{case}"),
             // A Telegram token is `{bot id}:{key}`.
             "telegram" => format!("{}:{channel}-{case}", 700 + n),
             _ => format!("{channel}-{case}"),
@@ -104,7 +106,9 @@ async fn nothing_built_from_content(channel: &str, bot: &FakeBot, extra: &str, m
         let d = got
             .iter()
             .find(|d| {
-                d.path.contains(&token) || d.query.as_deref().is_some_and(|q| q.contains(&token))
+                d.token == token
+                    || d.path.contains(&token)
+                    || d.query.as_deref().is_some_and(|q| q.contains(&token))
             })
             .unwrap_or_else(|| panic!("{channel} {case}: {:?}", bot.received()));
         let ours = format!("https://tocsin.example.com/api/v1/events/{id}");
@@ -209,6 +213,30 @@ async fn discord_gets_no_link_mention_or_fake_line_built_from_content() {
             tocsin_fakes::discord::pings(&body),
             ["80351110224678912"],
             "{body:#}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn teams_gets_no_link_mention_or_fake_line_built_from_content() {
+    let bot = FakeBot::teams().await;
+    nothing_built_from_content(
+        "teams",
+        &bot,
+        "    mentions: { users: [\"alice@contoso.com\"] }\n",
+        &["alice@contoso.com"],
+    )
+    .await;
+    // The only `<at>` is the contact's, and it is the only entity.
+    for d in bot.received() {
+        let body = d.json();
+        let raw = body.to_string();
+        assert_eq!(raw.matches("<at>").count(), 2, "{body:#}");
+        assert_eq!(
+            body["attachments"][0]["content"]["msteams"]["entities"]
+                .as_array()
+                .map(Vec::len),
+            Some(1)
         );
     }
 }

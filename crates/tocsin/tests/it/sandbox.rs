@@ -1,4 +1,4 @@
-//! `tocsin sandbox`: the real binary serves the six platforms on one port
+//! `tocsin sandbox`: the real binary serves the seven platforms on one port
 //! and their documented paths; a real Tocsin config pasted from what it
 //! prints delivers to each bot, and each bot's page shows the messages
 //! rendered, newest first, with untrusted content inert.
@@ -75,7 +75,7 @@ fn event(id: &str, name: &str, desc: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
+async fn the_sandbox_serves_the_seven_platforms_on_its_documented_paths() {
     let (mut sandbox, lines) = start();
     let base = lines[0]
         .strip_prefix("Tocsin sandbox on ")
@@ -120,6 +120,13 @@ async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
             "(none)",
             "/discord",
         ),
+        (
+            "Teams",
+            "/workflows/5a4db0c0ffee4e11a0de000000000001/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=sandbox-teams-sig",
+            "(none)",
+            "(none)",
+            "/teams",
+        ),
     ];
     // Telegram: a token, a chat and the API base instead of a webhook.
     assert_eq!(
@@ -144,7 +151,7 @@ async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
     // The printed snippet, pasted into a config as is.
     let snippet_at = lines.iter().position(|l| l == "delivery:").unwrap();
     let yaml = format!(
-        "{}\ncontact_groups:\n  - {{ name: chat, contacts: [sandbox-lark, sandbox-wecom, sandbox-dingtalk, sandbox-slack, sandbox-discord, sandbox-telegram] }}\n\
+        "{}\ncontact_groups:\n  - {{ name: chat, contacts: [sandbox-lark, sandbox-wecom, sandbox-dingtalk, sandbox-slack, sandbox-discord, sandbox-teams, sandbox-telegram] }}\n\
          notification_policies:\n  - {{ name: p, contact_groups: [chat] }}\n\
          subscriptions:\n  - {{ name: all, notification_policy: p }}\n",
         lines[snippet_at..].join("\n")
@@ -156,6 +163,7 @@ async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
         "sandbox-dingtalk",
         "sandbox-slack",
         "sandbox-discord",
+        "sandbox-teams",
         "sandbox-telegram",
     ];
     let (s, v) = h
@@ -198,6 +206,7 @@ async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
         "sandbox-dingtalk",
         "T0SANDBOX/B0SANDBOX/sandbox",
         "1100000000000000001/sandbox-discord",
+        "5a4db0c0ffee4e11a0de000000000001/sandbox-teams-sig",
         "7000000001:sandbox-telegram",
     ] {
         assert!(
@@ -219,6 +228,10 @@ async fn the_sandbox_serves_the_five_platforms_on_its_documented_paths() {
         (
             "Discord",
             "<div class=\"discord-msg\"><div class=\"embed\" style=\"border-left-color:#",
+        ),
+        (
+            "Teams",
+            "<div class=\"teams-msg\"><div class=\"teams-card\"><p class=\"c-red\"",
         ),
     ] {
         let html = page(&printed(&lines, platform, "page:")).await;

@@ -9,6 +9,7 @@ mod discord;
 mod lark;
 pub(crate) mod markup;
 mod slack;
+mod teams;
 mod telegram;
 mod wecom;
 
@@ -23,6 +24,7 @@ pub(crate) fn page_path(platform: Platform) -> &'static str {
         Platform::DingTalk => "/dingtalk",
         Platform::Slack => "/slack",
         Platform::Discord => "/discord",
+        Platform::Teams => "/teams",
         Platform::Telegram => "/telegram",
     }
 }
@@ -35,6 +37,7 @@ pub(crate) fn message_html(platform: Platform, body: &serde_json::Value) -> Stri
         Platform::DingTalk => dingtalk::render(body),
         Platform::Slack => slack::render(body),
         Platform::Discord => discord::render(body),
+        Platform::Teams => teams::render(body),
         Platform::Telegram => telegram::render(body),
     }
 }
@@ -66,6 +69,7 @@ h1,h2,h3,h4,h5,h6{margin:4px 0}.mention{color:#3370ff;font-weight:500}a{color:#3
 .embed{background:#2b2d31;border-left:4px solid #1e1f22;border-radius:4px;padding:8px 12px;margin:6px 0;max-width:520px}\
 .embed .title{color:#f2f3f5}.embed .footer{color:#949ba4;font-size:12px;margin-top:6px}\
 .discord-msg .mention{background:#3c4270;color:#c9cdfb;border-radius:3px;padding:0 2px}\
+.teams-msg{font-family:'Segoe UI',sans-serif}.teams-card{border:1px solid #e1dfdd;border-left:4px solid #6264a7;border-radius:4px;padding:8px 12px}\
 .telegram-msg{background:#effdde;border-radius:10px;padding:6px 10px;white-space:normal}.telegram-msg .mention{color:#168acd}\
 .spoiler{background:#c8c8c8;color:transparent}\
 table{border-collapse:collapse}td{padding:2px 12px 2px 0;vertical-align:top}";
@@ -77,6 +81,7 @@ fn document(title: &str, body: &str) -> String {
         Platform::DingTalk,
         Platform::Slack,
         Platform::Discord,
+        Platform::Teams,
         Platform::Telegram,
     ]
     .iter()

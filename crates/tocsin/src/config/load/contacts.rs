@@ -70,7 +70,7 @@ impl Cx<'_> {
                                 None => self.error(
                                     v.line,
                                     &kp,
-                                    format!("unknown channel `{ch}`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord, telegram"),
+                                    format!("unknown channel `{ch}`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord, teams, telegram"),
                                 ),
                             }
                         }
@@ -268,9 +268,13 @@ impl Cx<'_> {
                             }
                         }
                         for (j, u) in c.mentions.users.iter().enumerate() {
-                            if u.chars()
-                                .any(|ch| ch.is_whitespace() || "<>\"&|@".contains(ch))
-                            {
+                            // `@` only in a Teams user principal name
+                            // (checked against the channel below).
+                            if u.chars().any(|ch| {
+                                ch.is_whitespace()
+                                    || "<>\"&|".contains(ch)
+                                    || (ch == '@' && !teams_user_id(u))
+                            }) {
                                 let line = v.line;
                                 self.error(line, &format!("{kp}.users[{j}]"), "a user id has no spaces or <>\"&|@ (write `all: true` for everyone)");
                             }
@@ -283,7 +287,7 @@ impl Cx<'_> {
                 self.error(
                     item.line,
                     &p,
-                    "`channel` is required (webhook, lark (or feishu), wecom, dingtalk, slack, discord, telegram)",
+                    "`channel` is required (webhook, lark (or feishu), wecom, dingtalk, slack, discord, teams, telegram)",
                 );
             }
             if c.channel == Channel::Telegram {
@@ -338,6 +342,45 @@ impl Cx<'_> {
                             line,
                             &format!("{mp}.users[{j}]"),
                             format!("`{u}` is not a Discord user id: a number such as 80351110224678912 (Developer Mode → Copy User ID)"),
+                        );
+                    }
+                }
+            }
+            if c.channel != Channel::Teams {
+                let line = c.lines.get("mentions").copied().unwrap_or(item.line);
+                for (j, u) in c.mentions.users.iter().enumerate() {
+                    if u.contains('@') && teams_user_id(u) {
+                        self.error(
+                            line,
+                            &format!("{}.users[{j}]", join(&p, "mentions")),
+                            "a user id has no spaces or <>\"&|@ (write `all: true` for everyone)",
+                        );
+                    }
+                }
+            }
+            if c.channel == Channel::Teams {
+                let line = c.lines.get("mentions").copied().unwrap_or(item.line);
+                let mp = join(&p, "mentions");
+                if c.mentions.all {
+                    self.error(
+                        line,
+                        &join(&mp, "all"),
+                        "Teams cards cannot mention the whole channel from a webhook; list the people to mention in `users` (user principal names or Entra object ids)",
+                    );
+                }
+                if !c.mentions.mobiles.is_empty() {
+                    self.error(
+                        line,
+                        &join(&mp, "mobiles"),
+                        "Teams has no mobile mentions; list user principal names or Entra object ids in `users`",
+                    );
+                }
+                for (j, u) in c.mentions.users.iter().enumerate() {
+                    if !teams_user_id(u) {
+                        self.error(
+                            line,
+                            &format!("{mp}.users[{j}]"),
+                            format!("`{u}` is not a Teams user id: a user principal name such as alice@contoso.com, or an Entra object id such as 8c8f2a4e-1b7e-4a3d-9c55-2f1a0d6e3b11"),
                         );
                     }
                 }
@@ -561,4 +604,32 @@ fn parse_rate(s: &str) -> Result<RateLimit, String> {
         return Err(format!("`{s}`: the window {problem}"));
     }
     Ok(RateLimit { count, per })
+}
+
+/// A Teams user a card can mention: a user principal name
+/// (`alice@contoso.com`) or an Entra object id (a GUID). Neither can carry
+/// markup (`<`, `>`, `&`, quotes, spaces).
+pub(crate) fn teams_user_id(u: &str) -> bool {
+    let guid = u.len() == 36
+        && u.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    let upn = u.len() <= 113
+        && u.split_once('@').is_some_and(|(name, domain)| {
+            !name.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
+                && domain
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+        });
+    guid || upn
 }

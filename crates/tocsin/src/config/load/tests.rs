@@ -364,7 +364,7 @@ fn channels() {
     assert_eq!(c.contacts[0].channel, Channel::Lark);
     let e = errors("contacts:\n  - { name: l, channel: fax, webhook: \"https://a/x\" }\n");
     assert!(e[0].ends_with(
-        "unknown channel `fax`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord, telegram"
+        "unknown channel `fax`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord, teams, telegram"
     ));
     let e = errors("contacts:\n  - { name: l, webhook: \"https://a/x\" }\n");
     assert!(e[0].contains("`channel` is required"), "{e:?}");
@@ -397,6 +397,49 @@ fn discord_mentions_are_user_ids_never_everyone() {
         e[2].starts_with(
             "t.yaml:5: contacts[0].mentions.users[0]: `U123` is not a Discord user id"
         ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn teams_mentions_are_upns_or_object_ids_never_everyone() {
+    let c = load("contacts:\n  - { name: t, channel: teams, webhook: \"https://prod-01.westus.logic.azure.com/workflows/a/triggers/manual/paths/invoke?api-version=2016-06-01&sp=x&sv=1.0&sig=s\", mentions: { users: [\"alice@contoso.com\", \"8c8f2a4e-1b7e-4a3d-9c55-2f1a0d6e3b11\"] } }\n")
+        .config
+        .unwrap();
+    assert_eq!(c.contacts[0].channel, Channel::Teams);
+    assert_eq!(
+        c.contacts[0].mentions.users,
+        ["alice@contoso.com", "8c8f2a4e-1b7e-4a3d-9c55-2f1a0d6e3b11"]
+    );
+    let e = errors(
+        "contacts:\n  - name: t\n    channel: teams\n    webhook: \"https://a.logic.azure.com/workflows/a/triggers/manual/paths/invoke?sig=s\"\n    mentions: { all: true, users: [\"Alice Smith\", \"U123\"], mobiles: [\"138\"] }\n",
+    );
+    assert_eq!(e.len(), 5, "{e:#?}");
+    assert!(
+        e[0].starts_with("t.yaml:5: contacts[0].mentions.users[0]: a user id has no spaces"),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with(
+            "t.yaml:5: contacts[0].mentions.all: Teams cards cannot mention the whole channel"
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e[2].starts_with("t.yaml:5: contacts[0].mentions.mobiles: "),
+        "{e:?}"
+    );
+    assert!(
+        e[4].starts_with("t.yaml:5: contacts[0].mentions.users[1]: `U123` is not a Teams user id"),
+        "{e:?}"
+    );
+    // A UPN is no user id elsewhere.
+    let e = errors(
+        "contacts:\n  - { name: s, channel: slack, webhook: \"https://hooks.slack.com/services/T/B/x\", mentions: { users: [\"alice@contoso.com\"] } }\n",
+    );
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(
+        e[0].contains("contacts[0].mentions.users[0]: a user id has no spaces"),
         "{e:?}"
     );
 }
