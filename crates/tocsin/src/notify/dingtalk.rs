@@ -133,11 +133,7 @@ impl Notifier for DingtalkNotifier {
             signed_url(&msg.contact.webhook, &msg.contact.secret, now_ms)
         };
         Ok(Rendered {
-            out: Outgoing {
-                url,
-                headers: vec![("Content-Type".into(), "application/json".into())],
-                body: serde_json::to_vec(&body).map_err(|e| RenderError(e.to_string()))?,
-            },
+            out: Outgoing::json(url, &body)?,
             omitted: doc.omitted,
         })
     }

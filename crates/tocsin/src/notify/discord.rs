@@ -276,12 +276,7 @@ impl Notifier for DiscordNotifier {
     fn render(&self, msg: &MessageView<'_>, _now_ms: i64) -> Result<Rendered, RenderError> {
         let doc = render::fit(render::document(msg), BUDGET, measure);
         Ok(Rendered {
-            out: Outgoing {
-                url: msg.contact.webhook.clone(),
-                headers: vec![("Content-Type".into(), "application/json".into())],
-                body: serde_json::to_vec(&body(&doc, msg))
-                    .map_err(|e| RenderError(e.to_string()))?,
-            },
+            out: Outgoing::json(msg.contact.webhook.clone(), &body(&doc, msg))?,
             omitted: doc.omitted,
         })
     }

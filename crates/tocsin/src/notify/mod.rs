@@ -86,6 +86,17 @@ pub struct Outgoing {
     pub body: Vec<u8>,
 }
 
+impl Outgoing {
+    /// A JSON POST to `url`: what every chat platform's webhook takes.
+    pub fn json(url: String, body: &impl serde::Serialize) -> Result<Outgoing, RenderError> {
+        Ok(Outgoing {
+            url,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: serde_json::to_vec(body).map_err(|e| RenderError(e.to_string()))?,
+        })
+    }
+}
+
 /// What to do after an attempt.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Disposition {

@@ -234,12 +234,7 @@ impl Notifier for TeamsNotifier {
     fn render(&self, msg: &MessageView<'_>, _now_ms: i64) -> Result<Rendered, RenderError> {
         let doc = render::fit(render::document(msg), BUDGET, |d| measure(d, msg));
         Ok(Rendered {
-            out: Outgoing {
-                url: msg.contact.webhook.clone(),
-                headers: vec![("Content-Type".into(), "application/json".into())],
-                body: serde_json::to_vec(&card(&doc, msg))
-                    .map_err(|e| RenderError(e.to_string()))?,
-            },
+            out: Outgoing::json(msg.contact.webhook.clone(), &card(&doc, msg))?,
             omitted: doc.omitted,
         })
     }

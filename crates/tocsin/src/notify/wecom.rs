@@ -154,11 +154,7 @@ impl Notifier for WecomNotifier {
             )
         };
         Ok(Rendered {
-            out: Outgoing {
-                url: msg.contact.webhook.clone(),
-                headers: vec![("Content-Type".into(), "application/json".into())],
-                body: serde_json::to_vec(&body).map_err(|e| RenderError(e.to_string()))?,
-            },
+            out: Outgoing::json(msg.contact.webhook.clone(), &body)?,
             omitted,
         })
     }
