@@ -7,6 +7,7 @@ mod demo;
 mod doctor;
 mod dry_run;
 mod explain;
+mod health;
 mod port;
 mod quarantine;
 mod remote;
@@ -63,6 +64,8 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Put a backup in place as the data directory's store (the server stopped).
     Restore(backup::RestoreArgs),
+    /// Ask a running server whether it is ready (exit 0), for health checks.
+    Health(health::HealthArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -259,6 +262,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Tail(a) => tail::run(a).await,
         Command::Backup(a) => backup::run_backup(a).await,
         Command::Restore(a) => backup::run_restore(a).await,
+        Command::Health(a) => health::run(a).await,
     }
 }
 
