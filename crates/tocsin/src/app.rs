@@ -221,7 +221,10 @@ impl App {
         // What the answer and the dispatcher need after the commit (cheap: Arc'd events).
         let plans: Vec<(Arc<crate::event::Event>, &'static str)> =
             items.iter().map(|i| (i.event.clone(), i.outcome)).collect();
+        let started = std::time::Instant::now();
         let fresh = self.store.ingest(items).await?;
+        self.metrics
+            .store_committed("ingest", started.elapsed().as_secs_f64());
         let mut answer = IngestAnswer {
             accepted: 0,
             ids: Vec::with_capacity(plans.len()),

@@ -28,6 +28,7 @@ pub mod server;
 pub mod store;
 pub mod template_check;
 pub mod timefmt;
+pub mod tls;
 
 /// What `tocsin --version` prints after the name: the crate version, the
 /// commit it was built from and that commit's date (see build.rs; "unknown"

@@ -185,8 +185,14 @@ impl Server {
         })
     }
 
+    /// `https://` while `server.tls` is on.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.app.config().config.server.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops accepting, gives in-flight requests and sends one shared

@@ -3,6 +3,8 @@
 //! a Bearer token or `?token=` for producers that can only be given a URL.
 //! When either token is set, ingest needs one of them; the admin token is
 //! accepted on ingest as a Bearer token only, never in the query string.
+//! With `server.tls.client_ca`, a request on a connection whose client
+//! certificate that CA verified may ingest without a token.
 
 use super::ApiError;
 use crate::app::App;
@@ -39,7 +41,13 @@ pub async fn require_token(State(app): State<Arc<App>>, req: Request, next: Next
     let ingest = snap.config.server.ingest_token.as_str();
     let is_ingest = req.method() == Method::POST && req.uri().path().starts_with("/events");
     let ok = if is_ingest {
-        if api.is_empty() && ingest.is_empty() {
+        // No token configured, or a client certificate the CA verified.
+        if api.is_empty() && ingest.is_empty()
+            || req
+                .extensions()
+                .get::<crate::tls::VerifiedClient>()
+                .is_some()
+        {
             true
         } else {
             // The admin token only as a header: a `?token=` URL lands in

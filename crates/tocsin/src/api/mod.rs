@@ -70,6 +70,15 @@ async fn method_not_allowed() -> ApiError {
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     quarantine::refresh_gauge(&app).await;
+    // Read at scrape time: the store is the one place that knows the whole
+    // outbox (workers hold only what is due).
+    if let Ok(backlogs) = app.store.pending_by_contact().await {
+        app.metrics
+            .set_contact_backlogs(&backlogs, app.clock.now_ms());
+    }
+    if let Ok(bytes) = app.store.size_bytes().await {
+        app.metrics.set_store_bytes(bytes);
+    }
     (
         [(
             header::CONTENT_TYPE,

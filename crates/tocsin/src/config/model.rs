@@ -65,6 +65,8 @@ pub struct ServerConfig {
     pub max_connections: Option<u32>,
     /// Ingest requests whose bodies are read and decoded at once.
     pub max_concurrent_ingest: u32,
+    /// `server.tls`: None serves plain HTTP.
+    pub tls: Option<crate::tls::TlsSettings>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -413,6 +415,7 @@ impl Config {
                 idle_timeout: Duration::from_secs(60),
                 max_connections: None,
                 max_concurrent_ingest: 64,
+                tls: None,
             },
             store: StoreConfig {
                 retention: Duration::from_secs(30 * 86_400),

@@ -209,6 +209,9 @@ pub(super) async fn run(
                 }
                 Err(wait) => {
                     budget_free_at = now + wait;
+                    shared
+                        .metrics
+                        .contact_rate_limit_wait(&contact, c.channel.as_str());
                 }
             }
         }
@@ -471,6 +474,9 @@ async fn store_fold(
             digests = digests.len(),
             "backlog over the rate budget folded into digests"
         );
+        shared
+            .metrics
+            .contact_folded(&contact.name, contact.channel.as_str(), taken.len() as u64);
         ready.extend(digests);
     }
     !failed
@@ -578,6 +584,9 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
         AttemptOutcome::Delivered => {
             tracing::debug!(contact = %m.contact, message = %m.id, "delivered");
             shared.metrics.message_finished(channel, "delivered");
+            shared
+                .metrics
+                .contact_message_finished(&m.contact, channel, "delivered");
             shared.metrics.add_pending(-1);
             for e in &m.events {
                 shared
@@ -588,6 +597,9 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
         AttemptOutcome::Failed => {
             tracing::warn!(contact = %m.contact, message = %m.id, reason = %reason, "message failed");
             shared.metrics.message_finished(channel, "failed");
+            shared
+                .metrics
+                .contact_message_finished(&m.contact, channel, "failed");
             shared.metrics.add_pending(-1);
         }
         AttemptOutcome::Retry => {

@@ -220,8 +220,18 @@ pub async fn serve(
             Ok((tcp, _)) => {
                 let slot = slots.take(max, &app.metrics);
                 let limits = Limits::of(&app, slot.lane);
+                // The TLS config current at the accept: a reload changes it
+                // for new connections only.
+                let tls = app
+                    .config()
+                    .config
+                    .server
+                    .tls
+                    .as_ref()
+                    .map(|t| t.server_config.clone());
                 connections.spawn(serve_connection(
                     tcp,
+                    tls,
                     router.clone(),
                     limits,
                     slot,
@@ -253,26 +263,68 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-/// Serves one connection under its deadlines.
+/// Serves one connection under its deadlines; with `tls`, after a TLS
+/// handshake that must end within the head deadline.
 async fn serve_connection(
     tcp: TcpStream,
+    tls: Option<Arc<rustls::ServerConfig>>,
     router: axum::Router,
     limits: Limits,
     slot: Slot,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let _slot = slot;
     let _ = tcp.set_nodelay(true);
     let watch = Arc::new(ConnWatch::new());
-    let io = TokioIo::new(WatchedIo {
+    // The watch sees the socket's bytes, so handshake records count as the
+    // start of the head: a client dribbling its handshake meets the same
+    // deadline as one dribbling its request head.
+    let io = WatchedIo {
         inner: tcp,
         watch: watch.clone(),
-    });
+    };
+    let Some(tls) = tls else {
+        return serve_requests(io, None, watch, router, limits, stop).await;
+    };
+    let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(io);
+    match tokio::time::timeout(limits.header, handshake).await {
+        Ok(Ok(stream)) => {
+            let client = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(crate::tls::VerifiedClient::of);
+            serve_requests(stream, client, watch, router, limits, stop).await;
+        }
+        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+        Err(_) => {
+            tracing::debug!("closing a connection: no TLS handshake within server.header_timeout")
+        }
+    }
+}
+
+/// Serves the requests of one connection (plain or TLS) under its deadlines.
+async fn serve_requests<I>(
+    io: I,
+    client: Option<crate::tls::VerifiedClient>,
+    watch: Arc<ConnWatch>,
+    router: axum::Router,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
     let requests = watch.clone();
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let mut router = router.clone();
         let busy = requests.request_started();
         let cut = Arc::new(AtomicBool::new(false));
+        let mut req = req;
+        if let Some(client) = &client {
+            req.extensions_mut().insert(client.clone());
+        }
         let req = req.map(|body| {
             Body::new(DeadlineBody {
                 inner: body,

@@ -43,6 +43,14 @@ impl StoreError {
 pub use crate::domain::MessageKind;
 
 /// A message to create in the same transaction as the events it carries.
+/// One contact's share of the outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactBacklog {
+    pub contact: String,
+    pub messages: u64,
+    pub oldest_created_ms: i64,
+}
+
 #[derive(Clone, Debug)]
 pub struct NewMessage {
     pub id: String,
@@ -470,6 +478,10 @@ pub trait Store: Send + Sync + 'static {
     /// Every pending message, oldest first, with its events.
     async fn pending_messages(&self) -> Result<Vec<PendingMessage>, StoreError>;
     async fn pending_count(&self) -> Result<u64, StoreError>;
+    /// Pending messages per contact: how many, and since when the oldest.
+    async fn pending_by_contact(&self) -> Result<Vec<ContactBacklog>, StoreError>;
+    /// What the store takes on disk (for SQLite: the database and its WAL).
+    async fn size_bytes(&self) -> Result<u64, StoreError>;
     async fn list_events(&self, filter: EventFilter) -> Result<EventPage, StoreError>;
     async fn get_event(&self, id: &str) -> Result<Option<EventDetail>, StoreError>;
     /// Deletes records older than `before_ms` (pending messages are kept).

@@ -143,6 +143,60 @@ async fn metrics_count_events_messages_and_attempts() {
         "{text}"
     );
     assert!(text.contains("tocsin_pending_messages"), "{text}");
+    assert!(
+        text.contains(r#"tocsin_contact_messages_total{contact="hook",channel="webhook",outcome="delivered"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"tocsin_store_commit_seconds_count{operation="ingest"} 2"#),
+        "{text}"
+    );
+    let store_bytes: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tocsin_store_bytes ")?.parse().ok())
+        .expect("tocsin_store_bytes");
+    assert!(store_bytes > 4096, "{store_bytes}");
+}
+
+/// The outbox per contact, read from the store at each scrape: a contact
+/// whose receiver is down shows its pending message and how old it is (on
+/// the server's clock); one that delivered shows nothing pending.
+#[tokio::test]
+async fn metrics_show_each_contacts_backlog_and_its_age() {
+    let rx = WebhookReceiver::start().await;
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = probe.local_addr().unwrap();
+    drop(probe);
+    let down = format!("  - {{ name: down, channel: webhook, webhook: \"http://{dead}/x\" }}\n");
+    let yaml = one_hook(&rx.url("/hook"), &down, ALL)
+        .replace("contacts: [hook]", "contacts: [hook, down]");
+    let h = Harness::start_manual(&yaml).await;
+    h.post("/api/v1/events", &native("bk-1", "x", "info")).await;
+    h.wait_status("bk-1", "hook", "delivered").await;
+    let ev = h.event("bk-1").await;
+    assert_eq!(ev["deliveries"].as_array().unwrap().len(), 2, "{ev:#}");
+    h.clock().advance(std::time::Duration::from_secs(90));
+    let text = h
+        .client
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"tocsin_contact_pending_messages{contact="down"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"tocsin_contact_oldest_pending_seconds{contact="down"} 90.0"#),
+        "{text}"
+    );
+    assert!(
+        !text.contains(r#"tocsin_contact_pending_messages{contact="hook"}"#),
+        "{text}"
+    );
 }
 
 #[tokio::test]

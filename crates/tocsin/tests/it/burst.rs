@@ -154,6 +154,50 @@ async fn a_burst_of_3000_to_lark_arrives_in_full_packed_digests_and_a_later_crit
     let ev = h.event("burst-1234").await;
     assert_eq!(ev["deliveries"][0]["status"], "delivered", "{ev:#}");
     assert_eq!(ev["deliveries"][0]["message_kind"], "digest", "{ev:#}");
+
+    // The contact's metrics tell the same story: every message the bot
+    // accepted counted as delivered, the backlog folded, the budget waited
+    // on, and nothing left pending (the per-contact gauges drop out).
+    let text = metrics_text(&h).await;
+    let folded = metric(
+        &text,
+        r#"tocsin_contact_folded_messages_total{contact="bot",channel="lark"}"#,
+    );
+    assert!(folded > 2_900.0 && folded <= 3_001.0, "folded {folded}");
+    assert!(
+        metric(
+            &text,
+            r#"tocsin_contact_rate_limit_waits_total{contact="bot",channel="lark"}"#
+        ) >= 1.0
+    );
+    #[allow(clippy::cast_precision_loss)]
+    let sent = received.len() as f64;
+    assert_eq!(
+        metric(
+            &text,
+            r#"tocsin_contact_messages_total{contact="bot",channel="lark",outcome="delivered"}"#
+        ),
+        sent
+    );
+    assert!(!text.contains("tocsin_contact_pending_messages{"), "{text}");
+}
+
+async fn metrics_text(h: &Harness) -> String {
+    h.client
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The value of one series in Prometheus' text format (0 when absent).
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Discord's budget in Tocsin: 4 sends per 2.1 s (and 27 per 63 s), under

@@ -920,3 +920,55 @@ async fn tail_follows_new_events_and_their_deliveries() {
     assert!(!got.iter().any(|l| l.contains("old-1")), "{got:#?}");
     assert_eq!(rx.count(), 2);
 }
+
+/// `tocsin health` (the container's health check): 0 and "ready" against a
+/// running server, 1 with the server's reason against something that
+/// answers but is not ready, 2 when nothing listens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_exit_codes_follow_readyz() {
+    let running = Harness::start("").await;
+    let out = tocsin()
+        .args(["health", "--server", &running.url("")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ready (config version "));
+
+    // A server that answers /readyz with 503 and Tocsin's JSON error body.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let not_ready = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf).await;
+            let body = r#"{"error":"store not reachable: disk gone"}"#;
+            let answer = format!(
+                "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(answer.as_bytes()).await;
+        }
+    });
+    let out = tokio::task::spawn_blocking(move || {
+        tocsin()
+            .args(["health", "--server", &not_ready])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("not ready (HTTP 503): store not reachable: disk gone"),
+        "{out:?}"
+    );
+
+    let gone = format!("http://127.0.0.1:{}", free_port());
+    let out = tocsin()
+        .args(["health", "--server", &gone])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

@@ -65,6 +65,12 @@ impl Store for FlakyStore {
     async fn pending_count(&self) -> Result<u64, StoreError> {
         self.inner.pending_count().await
     }
+    async fn pending_by_contact(&self) -> Result<Vec<tocsin::store::ContactBacklog>, StoreError> {
+        self.inner.pending_by_contact().await
+    }
+    async fn size_bytes(&self) -> Result<u64, StoreError> {
+        self.inner.size_bytes().await
+    }
     async fn list_events(&self, f: EventFilter) -> Result<EventPage, StoreError> {
         self.inner.list_events(f).await
     }

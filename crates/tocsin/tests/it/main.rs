@@ -26,3 +26,4 @@ mod routing;
 mod sandbox;
 mod secrets;
 mod templates;
+mod tls;

@@ -16,6 +16,7 @@ impl Cx<'_> {
             "idle_timeout",
             "max_connections",
             "max_concurrent_ingest",
+            "tls",
         ];
         let Some(entries) = self.map(node, "server", &keys) else {
             return;
@@ -84,6 +85,7 @@ impl Cx<'_> {
                         s.max_concurrent_ingest = n;
                     }
                 }
+                "tls" => s.tls = self.tls(v, &p, k.line),
                 "public_url" => {
                     if let Some(u) = self.opt_string(v, &p) {
                         if u.is_empty() {
@@ -96,6 +98,47 @@ impl Cx<'_> {
                     }
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// `server.tls: {cert, key, client_ca?}`: the files are read here, so
+    /// `check` and a reload find a missing or broken one at its key.
+    fn tls(&mut self, node: &Node, path: &str, key_line: usize) -> Option<crate::tls::TlsSettings> {
+        let entries = self.map(node, path, &["cert", "key", "client_ca"])?;
+        let mut files: HashMap<&str, (PathBuf, usize)> = HashMap::new();
+        for (k, v) in entries {
+            let p = join(path, &k.text);
+            if let Some(f) = self.string(v, &p) {
+                if f.trim().is_empty() {
+                    self.error(v.line, &p, "must name a PEM file");
+                } else {
+                    files.insert(k.text.as_str(), (PathBuf::from(f), v.line));
+                }
+            }
+        }
+        let mut missing = false;
+        for required in ["cert", "key"] {
+            if !files.contains_key(required) {
+                self.error(
+                    key_line,
+                    path,
+                    format!("`{required}` is required (a PEM file)"),
+                );
+                missing = true;
+            }
+        }
+        if missing {
+            return None;
+        }
+        let (cert, key) = (&files["cert"].0, &files["key"].0);
+        let client_ca = files.get("client_ca").map(|(f, _)| f.as_path());
+        match crate::tls::load(cert, key, client_ca) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let line = files.get(e.key).map_or(key_line, |(_, l)| *l);
+                self.error(line, &join(path, e.key), e.message);
+                None
             }
         }
     }

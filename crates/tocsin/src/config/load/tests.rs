@@ -1089,3 +1089,46 @@ fn telegram_takes_a_token_and_a_chat_never_echoing_the_token() {
         ["t.yaml:2: contacts[0].chat_id: `chat_id` belongs to `channel: telegram` contacts"]
     );
 }
+
+#[test]
+fn tls_files_are_read_at_load_and_each_problem_names_its_key() {
+    // Unit tests run in the crate's directory.
+    let dir = "tests/fixtures/tls";
+    let ok = load(&format!(
+        "server:\n  tls:\n    cert: {dir}/server.pem\n    key: {dir}/server.key\n    client_ca: {dir}/ca.pem\n"
+    ));
+    let tls = ok.config.expect("loads").server.tls.expect("tls on");
+    assert_eq!(
+        tls.client_ca.as_deref(),
+        Some(Path::new("tests/fixtures/tls/ca.pem"))
+    );
+
+    assert_eq!(
+        errors("server:\n  tls:\n    cert: x.pem\n"),
+        ["t.yaml:2: server.tls: `key` is required (a PEM file)"]
+    );
+    let missing = errors(&format!(
+        "server:\n  tls:\n    cert: {dir}/gone.pem\n    key: {dir}/server.key\n"
+    ));
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(
+        missing[0].starts_with(&format!("t.yaml:3: server.tls.cert: {dir}/gone.pem: ")),
+        "{missing:?}"
+    );
+    let mismatch = errors(&format!(
+        "server:\n  tls:\n    cert: {dir}/server.pem\n    key: {dir}/client.key\n"
+    ));
+    assert_eq!(
+        mismatch,
+        [format!(
+            "t.yaml:4: server.tls.key: {dir}/client.key: is not the key of the certificate in {dir}/server.pem"
+        )]
+    );
+    let bad_ca = errors(&format!(
+        "server:\n  tls:\n    cert: {dir}/server.pem\n    key: {dir}/server.key\n    client_ca: {dir}/server.key\n"
+    ));
+    assert!(
+        bad_ca[0].starts_with("t.yaml:5: server.tls.client_ca: "),
+        "{bad_ca:?}"
+    );
+}

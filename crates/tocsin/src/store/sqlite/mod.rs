@@ -410,6 +410,40 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn pending_by_contact(&self) -> Result<Vec<ContactBacklog>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT contact, COUNT(*), MIN(created_ms) FROM messages \
+                 WHERE status = 'pending' GROUP BY contact ORDER BY contact",
+            )?;
+            stmt.query_map([], |r| {
+                Ok(ContactBacklog {
+                    contact: r.get(0)?,
+                    messages: r.get::<_, i64>(1)?.max(0).unsigned_abs(),
+                    oldest_created_ms: r.get(2)?,
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+    async fn size_bytes(&self) -> Result<u64, StoreError> {
+        let pages: u64 = self
+            .read(|c| {
+                c.query_row(
+                    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n.max(0).unsigned_abs())
+            })
+            .await?;
+        // The WAL holds what is not checkpointed yet: disk it takes too.
+        let mut wal = self.path.as_os_str().to_os_string();
+        wal.push("-wal");
+        let wal = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        Ok(pages.saturating_add(wal))
+    }
     async fn list_events(&self, filter: EventFilter) -> Result<EventPage, StoreError> {
         self.read(move |c| read::list_events(c, &filter)).await
     }
