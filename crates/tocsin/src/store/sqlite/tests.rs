@@ -22,6 +22,8 @@ fn event(id: &str, received_ms: i64) -> Arc<Event> {
         content: json!({"k": "v"}),
         format: Format::Native,
         raw: json!({"id": id, "extra": true}),
+        state: crate::event::EventState::Firing,
+        identity_key: None,
     })
 }
 
