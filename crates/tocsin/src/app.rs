@@ -187,13 +187,25 @@ impl App {
     /// their messages to the dispatcher. Nothing is stored when any event is
     /// invalid.
     pub async fn ingest(&self, format: Format, body: &[u8]) -> Result<IngestAnswer, IngestError> {
+        self.ingest_request(format, body, &ingest::RequestMeta::default())
+            .await
+    }
+
+    /// [`App::ingest`] for a request whose format reads more than its body
+    /// (the content type, `ce-*` headers).
+    pub async fn ingest_request(
+        &self,
+        format: Format,
+        body: &[u8],
+        meta: &ingest::RequestMeta,
+    ) -> Result<IngestAnswer, IngestError> {
         let snap = self.snapshot.load_full();
         let received_ms = self.clock.now_ms();
         let ctx = DecodeContext {
             severity_map: &snap.config.catalog.severity_map,
             received_ms,
         };
-        let events = ingest::decode(format, body, &ctx)?;
+        let events = ingest::decode_request(format, body, meta, &ctx)?;
         let mut items = Vec::with_capacity(events.len());
         for event in events {
             let route = snap.routing.route(&snap.config, &event);

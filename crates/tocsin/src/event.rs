@@ -8,20 +8,68 @@ use serde_json::{Map, Value, json};
 pub enum Format {
     Native,
     Aliyun,
+    Alertmanager,
+    Falco,
+    CloudEvents,
 }
 
 impl Format {
+    /// Every format, in the order the API lists them.
+    pub const ALL: [Format; 5] = [
+        Format::Native,
+        Format::Aliyun,
+        Format::Alertmanager,
+        Format::Falco,
+        Format::CloudEvents,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Native => "native",
             Format::Aliyun => "aliyun",
+            Format::Alertmanager => "alertmanager",
+            Format::Falco => "falco",
+            Format::CloudEvents => "cloudevents",
         }
     }
     pub fn parse(s: &str) -> Option<Format> {
-        match s {
-            "native" => Some(Format::Native),
-            "aliyun" => Some(Format::Aliyun),
-            _ => None,
+        Format::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+    /// The path a producer posts this format to.
+    pub fn ingest_path(self) -> &'static str {
+        match self {
+            Format::Native => "/api/v1/events",
+            Format::Aliyun => "/api/v1/events/aliyun",
+            Format::Alertmanager => "/api/v1/events/alertmanager",
+            Format::Falco => "/api/v1/events/falco",
+            Format::CloudEvents => "/api/v1/events/cloudevents",
+        }
+    }
+}
+
+/// Whether an event reports a problem (`firing`) or its end (`resolved`).
+/// Formats without the notion send only firing events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum EventState {
+    #[default]
+    Firing,
+    Resolved,
+}
+
+impl EventState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventState::Firing => "firing",
+            EventState::Resolved => "resolved",
+        }
+    }
+    /// `firing` or `resolved`, case-insensitive.
+    pub fn parse(s: &str) -> Option<EventState> {
+        if s.eq_ignore_ascii_case("firing") {
+            Some(EventState::Firing)
+        } else if s.eq_ignore_ascii_case("resolved") {
+            Some(EventState::Resolved)
+        } else {
+            None
         }
     }
 }
@@ -48,6 +96,11 @@ pub struct Event {
     pub content: Value,
     pub format: Format,
     pub raw: Value,
+    /// Firing (the default) or resolved.
+    pub state: EventState,
+    /// The producer's own key for "the same alert" (Alertmanager's
+    /// fingerprint), when the format has one: what a resolve is matched by.
+    pub identity_key: Option<String>,
 }
 
 impl Event {
@@ -72,6 +125,8 @@ impl Event {
             content: Value::Object(Map::new()),
             format: Format::Native,
             raw: Value::Object(Map::new()),
+            state: EventState::Firing,
+            identity_key: None,
         }
     }
 
@@ -100,6 +155,10 @@ impl Event {
             json!(crate::timefmt::rfc3339(self.received_ms)),
         );
         m.insert("content".into(), self.content.clone());
+        // Only resolves say so: firing events keep the form they always had.
+        if self.state == EventState::Resolved {
+            m.insert("state".into(), json!(self.state.as_str()));
+        }
         Value::Object(m)
     }
 
@@ -149,6 +208,9 @@ impl serde::Serialize for NativeEvent<'_> {
         m.serialize_entry("time", &crate::timefmt::rfc3339(e.time_ms))?;
         m.serialize_entry("received_at", &crate::timefmt::rfc3339(e.received_ms))?;
         m.serialize_entry("content", &e.content)?;
+        if e.state == EventState::Resolved {
+            m.serialize_entry("state", e.state.as_str())?;
+        }
         m.end()
     }
 }

@@ -204,6 +204,8 @@ pub fn sample_event() -> Event {
         content: content.clone(),
         format: Format::Native,
         raw: content,
+        state: crate::event::EventState::Firing,
+        identity_key: None,
     }
 }
 

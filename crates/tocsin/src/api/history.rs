@@ -193,6 +193,10 @@ pub fn event_json(s: &StoredEvent) -> Map<String, Value> {
         unreachable!("native form is an object")
     };
     v.insert("format".into(), json!(s.event.format.as_str()));
+    v.insert("state".into(), json!(s.event.state.as_str()));
+    if let Some(key) = &s.event.identity_key {
+        v.insert("identity_key".into(), json!(key));
+    }
     v.insert("outcome".into(), json!(s.outcome));
     if let (Some(item), Some(kind)) = (&s.switch_item, &s.switch_kind) {
         v.insert(

@@ -1,8 +1,10 @@
-//! `POST /api/v1/events` (native) and `POST /api/v1/events/aliyun`.
+//! `POST /api/v1/events` (native) and `POST /api/v1/events/{format}`
+//! (`aliyun`, `alertmanager`, `falco`, `cloudevents`).
 
 use super::ApiError;
 use crate::app::{App, IngestError};
 use crate::event::Format;
+use crate::ingest::RequestMeta;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -16,6 +18,43 @@ pub async fn native(State(app): State<Arc<App>>, req: Request) -> Response {
 
 pub async fn aliyun(State(app): State<Arc<App>>, req: Request) -> Response {
     handle(app, Format::Aliyun, req).await
+}
+
+pub async fn alertmanager(State(app): State<Arc<App>>, req: Request) -> Response {
+    handle(app, Format::Alertmanager, req).await
+}
+
+pub async fn falco(State(app): State<Arc<App>>, req: Request) -> Response {
+    handle(app, Format::Falco, req).await
+}
+
+pub async fn cloudevents(State(app): State<Arc<App>>, req: Request) -> Response {
+    handle(app, Format::CloudEvents, req).await
+}
+
+/// What the format's decoder reads besides the body: the content type and
+/// the headers it keeps (see [`crate::ingest::kept_header`]). A header
+/// value that is not visible ASCII is passed as it decodes lossily, and the
+/// decoder names it if it cannot read it.
+fn request_meta(format: Format, headers: &header::HeaderMap) -> RequestMeta {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let kept = headers
+        .iter()
+        .filter(|(name, _)| crate::ingest::kept_header(format, name.as_str()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    RequestMeta {
+        content_type,
+        headers: kept,
+    }
 }
 
 /// A slot under `server.max_concurrent_ingest`, or [`Busy`] to answer
@@ -47,11 +86,7 @@ impl IntoResponse for Busy {
 }
 
 async fn handle(app: Arc<App>, format: Format, req: Request) -> Response {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let meta = request_meta(format, req.headers());
     let _slot = match ingest_slot(&app) {
         Ok(slot) => slot,
         Err(busy) => {
@@ -62,12 +97,12 @@ async fn handle(app: Arc<App>, format: Format, req: Request) -> Response {
     };
     let resp = match read_body(&app, req).await {
         Ok(body) => {
-            let result = app.ingest(format, &body).await;
+            let result = app.ingest_request(format, &body, &meta).await;
             // Nothing unreadable is thrown away: the body is kept first, so
             // the 400 can name where (see quarantine.rs).
             let kept = match &result {
                 Err(IngestError::Invalid(e)) => {
-                    let id = super::quarantine::keep(&app, format, content_type, &body, e).await;
+                    let id = super::quarantine::keep(&app, format, meta, &body, e).await;
                     super::quarantine::refresh_gauge(&app).await;
                     id
                 }

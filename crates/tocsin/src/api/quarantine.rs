@@ -10,7 +10,7 @@ use super::ApiError;
 use super::history::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::app::App;
 use crate::event::Format;
-use crate::ingest::DecodeError;
+use crate::ingest::{DecodeError, RequestMeta};
 use crate::store::{NewQuarantined, QuarantineFilter, QuarantineLimits, QuarantinedRequest};
 use crate::timefmt::rfc3339;
 use axum::extract::{Path, Query, Request, State};
@@ -28,16 +28,11 @@ pub const SAME_WITHIN_MS: i64 = 3_600_000;
 
 /// The ingest path of a wire format, as kept with the request.
 pub fn ingest_path(format: Format) -> &'static str {
-    match format {
-        Format::Native => "/api/v1/events",
-        Format::Aliyun => "/api/v1/events/aliyun",
-    }
+    format.ingest_path()
 }
 
 fn format_of(path: &str) -> Option<Format> {
-    [Format::Native, Format::Aliyun]
-        .into_iter()
-        .find(|f| ingest_path(*f) == path)
+    Format::ALL.into_iter().find(|f| ingest_path(*f) == path)
 }
 
 /// Keeps an unreadable request; its id, or None when it could not be kept
@@ -46,7 +41,7 @@ fn format_of(path: &str) -> Option<Format> {
 pub async fn keep(
     app: &App,
     format: Format,
-    content_type: Option<String>,
+    meta: RequestMeta,
     body: &[u8],
     error: &DecodeError,
 ) -> Option<String> {
@@ -58,7 +53,8 @@ pub async fn keep(
     let request = NewQuarantined {
         id: uuid::Uuid::now_v7().to_string(),
         path: path.to_string(),
-        content_type,
+        content_type: meta.content_type,
+        headers: meta.headers,
         body: body.to_vec(),
         received_ms: crate::now_ms(),
         error: error.message.clone(),
@@ -138,7 +134,7 @@ fn unknown(id: &str) -> ApiError {
 }
 
 fn summary(r: &QuarantinedRequest) -> serde_json::Map<String, Value> {
-    let Value::Object(m) = json!({
+    let Value::Object(mut m) = json!({
         "id": r.id,
         "received_at": rfc3339(r.received_ms),
         "last_received_at": rfc3339(r.last_ms),
@@ -152,6 +148,15 @@ fn summary(r: &QuarantinedRequest) -> serde_json::Map<String, Value> {
     }) else {
         unreachable!("an object")
     };
+    // Only formats that read headers keep any (CloudEvents' binary mode).
+    if !r.headers.is_empty() {
+        let headers: serde_json::Map<String, Value> = r
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone(), Value::String(v.clone())))
+            .collect();
+        m.insert("headers".into(), Value::Object(headers));
+    }
     m
 }
 
@@ -248,7 +253,11 @@ pub async fn replay(
         )
     })?;
     let body = r.body.unwrap_or_default();
-    let result = app.ingest(format, &body).await;
+    let meta = RequestMeta {
+        content_type: r.content_type.clone(),
+        headers: r.headers.clone(),
+    };
+    let result = app.ingest_request(format, &body, &meta).await;
     let kept = match &result {
         Ok(_) => {
             match app.store.quarantine_delete(&id).await {

@@ -202,6 +202,9 @@ pub struct CheckArgs {
 pub enum SendFormat {
     Native,
     Aliyun,
+    Alertmanager,
+    Falco,
+    Cloudevents,
     Auto,
 }
 

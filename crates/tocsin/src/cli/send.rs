@@ -33,11 +33,19 @@ pub async fn run(args: SendArgs) -> i32 {
     let format = match args.format {
         SendFormat::Native => Format::Native,
         SendFormat::Aliyun => Format::Aliyun,
+        SendFormat::Alertmanager => Format::Alertmanager,
+        SendFormat::Falco => Format::Falco,
+        SendFormat::Cloudevents => Format::CloudEvents,
         SendFormat::Auto => crate::ingest::detect_format(&body),
     };
-    let path = match format {
-        Format::Native => "/api/v1/events",
-        Format::Aliyun => "/api/v1/events/aliyun",
+    let path = format.ingest_path();
+    // A JSON array of CloudEvents is a batch; one object is structured mode.
+    let content_type = match format {
+        Format::CloudEvents if body.trim_ascii_start().starts_with(b"[") => {
+            crate::ingest::cloudevents::BATCH
+        }
+        Format::CloudEvents => crate::ingest::cloudevents::STRUCTURED,
+        _ => "application/json",
     };
     let url = format!("{}{path}", remote.server);
     crate::install_crypto_provider();
@@ -53,7 +61,7 @@ pub async fn run(args: SendArgs) -> i32 {
     };
     let mut req = client
         .post(&url)
-        .header("Content-Type", "application/json")
+        .header("Content-Type", content_type)
         .body(body);
     if let Some(t) = remote.token.as_deref() {
         req = req.bearer_auth(t);

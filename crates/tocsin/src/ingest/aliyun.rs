@@ -79,6 +79,8 @@ pub fn decode_one(i: usize, item: Value, ctx: &DecodeContext) -> Result<Event, D
         content,
         format: Format::Aliyun,
         raw: item.clone(),
+        state: crate::event::EventState::Firing,
+        identity_key: None,
     })
 }
 

@@ -2,7 +2,10 @@
 //! [`Event`]s, or an error naming the index and the field at fault. A request
 //! is validated whole: one bad event rejects it all.
 
+pub mod alertmanager;
 pub mod aliyun;
+pub mod cloudevents;
+pub mod falco;
 pub mod native;
 
 use crate::config::Level;
@@ -47,11 +50,64 @@ pub struct DecodeContext<'a> {
     pub received_ms: i64,
 }
 
-/// Decodes a body in the given format: one object or an array of objects.
+/// What a decoder may read of the request besides its body. Most formats
+/// need nothing; CloudEvents tells its modes apart by the content type and
+/// carries its attributes in `ce-*` headers in binary mode.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestMeta {
+    pub content_type: Option<String>,
+    /// The headers [`kept_header`] keeps, as (lowercase name, value).
+    pub headers: Vec<(String, String)>,
+}
+
+impl RequestMeta {
+    /// The value of a kept header (`name` lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Whether a request header is one a decoder reads, so the ingest handler
+/// passes it (and the quarantine keeps it for a replay).
+pub fn kept_header(format: Format, lowercase_name: &str) -> bool {
+    format == Format::CloudEvents && lowercase_name.starts_with("ce-")
+}
+
+/// Decodes a body in the given format without request metadata.
 pub fn decode(format: Format, body: &[u8], ctx: &DecodeContext) -> Result<Vec<Event>, DecodeError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| DecodeError::body(format!("the body is not valid JSON: {e}")))?;
-    let items = match value {
+    decode_request(format, body, &RequestMeta::default(), ctx)
+}
+
+/// Decodes one request in the given format.
+pub fn decode_request(
+    format: Format,
+    body: &[u8],
+    meta: &RequestMeta,
+    ctx: &DecodeContext,
+) -> Result<Vec<Event>, DecodeError> {
+    match format {
+        Format::Native => each_item(body, |i, item| native::decode_one(i, item, ctx)),
+        Format::Aliyun => each_item(body, |i, item| aliyun::decode_one(i, item, ctx)),
+        Format::Falco => each_item(body, |i, item| falco::decode_one(i, item, ctx)),
+        Format::Alertmanager => alertmanager::decode(parse_json(body)?, ctx),
+        Format::CloudEvents => cloudevents::decode(body, meta, ctx),
+    }
+}
+
+pub(crate) fn parse_json(body: &[u8]) -> Result<Value, DecodeError> {
+    serde_json::from_slice(body)
+        .map_err(|e| DecodeError::body(format!("the body is not valid JSON: {e}")))
+}
+
+/// A body holding one object or an array of objects, each decoded alone.
+fn each_item(
+    body: &[u8],
+    decode_one: impl Fn(usize, Value) -> Result<Event, DecodeError>,
+) -> Result<Vec<Event>, DecodeError> {
+    let items = match parse_json(body)? {
         Value::Array(items) => items,
         obj @ Value::Object(_) => vec![obj],
         _ => {
@@ -66,16 +122,15 @@ pub fn decode(format: Format, body: &[u8], ctx: &DecodeContext) -> Result<Vec<Ev
     items
         .into_iter()
         .enumerate()
-        .map(|(i, item)| match format {
-            Format::Native => native::decode_one(i, item, ctx),
-            Format::Aliyun => aliyun::decode_one(i, item, ctx),
-        })
+        .map(|(i, item)| decode_one(i, item))
         .collect()
 }
 
-/// Guesses the wire format of a body: the cloud monitor's form has camel-case
-/// keys (`eventTime`, `resourceId`, `regionId`, `eventType`, `ver`) that the
-/// native form never uses.
+/// Guesses the wire format of a body: an Alertmanager (or Grafana) webhook
+/// has `alerts` and `groupKey` or `receiver`; a CloudEvent `specversion`;
+/// Falco's output `rule`, `priority` and `output`; the cloud monitor's form
+/// has camel-case keys (`eventTime`, `resourceId`, `regionId`, `eventType`,
+/// `ver`) that the native form never uses.
 pub fn detect_format(body: &[u8]) -> Format {
     const ALIYUN_KEYS: [&str; 7] = [
         "eventTime",
@@ -92,6 +147,20 @@ pub fn detect_format(body: &[u8]) -> Format {
         Err(_) => None,
     };
     match first {
+        Some(Value::Object(m))
+            if m.contains_key("alerts")
+                && (m.contains_key("groupKey") || m.contains_key("receiver")) =>
+        {
+            Format::Alertmanager
+        }
+        Some(Value::Object(m)) if m.contains_key("specversion") => Format::CloudEvents,
+        Some(Value::Object(m))
+            if ["rule", "priority", "output"]
+                .iter()
+                .all(|k| m.contains_key(*k)) =>
+        {
+            Format::Falco
+        }
         Some(Value::Object(m)) if ALIYUN_KEYS.iter().any(|k| m.contains_key(*k)) => Format::Aliyun,
         _ => Format::Native,
     }
@@ -233,6 +302,41 @@ pub(crate) mod fields {
     pub fn new_id() -> String {
         uuid::Uuid::now_v7().to_string()
     }
+
+    /// A stable id for an event whose producer gave none, so the same
+    /// object posted again is a duplicate: `prefix` and the SHA-256 of the
+    /// object's JSON text (keys as sent).
+    pub fn derived_id(prefix: &str, item: &Value) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(item.to_string().as_bytes());
+        format!("{prefix}{}", hex::encode(&digest[..16]))
+    }
+
+    /// A string value's text when it is a non-empty string.
+    pub fn str_of<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+        m.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    }
+
+    /// Checks an id a decoder composed (length and control characters),
+    /// reporting it under `field`.
+    pub fn composed_id(i: usize, field: &str, id: String) -> Result<String, DecodeError> {
+        if id.chars().any(char::is_control) {
+            return Err(DecodeError::at(
+                i,
+                Some(field),
+                format!("`{field}` must not contain control characters"),
+            ));
+        }
+        if id.len() > MAX_ID_LEN {
+            // Still stable and unique: the producer's key, hashed.
+            use sha2::{Digest, Sha256};
+            return Ok(format!(
+                "sha256:{}",
+                hex::encode(Sha256::digest(id.as_bytes()))
+            ));
+        }
+        Ok(id)
+    }
 }
 
 #[cfg(test)]
@@ -244,6 +348,18 @@ mod tests {
         assert_eq!(detect_format(br#"[{"eventTime":"x"}]"#), Format::Aliyun);
         assert_eq!(detect_format(br#"{"product":"Sas"}"#), Format::Native);
         assert_eq!(detect_format(b"garbage"), Format::Native);
+        assert_eq!(
+            detect_format(br#"{"receiver":"r","alerts":[]}"#),
+            Format::Alertmanager
+        );
+        assert_eq!(
+            detect_format(br#"[{"specversion":"1.0"}]"#),
+            Format::CloudEvents
+        );
+        assert_eq!(
+            detect_format(br#"{"rule":"r","priority":"Warning","output":"o"}"#),
+            Format::Falco
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Tocsin's native event form (`POST /api/v1/events`).
 
 use super::{DecodeContext, DecodeError, fields};
-use crate::event::{Event, Format};
+use crate::event::{Event, EventState, Format};
 use serde_json::{Map, Value};
 
 pub fn decode_one(i: usize, item: Value, ctx: &DecodeContext) -> Result<Event, DecodeError> {
@@ -32,6 +32,12 @@ pub fn decode_one(i: usize, item: Value, ctx: &DecodeContext) -> Result<Event, D
         .cloned()
         .unwrap_or(Value::Object(Map::new()));
     let severity = mapped_from.or_else(|| fields::content_severity(&content));
+    let state = match fields::optional_str(i, m, "state")? {
+        None => EventState::Firing,
+        Some(s) => EventState::parse(&s).ok_or_else(|| {
+            DecodeError::at(i, Some("state"), "`state` must be firing or resolved")
+        })?,
+    };
     Ok(Event {
         id: id.unwrap_or_else(fields::new_id),
         product,
@@ -49,6 +55,8 @@ pub fn decode_one(i: usize, item: Value, ctx: &DecodeContext) -> Result<Event, D
         content,
         format: Format::Native,
         raw: item.clone(),
+        state,
+        identity_key: None,
     })
 }
 
@@ -98,6 +106,20 @@ mod tests {
         assert_eq!(evs[0].event_type, "");
         assert_ne!(evs[0].id, evs[1].id);
         assert_eq!(evs[0].id.len(), 36);
+        assert_eq!(evs[0].state, EventState::Firing);
+    }
+
+    #[test]
+    fn state_resolved() {
+        let map = BTreeMap::new();
+        let ev = &decode(
+            Format::Native,
+            br#"{"product":"Sas","name":"n","level":"info","state":"resolved"}"#,
+            &ctx(&map),
+        )
+        .unwrap()[0];
+        assert_eq!(ev.state, EventState::Resolved);
+        assert_eq!(ev.to_native_json()["state"], "resolved");
     }
 
     #[test]
@@ -145,6 +167,16 @@ mod tests {
                 Some("id"),
             ),
             (br#"[1]"#, 0, None),
+            (
+                br#"{"product":"Sas","name":"n","level":"info","state":"gone"}"#,
+                0,
+                Some("state"),
+            ),
+            (
+                br#"{"product":"Sas","name":"n","level":"info","state":1}"#,
+                0,
+                Some("state"),
+            ),
         ];
         for (body, index, field) in cases {
             let e = decode(Format::Native, body, &ctx(&map)).unwrap_err();

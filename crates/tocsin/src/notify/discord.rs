@@ -461,6 +461,8 @@ mod tests {
             content: json!({}),
             format: crate::event::Format::Native,
             raw: json!({}),
+            state: crate::event::EventState::Firing,
+            identity_key: None,
         })
     }
 

@@ -173,6 +173,8 @@ mod tests {
             content: serde_json::json!({"intranetIp": "10.0.0.1"}),
             format: crate::event::Format::Native,
             raw: serde_json::json!({}),
+            state: crate::event::EventState::Firing,
+            identity_key: None,
         })
     }
 

@@ -33,6 +33,8 @@ fn event(product: &str, event_type: &str, name: &str, level: Level) -> Event {
         content: json!({"desc": "login from 203.0.113.9 via SSH"}),
         format: Format::Native,
         raw: json!({}),
+        state: crate::event::EventState::Firing,
+        identity_key: None,
     }
 }
 

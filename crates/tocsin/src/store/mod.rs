@@ -363,6 +363,9 @@ pub struct NewQuarantined {
     /// The ingest path it was posted to, without the query.
     pub path: String,
     pub content_type: Option<String>,
+    /// The request headers the format reads besides the content type
+    /// (CloudEvents' `ce-*` in binary mode), as (lowercase name, value).
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub received_ms: i64,
     pub error: String,
@@ -402,6 +405,8 @@ pub struct QuarantinedRequest {
     pub last_ms: i64,
     pub path: String,
     pub content_type: Option<String>,
+    /// See [`NewQuarantined::headers`].
+    pub headers: Vec<(String, String)>,
     pub size: u64,
     pub count: u64,
     pub error: String,

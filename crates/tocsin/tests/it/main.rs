@@ -14,6 +14,7 @@ mod dryrun;
 mod exclude;
 mod explain;
 mod faults;
+mod formats;
 mod golden;
 mod ingest;
 mod noise;

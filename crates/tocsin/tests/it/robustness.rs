@@ -59,8 +59,9 @@ proptest! {
     fn decoders_never_panic_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let map = BTreeMap::new();
         let ctx = DecodeContext { severity_map: &map, received_ms: 0 };
-        let _ = decode(Format::Native, &bytes, &ctx);
-        let _ = decode(Format::Aliyun, &bytes, &ctx);
+        for format in Format::ALL {
+            let _ = decode(format, &bytes, &ctx);
+        }
         let _ = tocsin::ingest::detect_format(&bytes);
     }
 
@@ -69,7 +70,7 @@ proptest! {
         let map = tocsin::config::default_severity_map();
         let ctx = DecodeContext { severity_map: &map, received_ms: 0 };
         let body = v.to_string();
-        for format in [Format::Native, Format::Aliyun] {
+        for format in Format::ALL {
             match decode(format, body.as_bytes(), &ctx) {
                 Ok(events) => for e in events {
                     prop_assert!(!e.id.is_empty());

@@ -343,6 +343,8 @@ mod tests {
             content: serde_json::json!({}),
             format: crate::event::Format::Native,
             raw: serde_json::json!({}),
+            state: crate::event::EventState::Firing,
+            identity_key: None,
         })
     }
 

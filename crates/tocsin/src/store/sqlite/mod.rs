@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// The schema this build writes; a store with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema4.sql"),
     include_str!("schema5.sql"),
     include_str!("schema6.sql"),
+    include_str!("schema7.sql"),
 ];
 const READERS: usize = 4;
 /// How often the checkpointer copies the WAL into the database file.

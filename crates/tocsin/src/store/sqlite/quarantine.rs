@@ -76,7 +76,12 @@ fn put_in(
     req: &NewQuarantined,
     limits: QuarantineLimits,
 ) -> rusqlite::Result<QuarantinePut> {
-    let hash = body_hash(&req.body);
+    // Kept headers are part of the request: the same body with other
+    // headers is another request.
+    let hash = match headers_json(&req.headers) {
+        None => body_hash(&req.body),
+        Some(h) => body_hash(&[req.body.as_slice(), b"\n", h.as_bytes()].concat()),
+    };
     let index = req.index.map(crate::saturating_i64);
     let same: Option<String> = c
         .prepare_cached(
@@ -123,7 +128,7 @@ fn put_in(
     }
     c.prepare_cached(
         "INSERT INTO quarantine (id, path, content_type, body, body_hash, size, count, received_ms, \
-         last_ms, error, idx, field) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?9, ?10)",
+         last_ms, error, idx, field, headers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         req.id,
@@ -135,7 +140,8 @@ fn put_in(
         req.received_ms,
         req.error,
         index,
-        req.field
+        req.field,
+        headers_json(&req.headers)
     ])?;
     Ok(QuarantinePut {
         id: Some(req.id.clone()),
@@ -151,7 +157,12 @@ fn total_bytes(c: &Connection) -> rusqlite::Result<u64> {
 }
 
 const COLUMNS: &str =
-    "seq, id, received_ms, last_ms, path, content_type, size, count, error, idx, field";
+    "seq, id, received_ms, last_ms, path, content_type, size, count, error, idx, field, headers";
+
+/// The kept headers as a JSON list of pairs; NULL when there are none.
+fn headers_json(headers: &[(String, String)]) -> Option<String> {
+    (!headers.is_empty()).then(|| serde_json::json!(headers).to_string())
+}
 
 fn row(r: &rusqlite::Row, with_body: bool) -> rusqlite::Result<QuarantinedRequest> {
     Ok(QuarantinedRequest {
@@ -166,7 +177,22 @@ fn row(r: &rusqlite::Row, with_body: bool) -> rusqlite::Result<QuarantinedReques
         error: r.get(8)?,
         index: r.get::<_, Option<i64>>(9)?.map(|i| i as u64),
         field: r.get(10)?,
-        body: if with_body { Some(r.get(11)?) } else { None },
+        headers: match r.get::<_, Option<String>>(11)? {
+            None => Vec::new(),
+            Some(text) => {
+                let id: String = r.get(1)?;
+                serde_json::from_str(&text).map_err(|e| {
+                    super::corrupt(
+                        11,
+                        "quarantine",
+                        &id,
+                        "headers",
+                        format!("not a JSON list of pairs ({e})"),
+                    )
+                })?
+            }
+        },
+        body: if with_body { Some(r.get(12)?) } else { None },
     })
 }
 
@@ -284,6 +310,7 @@ mod tests {
             id: "q1".into(),
             path: "/api/v1/events".into(),
             content_type: None,
+            headers: Vec::new(),
             body: b"{nope".to_vec(),
             received_ms: 1_000,
             error: "the body is not valid JSON".into(),

@@ -2,13 +2,13 @@
 
 use super::super::*;
 use crate::config::Level;
-use crate::event::{Event, Format};
+use crate::event::{Event, EventState, Format};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter, types::Value as Sql};
 use std::collections::HashMap;
 
 const EVENT_COLUMNS: &str = "seq, id, format, product, event_type, name, level, severity, status, resource, \
     instance, region, grp, time_ms, received_ms, content, raw, outcome, switch_source, switch_item, \
-    switch_kind, config_version";
+    switch_kind, config_version, state, identity_key";
 
 /// A JSON column of an event row; text that does not parse is an error
 /// naming the row and column, never a made-up value.
@@ -65,6 +65,7 @@ fn stored_event(r: &Row) -> rusqlite::Result<StoredEvent> {
     let id: String = r.get(1)?;
     let level: String = r.get(6)?;
     let format: String = r.get(2)?;
+    let state: String = r.get(22)?;
     let unknown = |index, column, value: &str| {
         super::corrupt(
             index,
@@ -92,6 +93,8 @@ fn stored_event(r: &Row) -> rusqlite::Result<StoredEvent> {
             received_ms: r.get(14)?,
             content: json_column(r, 15, &id, "content")?,
             raw: json_column(r, 16, &id, "raw")?,
+            state: EventState::parse(&state).ok_or_else(|| unknown(22, "state", &state))?,
+            identity_key: r.get(23)?,
             id,
         },
         outcome: r.get(17)?,
@@ -252,12 +255,12 @@ fn read_decision_rows(c: &Connection, id: &str) -> rusqlite::Result<Vec<Recorded
 }
 
 pub fn get_event(c: &Connection, id: &str) -> rusqlite::Result<Option<EventDetail>> {
-    // The verdicts column follows EVENT_COLUMNS (22 of them).
+    // The verdicts column follows EVENT_COLUMNS (24 of them).
     let Some((stored, packed)) = c
         .query_row(
             &format!("SELECT {EVENT_COLUMNS}, verdicts FROM events WHERE id = ?1"),
             [id],
-            |r| Ok((stored_event(r)?, r.get::<_, Option<String>>(22)?)),
+            |r| Ok((stored_event(r)?, r.get::<_, Option<String>>(24)?)),
         )
         .optional()?
     else {
@@ -266,7 +269,7 @@ pub fn get_event(c: &Connection, id: &str) -> rusqlite::Result<Option<EventDetai
     let decisions = match packed {
         Some(text) => super::super::unpack_verdicts(&text).map_err(|e| {
             super::corrupt(
-                22,
+                24,
                 "events",
                 id,
                 "verdicts",

@@ -22,6 +22,8 @@ fn event(id: &str, received_ms: i64) -> Arc<Event> {
         content: json!({"k": "v"}),
         format: Format::Native,
         raw: json!({"id": id, "extra": true}),
+        state: crate::event::EventState::Firing,
+        identity_key: None,
     })
 }
 
@@ -647,4 +649,44 @@ fn an_open_store_holds_the_data_dir_lock_shared() {
     );
     drop(restoring);
     SqliteStore::open(dir.path()).unwrap();
+}
+
+#[tokio::test]
+async fn state_and_identity_key_round_trip_and_older_rows_read_as_firing() {
+    let dir = tempfile::tempdir().unwrap();
+    // A store at schema 6 with one event, as a build before this one left it.
+    {
+        let mut c = Connection::open(dir.path().join("tocsin.db")).unwrap();
+        for (i, sql) in MIGRATIONS[..6].iter().enumerate() {
+            let tx = c.transaction().unwrap();
+            tx.execute_batch(sql).unwrap();
+            tx.pragma_update(None, "user_version", crate::saturating_i64(i + 1))
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        c.execute(
+            "INSERT INTO events (id, format, product, event_type, name, level, time_ms, received_ms, \
+             content, raw, outcome, config_version) \
+             VALUES ('old', 'native', 'Sas', '', 'n', 'info', 1, 1, '{}', '{}', 'unmatched', 'v0')",
+            [],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let old = store.get_event("old").await.unwrap().unwrap();
+    assert_eq!(old.stored.event.state, crate::event::EventState::Firing);
+    assert_eq!(old.stored.event.identity_key, None);
+
+    let mut resolved = (*event("am1", 10)).clone();
+    resolved.state = crate::event::EventState::Resolved;
+    resolved.identity_key = Some("alertmanager:5f3c0a1b2d4e6f70".into());
+    let mut item = routed("am1", 10, "m-am1");
+    item.event = Arc::new(resolved);
+    store.ingest(vec![item]).await.unwrap();
+    let got = store.get_event("am1").await.unwrap().unwrap();
+    assert_eq!(got.stored.event.state, crate::event::EventState::Resolved);
+    assert_eq!(
+        got.stored.event.identity_key.as_deref(),
+        Some("alertmanager:5f3c0a1b2d4e6f70")
+    );
 }

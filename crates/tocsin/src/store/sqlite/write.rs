@@ -273,8 +273,9 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
     let mut insert_event = c.prepare_cached(
         "INSERT INTO events (id, format, product, event_type, name, level, severity, status, resource, \
          instance, region, grp, time_ms, received_ms, content, raw, outcome, switch_source, switch_item, \
-         switch_kind, config_version, verdicts) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) \
+         switch_kind, config_version, verdicts, state, identity_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, \
+         ?23, ?24) \
          ON CONFLICT (id) DO NOTHING",
     )?;
     let mut insert_message = c.prepare_cached(
@@ -307,6 +308,8 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
             sw.map(|s| s.kind),
             item.config_version,
             item.verdicts_json,
+            e.state.as_str(),
+            e.identity_key,
         ])?;
         if inserted == 0 {
             out.push(IngestOutcome::default());
