@@ -116,6 +116,30 @@ impl Server {
         store: Arc<dyn Store>,
     ) -> anyhow::Result<Server> {
         crate::install_crypto_provider();
+        // Objects made through the management API live in the store: the
+        // running config is the file with them merged in.
+        let objects = crate::app::stored_objects(store.as_ref())
+            .await
+            .context("cannot read the API-made objects")?;
+        if !objects.is_empty() {
+            let doc = config.document.clone();
+            let effective = config::load_effective(doc.as_deref(), &objects, &config::process_env);
+            match effective.config {
+                Some(c) => config = c,
+                None => {
+                    let file = config::merge::document_name(doc.as_deref());
+                    let errors: Vec<String> = effective
+                        .problems
+                        .iter()
+                        .map(|p| crate::app::problem_diagnostic(p, &objects, file).to_string())
+                        .collect();
+                    anyhow::bail!(
+                        "the configuration with the API-made objects has errors:\n{}",
+                        errors.join("\n")
+                    );
+                }
+            }
+        }
         apply_overrides(&mut config, &options);
         let listen = config.server.listen.clone();
         let clock = options.clock();

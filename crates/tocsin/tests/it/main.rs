@@ -16,6 +16,7 @@ mod explain;
 mod faults;
 mod golden;
 mod ingest;
+mod management;
 mod noise;
 mod platforms;
 mod quarantine;
