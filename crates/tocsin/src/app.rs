@@ -305,7 +305,7 @@ impl App {
             new
         } else {
             let effective =
-                config::load_effective(new.document.as_deref(), &objects, &config::process_env);
+                config::load_effective(new.document.get(), &objects, &config::process_env);
             match effective.config {
                 Some(c) => c,
                 None => {

@@ -234,7 +234,7 @@ impl App {
     ) -> Result<Changed, ChangeError> {
         let _guard = self.reload_lock.lock().await;
         let snap = self.config();
-        let doc = snap.config.document.clone();
+        let doc = snap.config.document.0.clone();
         let file = config::merge::document_name(doc.as_deref()).to_string();
         let stored = self.store.api_objects().await?;
         let mut objects = crate::app::stored_objects(self.store.as_ref()).await?;

@@ -122,7 +122,7 @@ impl Server {
             .await
             .context("cannot read the API-made objects")?;
         if !objects.is_empty() {
-            let doc = config.document.clone();
+            let doc = config.document.0.clone();
             let effective = config::load_effective(doc.as_deref(), &objects, &config::process_env);
             match effective.config {
                 Some(c) => config = c,

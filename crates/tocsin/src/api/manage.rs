@@ -268,8 +268,8 @@ async fn delete(
 pub async fn export(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let snap = app.config();
     let objects = app.api_objects().await?;
-    let yaml = crate::config::merge::export_yaml(snap.config.document.as_deref(), &objects)
-        .map_err(|p| {
+    let yaml =
+        crate::config::merge::export_yaml(snap.config.document.get(), &objects).map_err(|p| {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!(

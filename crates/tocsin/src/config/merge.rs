@@ -252,7 +252,7 @@ pub fn load_effective(
         .map(|d| locate(d, &counts, objects))
         .collect();
     let config = loaded.config.map(|mut c| {
-        c.document = doc.map(|d| std::sync::Arc::new(d.clone()));
+        c.document = super::FileText(doc.map(|d| std::sync::Arc::new(d.clone())));
         c
     });
     Effective { config, problems }

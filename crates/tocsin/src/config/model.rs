@@ -23,7 +23,25 @@ pub struct Config {
     /// The file this config was read from (its text and name), so API-made
     /// objects can be merged into it and the whole validated again. None for
     /// the embedded defaults and configs built in code.
-    pub document: Option<std::sync::Arc<Document>>,
+    pub document: FileText,
+}
+
+/// The config file a config was read from. Not part of what the config
+/// means: two configs that differ only in it (comments, layout, the file's
+/// name) are equal.
+#[derive(Clone, Debug, Default)]
+pub struct FileText(pub Option<std::sync::Arc<Document>>);
+
+impl PartialEq for FileText {
+    fn eq(&self, _: &FileText) -> bool {
+        true
+    }
+}
+
+impl FileText {
+    pub fn get(&self) -> Option<&Document> {
+        self.0.as_deref()
+    }
 }
 
 /// The text of a config file, as it was read.
@@ -474,7 +492,7 @@ impl Config {
             notification_policies: Vec::new(),
             subscriptions: Vec::new(),
             silences: Vec::new(),
-            document: None,
+            document: FileText::default(),
         }
     }
 
@@ -505,7 +523,7 @@ impl Config {
             s.line = 0;
         }
         // Comments and layout of the file are not part of what it means.
-        copy.document = None;
+        copy.document = FileText::default();
         // The version is shown unauthenticated (/readyz): hash the config with
         // its secrets replaced, so the version cannot confirm a guessed secret.
         // A change to a secret alone therefore keeps the version.

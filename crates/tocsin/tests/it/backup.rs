@@ -146,7 +146,7 @@ async fn backup_under_load_restores_into_a_server_with_the_same_history() {
     load.await.unwrap();
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("(integrity check ok)"), "{out}");
-    assert!(out.contains(", schema 6, "), "{out}");
+    assert!(out.contains(", schema 7, "), "{out}");
     assert!(!file.with_extension("db.tmp").exists());
     let events = count_in(&out, "events");
     eprintln!("backup under load: {out}  ({during} events acknowledged while it ran)");
@@ -310,7 +310,7 @@ async fn backup_and_restore_refuse_what_they_must_not_touch() {
     let (code, _, err) = tocsin(&["restore", "--from", p(&newer), "--data", p(&target)]);
     assert_eq!(code, Some(1));
     assert!(
-        err.contains("written by a newer Tocsin (schema 99; this build reads up to 6)"),
+        err.contains("written by a newer Tocsin (schema 99; this build reads up to 7)"),
         "{err}"
     );
 

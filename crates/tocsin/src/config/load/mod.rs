@@ -110,10 +110,10 @@ pub fn load_str(text: &str, file_name: &str, env: &dyn Fn(&str) -> Option<String
     };
     let mut loaded = load_tree(&root, text, file_name, env);
     if let Some(c) = &mut loaded.config {
-        c.document = Some(std::sync::Arc::new(Document {
+        c.document = FileText(Some(std::sync::Arc::new(Document {
             file: file_name.to_string(),
             text: text.to_string(),
-        }));
+        })));
     }
     loaded
 }
