@@ -249,7 +249,7 @@ pub fn load_effective(
         .diagnostics
         .iter()
         .filter(|d| !d.warning)
-        .map(|d| locate(d, &counts, objects))
+        .map(|d| locate(d, &counts, objects, document_name(doc)))
         .collect();
     let config = loaded.config.map(|mut c| {
         c.document = super::FileText(doc.map(|d| std::sync::Arc::new(d.clone())));
@@ -260,7 +260,12 @@ pub fn load_effective(
 
 /// Which object a loader diagnostic is in: `contacts[3].webhook` with two
 /// contacts in the file is the second API-made contact's `webhook`.
-fn locate(d: &Diagnostic, counts: &[(ObjectKind, usize)], objects: &[ApiObject]) -> Problem {
+fn locate(
+    d: &Diagnostic,
+    counts: &[(ObjectKind, usize)],
+    objects: &[ApiObject],
+    file_name: &str,
+) -> Problem {
     let file = Problem {
         object: None,
         path: d.path.clone(),
@@ -291,11 +296,27 @@ fn locate(d: &Diagnostic, counts: &[(ObjectKind, usize)], objects: &[ApiObject])
     else {
         return file;
     };
+    // A name the file has too: the first is the file's (file objects come
+    // first), so say where it is.
+    let message = match d.message.split_once(" (first at line ") {
+        Some((head, tail))
+            if tail
+                .trim_end_matches(')')
+                .parse::<usize>()
+                .is_ok_and(|l| l > 0) =>
+        {
+            format!(
+                "{head}: the config file {file_name} has it too (line {}); rename one of them",
+                tail.trim_end_matches(')')
+            )
+        }
+        _ => d.message.clone(),
+    };
     Problem {
         object: Some(i),
         path: rest.strip_prefix('.').unwrap_or(rest).to_string(),
         line: 0,
-        message: d.message.clone(),
+        message,
     }
 }
 

@@ -481,3 +481,74 @@ async fn the_token_guards_the_management_api_and_names_the_actor() {
     let (_, v) = h.get_with("/api/v1/audit", Some("tok-123")).await;
     assert_eq!(v["entries"][0]["actor"], "api-token");
 }
+
+#[tokio::test]
+async fn a_reload_of_the_file_keeps_the_api_objects_and_refuses_a_name_clash() {
+    use tocsin::server::{ServeOptions, Server};
+    let rx = WebhookReceiver::start().await;
+    let url = rx.url("/hook-path-key");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tocsin.yaml");
+    std::fs::write(&path, file_config(&url)).unwrap();
+    let server = Server::start(ServeOptions {
+        config_path: Some(path.clone()),
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(dir.path().join("data")),
+        clock: None,
+    })
+    .await
+    .unwrap();
+    let c = client();
+    let base = server.base_url();
+    let r = c
+        .post(format!("{base}/api/v1/contact-groups"))
+        .body(json!({"name": "api-team", "contacts": ["file-hook"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+
+    // The file changes; the API-made group stays.
+    std::fs::write(&path, file_config(&url).replace("file-sub", "file-sub-2")).unwrap();
+    server.app.reload().await.expect("reload");
+    let snap = server.app.config();
+    assert!(
+        snap.config
+            .contact_groups
+            .iter()
+            .any(|g| g.name == "api-team")
+    );
+    assert!(
+        snap.config
+            .subscriptions
+            .iter()
+            .any(|s| s.name == "file-sub-2")
+    );
+
+    // The file now has a group of the same name: refused, naming both.
+    std::fs::write(
+        &path,
+        file_config(&url).replace(
+            "  - { name: file-team, contacts: [file-hook] }",
+            "  - { name: file-team, contacts: [file-hook] }\n  - { name: api-team, contacts: [file-hook] }",
+        ),
+    )
+    .unwrap();
+    let errors = server.app.reload().await.unwrap_err();
+    let text: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("api-team") && t.contains("contact group")),
+        "{text:#?}"
+    );
+    assert!(
+        server
+            .app
+            .config()
+            .config
+            .subscriptions
+            .iter()
+            .any(|s| s.name == "file-sub-2")
+    );
+    server.shutdown().await;
+}
