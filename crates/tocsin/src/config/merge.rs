@@ -575,4 +575,24 @@ mod tests {
         assert!(back.config.is_some(), "{:?}", back.diagnostics);
         assert_eq!(back.config.unwrap().contacts.len(), 2);
     }
+
+    #[test]
+    fn silences_in_the_file_are_checked() {
+        let text = "silences:\n  - name: s\n    ends_at: tomorrow\n  - name: t\n    matchers: { levels: [loud] }\n    duration: 2h\n";
+        let loaded = super::super::load_str(text, "t.yaml", &|_| None);
+        let errors: Vec<String> = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| !d.warning)
+            .map(|d| d.path.clone())
+            .collect();
+        for p in [
+            "silences[0].matchers",
+            "silences[0].ends_at",
+            "silences[1].matchers.levels[0]",
+            "silences[1].duration",
+        ] {
+            assert!(errors.iter().any(|e| e == p), "{p}: {errors:?}");
+        }
+    }
 }
