@@ -54,6 +54,12 @@ pub enum ChangeError {
     },
     #[error("the object changed since it was read (its ETag is now {current})")]
     Stale { current: String },
+    /// The running config was built in code, not read from a file or the
+    /// built-in defaults: there is no document to merge API objects into.
+    #[error(
+        "this server's configuration was not read from a file: the management API cannot change it"
+    )]
+    NoDocument,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -236,6 +242,17 @@ impl App {
         let snap = self.config();
         let doc = snap.config.document.0.clone();
         let file = config::merge::document_name(doc.as_deref()).to_string();
+        let c = &snap.config;
+        let built_in_code = doc.is_none()
+            && !(c.contacts.is_empty()
+                && c.contact_groups.is_empty()
+                && c.notification_policies.is_empty()
+                && c.subscriptions.is_empty()
+                && c.sources.is_none()
+                && c.silences.is_empty());
+        if built_in_code {
+            return Err(ChangeError::NoDocument);
+        }
         let stored = self.store.api_objects().await?;
         let mut objects = crate::app::stored_objects(self.store.as_ref()).await?;
         let now_ms = self.clock.now_ms();

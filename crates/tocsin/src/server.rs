@@ -121,7 +121,14 @@ impl Server {
         let objects = crate::app::stored_objects(store.as_ref())
             .await
             .context("cannot read the API-made objects")?;
-        if !objects.is_empty() {
+        let built_in_code = config.document.get().is_none()
+            && !(config.contacts.is_empty() && config.subscriptions.is_empty());
+        if built_in_code && !objects.is_empty() {
+            tracing::warn!(
+                objects = objects.len(),
+                "the configuration was built in code, not read from a file: the API-made objects in the store are not applied"
+            );
+        } else if !objects.is_empty() {
             let doc = config.document.0.clone();
             let effective = config::load_effective(doc.as_deref(), &objects, &config::process_env);
             match effective.config {

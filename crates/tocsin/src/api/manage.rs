@@ -197,6 +197,7 @@ fn refusal(e: ChangeError) -> ApiError {
             }),
         ),
         ChangeError::Stale { .. } => (StatusCode::PRECONDITION_FAILED, json!({"error": message})),
+        ChangeError::NoDocument => (StatusCode::CONFLICT, json!({"error": message})),
         ChangeError::Store(e) => return ApiError::store(&e, Some("nothing was changed")),
     };
     ApiError { status, body }
