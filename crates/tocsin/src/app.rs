@@ -112,8 +112,10 @@ pub struct App {
     pub clock: SharedClock,
     /// Ingest requests being read and decoded (`server.max_concurrent_ingest`).
     pub ingest_slots: IngestSlots,
-    options: ServeOptions,
-    reload_lock: tokio::sync::Mutex<()>,
+    pub(crate) options: ServeOptions,
+    /// Serializes reloads and management API changes: each builds the next
+    /// configuration from the current one.
+    pub(crate) reload_lock: tokio::sync::Mutex<()>,
     /// What the store keeps of each config version (the API's redacted
     /// view; given by the server so this module need not know the API).
     version_summary: VersionSummary,
@@ -295,7 +297,7 @@ impl App {
                         warning: false,
                     }]
                 })?;
-        let Some(mut new) = loaded.config else {
+        let Some(new) = loaded.config else {
             return Err(loaded
                 .diagnostics
                 .into_iter()
@@ -303,6 +305,42 @@ impl App {
                 .collect());
         };
         crate::doctor::log_findings(&path.display().to_string(), &new);
+        // The API-made objects stay: merged into the new file and checked
+        // with it (a name the file now also has is an error naming both).
+        let objects = self.api_objects().await.map_err(|e| {
+            vec![Diagnostic {
+                file: path.display().to_string(),
+                line: 0,
+                path: "(api objects)".into(),
+                message: format!("cannot read the API-made objects: {e}"),
+                warning: false,
+            }]
+        })?;
+        let new = if objects.is_empty() {
+            new
+        } else {
+            let effective =
+                config::load_effective(new.document.get(), &objects, &config::process_env);
+            match effective.config {
+                Some(c) => c,
+                None => {
+                    return Err(effective
+                        .problems
+                        .iter()
+                        .map(|p| problem_diagnostic(p, &objects, &path.display().to_string()))
+                        .collect());
+                }
+            }
+        };
+        let version = self.install(new).await;
+        tracing::info!(version = %short(&version), "configuration reloaded");
+        Ok(version)
+    }
+
+    /// Makes `new` the running configuration (the caller holds
+    /// `reload_lock`): new events are routed with it from now on, its
+    /// version is stored, the dispatchers pick up delivery changes.
+    pub(crate) async fn install(&self, mut new: Config) -> String {
         apply_overrides(&mut new, &self.options);
         let old = self.snapshot.load_full();
         if new.server.listen != old.config.server.listen
@@ -327,8 +365,62 @@ impl App {
         if let Err(e) = self.dispatcher.reconcile(&old).await {
             tracing::error!(error = %e, "reload: delivery settings not applied");
         }
-        tracing::info!(version = %short(&version), "configuration reloaded");
-        Ok(version)
+        version
+    }
+
+    /// The API-made objects, as the config merge takes them.
+    pub async fn api_objects(&self) -> Result<Vec<config::ApiObject>, StoreError> {
+        stored_objects(self.store.as_ref()).await
+    }
+}
+
+/// The store's API-made objects; a body that is not JSON of a known kind is corrupt.
+pub async fn stored_objects(store: &dyn Store) -> Result<Vec<config::ApiObject>, StoreError> {
+    store
+        .api_objects()
+        .await?
+        .into_iter()
+        .map(|o| {
+            let kind = config::ObjectKind::from_api_name(&o.kind).ok_or_else(|| {
+                StoreError::Corrupt(format!("api_objects {}/{}: unknown kind", o.kind, o.name))
+            })?;
+            let body = serde_json::from_str(&o.body).map_err(|e| {
+                StoreError::Corrupt(format!("api_objects {}/{}: body: {e}", o.kind, o.name))
+            })?;
+            Ok(config::ApiObject {
+                kind,
+                name: o.name,
+                body,
+            })
+        })
+        .collect()
+}
+
+/// A problem of the effective config as a reload or a start reports it.
+pub fn problem_diagnostic(
+    p: &config::Problem,
+    objects: &[config::ApiObject],
+    file: &str,
+) -> Diagnostic {
+    match p.object.and_then(|i| objects.get(i)) {
+        Some(o) => Diagnostic {
+            file: format!("(API-made {} `{}`)", o.kind.singular(), o.name),
+            line: 0,
+            path: if p.path.is_empty() {
+                "(object)".into()
+            } else {
+                p.path.clone()
+            },
+            message: p.message.clone(),
+            warning: false,
+        },
+        None => Diagnostic {
+            file: file.to_string(),
+            line: p.line,
+            path: p.path.clone(),
+            message: p.message.clone(),
+            warning: false,
+        },
     }
 }
 

@@ -20,6 +20,7 @@ pub mod explain;
 // The checklist and the forecasts live beside explain; these keep their short paths.
 pub use explain::{doctor, dryrun};
 pub mod ingest;
+pub mod manage;
 pub mod metrics;
 pub mod notify;
 pub mod route;

@@ -116,6 +116,37 @@ impl Server {
         store: Arc<dyn Store>,
     ) -> anyhow::Result<Server> {
         crate::install_crypto_provider();
+        // Objects made through the management API live in the store: the
+        // running config is the file with them merged in.
+        let objects = crate::app::stored_objects(store.as_ref())
+            .await
+            .context("cannot read the API-made objects")?;
+        let built_in_code = config.document.get().is_none()
+            && !(config.contacts.is_empty() && config.subscriptions.is_empty());
+        if built_in_code && !objects.is_empty() {
+            tracing::warn!(
+                objects = objects.len(),
+                "the configuration was built in code, not read from a file: the API-made objects in the store are not applied"
+            );
+        } else if !objects.is_empty() {
+            let doc = config.document.0.clone();
+            let effective = config::load_effective(doc.as_deref(), &objects, &config::process_env);
+            match effective.config {
+                Some(c) => config = c,
+                None => {
+                    let file = config::merge::document_name(doc.as_deref());
+                    let errors: Vec<String> = effective
+                        .problems
+                        .iter()
+                        .map(|p| crate::app::problem_diagnostic(p, &objects, file).to_string())
+                        .collect();
+                    anyhow::bail!(
+                        "the configuration with the API-made objects has errors:\n{}",
+                        errors.join("\n")
+                    );
+                }
+            }
+        }
         apply_overrides(&mut config, &options);
         let listen = config.server.listen.clone();
         let clock = options.clock();

@@ -5,6 +5,7 @@ mod auth;
 mod error;
 mod history;
 mod ingest;
+mod manage;
 pub mod objects;
 mod quarantine;
 
@@ -18,7 +19,7 @@ pub use error::{ApiError, BodyTimeout};
 use std::sync::Arc;
 
 pub fn router(app: Arc<App>) -> Router {
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/events", post(ingest::native).get(history::list))
         .route("/events/aliyun", post(ingest::aliyun))
         .route("/events/alertmanager", post(ingest::alertmanager))
@@ -26,22 +27,20 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/events/cloudevents", post(ingest::cloudevents))
         .route("/events/{id}", get(history::detail))
         .route("/events/{id}/explain", get(history::explain))
-        .route("/contacts", get(objects::contacts))
         .route("/contacts/{name}/test", post(objects::test_contact))
-        .route("/contact-groups", get(objects::contact_groups))
-        .route(
-            "/notification-policies",
-            get(objects::notification_policies),
-        )
-        .route("/subscriptions", get(objects::subscriptions))
         .route("/subscriptions/dry-run", post(history::dry_run))
-        .route("/sources", get(objects::sources))
+        .route("/config/export", get(manage::export))
+        .route("/audit", get(manage::audit))
         .route("/quarantine", get(quarantine::list))
         .route(
             "/quarantine/{id}",
             get(quarantine::show).delete(quarantine::delete),
         )
-        .route("/quarantine/{id}/replay", post(quarantine::replay))
+        .route("/quarantine/{id}/replay", post(quarantine::replay));
+    for kind in crate::config::ObjectKind::ALL {
+        api = manage::routes(api, kind);
+    }
+    let api = api
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             auth::require_token,

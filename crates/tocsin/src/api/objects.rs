@@ -9,19 +9,7 @@ use axum::extract::State;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-pub const MASK: &str = "***";
-
-/// `https://open.feishu.cn/***`: scheme, host and port, the rest masked.
-pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(u) => {
-            let host = u.host_str().unwrap_or("");
-            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-            format!("{}://{host}{port}/{MASK}", u.scheme())
-        }
-        Err(_) => MASK.to_string(),
-    }
-}
+pub use crate::config::{MASK, redact_url};
 
 pub fn contacts_json(c: &Config) -> Value {
     Value::Array(
@@ -124,6 +112,29 @@ pub fn sources_json(c: &Config) -> Value {
     )
 }
 
+pub fn silences_json(c: &Config) -> Value {
+    json!(
+        c.silences
+            .iter()
+            .map(|s| {
+                json!({
+                    "name": s.name,
+                    "matchers": {
+                        "products": s.products,
+                        "event_types": s.event_types,
+                        "event_names": s.event_names,
+                        "levels": s.levels.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
+                        "resources": s.resources,
+                    },
+                    "starts_at": s.starts_ms.map(crate::timefmt::rfc3339),
+                    "ends_at": crate::timefmt::rfc3339(s.ends_ms),
+                    "comment": s.comment,
+                })
+            })
+            .collect::<Vec<_>>()
+    )
+}
+
 /// The whole config, redacted: what the store keeps for each config version.
 pub fn redacted_config(c: &Config) -> Value {
     json!({
@@ -132,24 +143,9 @@ pub fn redacted_config(c: &Config) -> Value {
         "notification_policies": policies_json(c),
         "subscriptions": subscriptions_json(c),
         "sources": sources_json(c),
+        "silences": silences_json(c),
         "has_sources": c.sources.is_some(),
     })
-}
-
-pub async fn contacts(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(json!({"contacts": contacts_json(&app.config().config)}))
-}
-pub async fn contact_groups(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(json!({"contact_groups": contact_groups_json(&app.config().config)}))
-}
-pub async fn notification_policies(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(json!({"notification_policies": policies_json(&app.config().config)}))
-}
-pub async fn subscriptions(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(json!({"subscriptions": subscriptions_json(&app.config().config)}))
-}
-pub async fn sources(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(json!({"sources": sources_json(&app.config().config)}))
 }
 
 /// `POST /api/v1/contacts/{name}/test`: a real test message, and the

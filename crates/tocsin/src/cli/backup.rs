@@ -98,7 +98,7 @@ pub(crate) fn size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// `1234 events, 2345 messages, 2400 attempts, schema 6, 1.2 MiB, 0.31 s`.
+/// `1234 events, 2345 messages, 2400 attempts, schema 8, 1.2 MiB, 0.31 s`.
 pub(crate) fn summary_line(s: &StoreSummary, started: Instant) -> String {
     format!(
         "{} events, {} messages, {} attempts, schema {}, {}, {:.2} s",

@@ -18,6 +18,58 @@ pub struct Config {
     pub contact_groups: Vec<ContactGroup>,
     pub notification_policies: Vec<NotificationPolicy>,
     pub subscriptions: Vec<Subscription>,
+    /// Silences: events they match are not sent while they are active.
+    pub silences: Vec<Silence>,
+    /// The file this config was read from (its text and name), so API-made
+    /// objects can be merged into it and the whole validated again. None for
+    /// the embedded defaults and configs built in code.
+    pub document: FileText,
+}
+
+/// The config file a config was read from. Not part of what the config
+/// means: two configs that differ only in it (comments, layout, the file's
+/// name) are equal.
+#[derive(Clone, Debug, Default)]
+pub struct FileText(pub Option<std::sync::Arc<Document>>);
+
+impl PartialEq for FileText {
+    fn eq(&self, _: &FileText) -> bool {
+        true
+    }
+}
+
+impl FileText {
+    pub fn get(&self) -> Option<&Document> {
+        self.0.as_deref()
+    }
+}
+
+/// The text of a config file, as it was read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    pub file: String,
+    pub text: String,
+}
+
+/// `silences: [{name, matchers: {products?, event_types?, event_names?,
+/// levels?, resources?}, starts_at?, ends_at, comment?}]`: while active, an
+/// event every given matcher matches is not sent (each covering
+/// subscription's verdict is `silenced`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Silence {
+    pub name: String,
+    pub products: Vec<String>,
+    pub event_types: Vec<String>,
+    /// Glob patterns, as a subscription's `event_names`.
+    pub event_names: Vec<String>,
+    pub levels: Vec<Level>,
+    /// Glob patterns, as a subscription's `resources`.
+    pub resources: Vec<String>,
+    /// Unix ms; None: from the start.
+    pub starts_ms: Option<i64>,
+    pub ends_ms: i64,
+    pub comment: String,
+    pub line: usize,
 }
 
 impl Config {
@@ -442,6 +494,8 @@ impl Config {
             contact_groups: Vec::new(),
             notification_policies: Vec::new(),
             subscriptions: Vec::new(),
+            silences: Vec::new(),
+            document: FileText::default(),
         }
     }
 
@@ -468,6 +522,11 @@ impl Config {
         for s in copy.sources.iter_mut().flatten() {
             s.line = 0;
         }
+        for s in &mut copy.silences {
+            s.line = 0;
+        }
+        // Comments and layout of the file are not part of what it means.
+        copy.document = FileText::default();
         // The version is shown unauthenticated (/readyz): hash the config with
         // its secrets replaced, so the version cannot confirm a guessed secret.
         // A change to a secret alone therefore keeps the version.

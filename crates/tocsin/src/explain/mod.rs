@@ -49,7 +49,7 @@ impl Step {
 }
 
 /// Every step code explain can produce.
-pub const STEP_CODES: [&str; 19] = [
+pub const STEP_CODES: [&str; 20] = [
     "received",
     "switch_off",
     "switch_passed",
@@ -58,6 +58,7 @@ pub const STEP_CODES: [&str; 19] = [
     "subscription_not_matched",
     "subscription_denied",
     "subscription_excluded",
+    "subscription_silenced",
     "no_contact",
     "routed",
     "delivered",
@@ -356,6 +357,20 @@ pub fn explain(d: &EventDetail) -> Vec<Step> {
             .fix(format!(
                 "if this event should reach its contacts, narrow or remove subscriptions[{}].{entry}",
                 x.subscription
+            ))
+        } else if x.code == "silenced" {
+            let silence = d
+                .decisions
+                .iter()
+                .find(|r| r.subscription == x.subscription)
+                .and_then(|r| r.arg.clone())
+                .unwrap_or_default();
+            Step::new(
+                "subscription_silenced",
+                format!("{} ({}).", capitalize(&x.detail), x.code),
+            )
+            .fix(format!(
+                "if this event should be sent, end silence {silence} (DELETE /api/v1/silences/{silence})"
             ))
         } else if x.code.starts_with("denied") {
             Step::new(

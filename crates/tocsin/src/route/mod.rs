@@ -164,9 +164,51 @@ impl CompiledExclude {
     }
 }
 
+/// A silence, compiled: empty matcher lists match anything.
+struct CompiledSilence {
+    name: std::sync::Arc<str>,
+    products: Vec<String>,
+    event_types: Vec<String>,
+    names: Vec<Pattern>,
+    levels: Vec<Level>,
+    resources: Vec<Pattern>,
+    starts_ms: i64,
+    ends_ms: i64,
+}
+
+impl CompiledSilence {
+    fn new(s: &crate::config::Silence) -> CompiledSilence {
+        CompiledSilence {
+            name: s.name.as_str().into(),
+            products: s.products.iter().map(|p| canonical_key(p)).collect(),
+            event_types: s.event_types.iter().map(|t| t.to_lowercase()).collect(),
+            names: s.event_names.iter().map(|n| Pattern::new(n)).collect(),
+            levels: s.levels.clone(),
+            resources: s.resources.iter().map(|r| Pattern::new(r)).collect(),
+            starts_ms: s.starts_ms.unwrap_or(i64::MIN),
+            ends_ms: s.ends_ms,
+        }
+    }
+
+    /// Active when the event was received, and every matcher given matches.
+    fn silences(&self, event: &Event, name: &str) -> bool {
+        (self.starts_ms..self.ends_ms).contains(&event.received_ms)
+            && (self.products.is_empty() || self.products.contains(&canonical_key(&event.product)))
+            && (self.event_types.is_empty()
+                || self
+                    .event_types
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(&event.event_type)))
+            && (self.names.is_empty() || self.names.iter().any(|p| p.matches(name)))
+            && (self.levels.is_empty() || self.levels.contains(&event.level))
+            && (self.resources.is_empty() || resources_hit(&self.resources, event))
+    }
+}
+
 /// The compiled routing table of one config snapshot.
 pub struct RoutingTable {
     subscriptions: Vec<CompiledSubscription>,
+    silences: Vec<CompiledSilence>,
     contacts: Vec<String>,
     /// lowercased product ("" = any) → lowercased event type ("" = any) → subscription indexes.
     index: HashMap<String, HashMap<String, Vec<u32>>>,
@@ -248,6 +290,7 @@ impl RoutingTable {
         }
         RoutingTable {
             subscriptions,
+            silences: config.silences.iter().map(CompiledSilence::new).collect(),
             contacts,
             index,
         }
@@ -299,9 +342,16 @@ impl RoutingTable {
         // contact index → subscriptions, kept in first-reached order.
         let mut reached: BTreeMap<u32, Vec<&CompiledSubscription>> = BTreeMap::new();
         let mut order: Vec<u32> = Vec::new();
+        // An active silence that matches: what the subscriptions match is not sent.
+        let silence = self.silences.iter().find(|s| s.silences(event, &name));
         for i in self.covering(event) {
             let sub = &self.subscriptions[i as usize];
-            let decision = evaluate(sub, event, &name);
+            let mut decision = evaluate(sub, event, &name);
+            if let (true, Some(s)) = (decision.matched, silence) {
+                decision.matched = false;
+                decision.code = "silenced";
+                decision.arg = Some(s.name.clone());
+            }
             if decision.matched {
                 for c in &sub.contacts {
                     let subs = reached.entry(*c).or_insert_with(|| {
@@ -566,6 +616,12 @@ impl RouteDecision {
                 event.level.as_str(),
                 self.arg.as_deref().unwrap_or("exclude list")
             ),
+            "silenced" => format!(
+                "{} at level {} matches {sub} but silence {} is active: not sent",
+                event.name,
+                event.level.as_str(),
+                self.arg.as_deref().unwrap_or("?")
+            ),
             other => format!("{other} ({sub})"),
         }
     }
@@ -584,7 +640,7 @@ fn content_text(content: &serde_json::Value) -> std::borrow::Cow<'_, str> {
 mod tests;
 
 /// Every decision code routing can record (the store keeps them as text).
-pub const DECISION_CODES: [&str; 10] = [
+pub const DECISION_CODES: [&str; 11] = [
     "matched",
     "name_not_matched",
     "level_not_matched",
@@ -595,6 +651,7 @@ pub const DECISION_CODES: [&str; 10] = [
     "denied_by_level",
     "denied",
     "excluded",
+    "silenced",
 ];
 
 /// The static code for a stored code string (unknown ones read as `denied`

@@ -338,3 +338,27 @@ fn ten_thousand_subscriptions_cost_a_lookup() {
     assert!(r.decisions.len() <= 15, "{}", r.decisions.len());
     assert!(r.decisions.iter().all(|d| d.matched));
 }
+
+#[test]
+fn an_active_silence_turns_matches_into_silenced_and_sends_nothing() {
+    let yaml = format!(
+        "{BASE}subscriptions:\n  - {{ name: all, notification_policy: pa }}\nsilences:\n  - name: quiet\n    matchers: {{ event_names: [\"Brute*\"], levels: [critical] }}\n    starts_at: 1970-01-01T00:00:00Z\n    ends_at: 1970-01-01T01:00:00Z\n"
+    );
+    let c = config(&yaml);
+    let t = RoutingTable::compile(&c);
+    let mut e = event("Sas", "Suspicious", "Brute force", Level::Critical);
+    let r = t.route(&c, &e);
+    assert!(r.notices.is_empty());
+    assert_eq!(r.decisions[0].code, "silenced");
+    assert_eq!(r.decisions[0].arg.as_deref(), Some("quiet"));
+    assert!(
+        r.decisions[0]
+            .detail(&e)
+            .contains("silence quiet is active")
+    );
+    // Another level, or after the end: sent.
+    let other = event("Sas", "Suspicious", "Brute force", Level::Warn);
+    assert_eq!(t.route(&c, &other).decisions[0].code, "matched");
+    e.received_ms = 3_600_000;
+    assert_eq!(t.route(&c, &e).decisions[0].code, "matched");
+}

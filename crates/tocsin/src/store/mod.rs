@@ -431,6 +431,91 @@ pub struct QuarantinePage {
     pub next_cursor: Option<i64>,
 }
 
+/// An object made through the management API, as the store keeps it: its
+/// kind (`contacts`, `contact-groups`...), name, and body (JSON in the
+/// config file's schema, secrets included: the API redacts them).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredObject {
+    pub kind: String,
+    pub name: String,
+    pub body: String,
+    /// Changes with every write (optimistic concurrency: `If-Match`).
+    pub etag: String,
+    /// 1 when created, +1 at every update.
+    pub revision: i64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// A change to one API-made object. `if_etag`: only when the stored
+/// object's etag is this one.
+#[derive(Clone, Debug)]
+pub enum ObjectChange {
+    Create {
+        kind: String,
+        name: String,
+        body: String,
+        etag: String,
+    },
+    Update {
+        kind: String,
+        name: String,
+        body: String,
+        etag: String,
+        if_etag: Option<String>,
+    },
+    Delete {
+        kind: String,
+        name: String,
+        if_etag: Option<String>,
+    },
+}
+
+/// What a change did. Nothing is written (the audit entry neither) unless `Done`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChangeOutcome {
+    /// The object as stored now (None after a delete).
+    Done(Option<StoredObject>),
+    /// Create: the name is taken.
+    Exists,
+    /// Update or delete: no such object.
+    Missing,
+    /// `if_etag` is not the stored etag (which is given).
+    Stale(String),
+}
+
+/// One audit entry: who changed what, when, and into which config version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditRecord {
+    pub at_ms: i64,
+    /// The token's name (`api-token` for server.api_token), `anonymous` when open.
+    pub actor: String,
+    /// `create`, `update`, `delete`.
+    pub action: String,
+    pub kind: String,
+    pub name: String,
+    /// The config version the change produced.
+    pub version: Option<String>,
+    /// JSON `{"before", "after"}`, secrets masked.
+    pub diff: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub record: AuditRecord,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub next_cursor: Option<i64>,
+}
+
+fn no_objects() -> StoreError {
+    StoreError::Unavailable("this store keeps no API-made objects".into())
+}
+
 fn no_quarantine() -> StoreError {
     StoreError::Unavailable("this store keeps no quarantine".into())
 }
@@ -493,6 +578,34 @@ pub trait Store: Send + Sync + 'static {
     async fn prune(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// Readiness: the store answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    // The management API's objects and its audit log. A store without them
+    // has no API-made objects and refuses changes (`Unavailable`).
+
+    /// Every API-made object, in the order they were created.
+    async fn api_objects(&self) -> Result<Vec<StoredObject>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// Applies one change and records its audit entry in the same
+    /// transaction (durable before it answers).
+    async fn change_object(
+        &self,
+        change: ObjectChange,
+        audit: AuditRecord,
+    ) -> Result<ChangeOutcome, StoreError> {
+        let _ = (change, audit);
+        Err(no_objects())
+    }
+    /// Records an audit entry on its own (a change that needed no object write).
+    async fn audit(&self, record: AuditRecord) -> Result<(), StoreError> {
+        let _ = record;
+        Err(no_objects())
+    }
+    /// Audit entries, newest first, continuing after `cursor` (exclusive).
+    async fn audit_list(&self, cursor: Option<i64>, limit: usize) -> Result<AuditPage, StoreError> {
+        let _ = (cursor, limit);
+        Err(no_objects())
+    }
 
     // The quarantine of unreadable requests. A store without one answers
     // `Unavailable` (ingest then answers its 400 without a quarantine id).

@@ -17,6 +17,7 @@ mod faults;
 mod formats;
 mod golden;
 mod ingest;
+mod management;
 mod noise;
 mod platforms;
 mod quarantine;

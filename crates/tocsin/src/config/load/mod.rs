@@ -12,6 +12,7 @@ mod bounds;
 mod contacts;
 mod routing;
 mod settings;
+mod silences;
 mod sources;
 mod subscriptions;
 
@@ -92,6 +93,41 @@ pub fn load_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Loaded {
 }
 
 pub fn load_str(text: &str, file_name: &str, env: &dyn Fn(&str) -> Option<String>) -> Loaded {
+    let root = match yaml::parse(text) {
+        Ok(n) => n,
+        Err(e) => {
+            return Loaded {
+                config: None,
+                diagnostics: vec![Diagnostic {
+                    file: file_name.to_string(),
+                    line: e.line,
+                    path: "(file)".into(),
+                    message: format!("YAML syntax error: {}", e.message),
+                    warning: false,
+                }],
+            };
+        }
+    };
+    let mut loaded = load_tree(&root, text, file_name, env);
+    if let Some(c) = &mut loaded.config {
+        c.document = FileText(Some(std::sync::Arc::new(Document {
+            file: file_name.to_string(),
+            text: text.to_string(),
+        })));
+    }
+    loaded
+}
+
+/// Validates an already parsed tree (`text` is the file it came from, for
+/// the lines of block scalars): the one validator behind the file, the
+/// management API and `tocsin check`. The config it returns has no
+/// [`Document`]; the caller knows which file it belongs to.
+pub fn load_tree(
+    root: &Node,
+    text: &str,
+    file_name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Loaded {
     let mut cx = Cx {
         file: file_name.to_string(),
         text,
@@ -99,21 +135,7 @@ pub fn load_str(text: &str, file_name: &str, env: &dyn Fn(&str) -> Option<String
         diags: Vec::new(),
         refs: Vec::new(),
     };
-    let root = match yaml::parse(text) {
-        Ok(n) => n,
-        Err(e) => {
-            cx.error(
-                e.line,
-                "(file)",
-                format!("YAML syntax error: {}", e.message),
-            );
-            return Loaded {
-                config: None,
-                diagnostics: cx.diags,
-            };
-        }
-    };
-    let config = cx.config(&root);
+    let config = cx.config(root);
     // In file order; problems on one line keep the order they were found.
     cx.diags.sort_by_key(|d| d.line);
     let has_error = cx.diags.iter().any(|d| !d.warning);
@@ -474,6 +496,7 @@ impl Cx<'_> {
             "contact_groups",
             "notification_policies",
             "subscriptions",
+            "silences",
         ];
         let Some(entries) = self.map(root, "(root)", &top) else {
             return c;
@@ -489,6 +512,7 @@ impl Cx<'_> {
                 "contact_groups" => c.contact_groups = self.groups(v),
                 "notification_policies" => c.notification_policies = self.policies(v),
                 "subscriptions" => c.subscriptions = self.subscriptions(v),
+                "silences" => c.silences = self.silences(v),
                 _ => {}
             }
         }

@@ -157,7 +157,7 @@ impl Cx<'_> {
         out
     }
 
-    fn levels(&mut self, v: &Node, kp: &str) -> Vec<Level> {
+    pub(super) fn levels(&mut self, v: &Node, kp: &str) -> Vec<Level> {
         let mut out = Vec::new();
         for (j, (l, line)) in self.strings(v, kp).into_iter().enumerate() {
             match Level::parse(&l) {

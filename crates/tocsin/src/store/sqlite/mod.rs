@@ -9,6 +9,7 @@
 //! Reads go through a small pool of read-only connections.
 
 pub mod backup;
+mod objects;
 mod quarantine;
 mod read;
 mod write;
@@ -22,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// The schema this build writes; a store with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
@@ -31,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema5.sql"),
     include_str!("schema6.sql"),
     include_str!("schema7.sql"),
+    include_str!("schema8.sql"),
 ];
 const READERS: usize = 4;
 /// How often the checkpointer copies the WAL into the database file.
@@ -462,6 +464,23 @@ impl Store for SqliteStore {
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+    async fn api_objects(&self) -> Result<Vec<StoredObject>, StoreError> {
+        self.read(objects::list).await
+    }
+    async fn change_object(
+        &self,
+        change: ObjectChange,
+        audit: AuditRecord,
+    ) -> Result<ChangeOutcome, StoreError> {
+        objects::change(self, change, audit).await
+    }
+    async fn audit(&self, record: AuditRecord) -> Result<(), StoreError> {
+        objects::audit(self, record).await
+    }
+    async fn audit_list(&self, cursor: Option<i64>, limit: usize) -> Result<AuditPage, StoreError> {
+        self.read(move |c| objects::audit_list(c, cursor, limit))
+            .await
     }
     async fn quarantine_put(
         &self,

@@ -49,7 +49,7 @@ fn savepoint<T>(
     }
 }
 
-async fn job<T, F>(store: &SqliteStore, f: F) -> Result<T, StoreError>
+pub(super) async fn job<T, F>(store: &SqliteStore, f: F) -> Result<T, StoreError>
 where
     T: Send + 'static,
     F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
