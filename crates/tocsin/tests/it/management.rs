@@ -552,3 +552,61 @@ async fn a_reload_of_the_file_keeps_the_api_objects_and_refuses_a_name_clash() {
     );
     server.shutdown().await;
 }
+
+/// `tocsin serve` with no `--config` (the README's first command): the
+/// built-in defaults take API-made objects one change after another, and a
+/// restart on the same store brings them back.
+#[tokio::test]
+async fn the_built_in_defaults_take_changes_one_after_another_and_keep_them() {
+    use tocsin::server::{ServeOptions, Server};
+    let dir = tempfile::tempdir().unwrap();
+    let options = || ServeOptions {
+        config_path: None,
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(dir.path().to_path_buf()),
+        clock: None,
+    };
+    let server = Server::start(options()).await.unwrap();
+    let c = client();
+    let base = server.base_url();
+    for (kind, body) in [
+        (
+            "contacts",
+            json!({"name": "hook", "channel": "webhook", "webhook": "https://example.com/hook"}),
+        ),
+        (
+            "contact-groups",
+            json!({"name": "team", "contacts": ["hook"]}),
+        ),
+        (
+            "notification-policies",
+            json!({"name": "policy", "contact_groups": ["team"]}),
+        ),
+        (
+            "subscriptions",
+            json!({"name": "all", "notification_policy": "policy"}),
+        ),
+    ] {
+        let r = c
+            .post(format!("{base}/api/v1/{kind}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert_eq!(status, 201, "{kind}: {}", r.text().await.unwrap());
+    }
+    server.shutdown().await;
+    let server = Server::start(options()).await.unwrap();
+    let subs: Value = c
+        .get(format!("{}/api/v1/subscriptions", server.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(subs["subscriptions"][0]["name"], "all", "{subs}");
+    assert_eq!(subs["subscriptions"][0]["provisioned"], false, "{subs}");
+    server.shutdown().await;
+}
