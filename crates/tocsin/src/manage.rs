@@ -403,6 +403,25 @@ impl App {
                 &name,
             )));
         };
+        // What `tocsin check` calls certain to fail (a literal private
+        // address while allow_private_networks is false, another platform's
+        // URL...) is refused too, when it is in the object sent: the file's
+        // own findings are the file's to fix, and never block a change.
+        let findings = crate::doctor::diagnostics(&file, &new);
+        let certain: Vec<config::Diagnostic> =
+            findings.into_iter().filter(|d| !d.warning).collect();
+        let sent = objects
+            .iter()
+            .position(|o| o.kind == kind && o.name == name);
+        let refused: Vec<Problem> = config::merge::locate_all(&certain, &new, &objects, &file)
+            .into_iter()
+            .filter(|p| p.object.is_some() && p.object == sent)
+            .collect();
+        if !refused.is_empty() {
+            return Err(ChangeError::Invalid(relative_problems(
+                refused, &objects, kind, &name,
+            )));
+        }
         let version = snapshot_version(&new, &self.options_for_version());
         let audit = AuditRecord {
             at_ms: now_ms,

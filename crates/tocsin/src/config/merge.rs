@@ -258,6 +258,29 @@ pub fn load_effective(
     Effective { config, problems }
 }
 
+/// Diagnostics found on an effective config (the offline doctor's, which
+/// name paths like `contacts[3].webhook`) placed in the API object they are
+/// about, as [`load_effective`]'s problems are.
+pub fn locate_all(
+    diagnostics: &[Diagnostic],
+    config: &Config,
+    objects: &[ApiObject],
+    file_name: &str,
+) -> Vec<Problem> {
+    // The file's objects come first in each list, the API's after them.
+    let counts: Vec<(ObjectKind, usize)> = ObjectKind::ALL
+        .iter()
+        .map(|k| {
+            let api = objects.iter().filter(|o| o.kind == *k).count();
+            (*k, k.names(config).len().saturating_sub(api))
+        })
+        .collect();
+    diagnostics
+        .iter()
+        .map(|d| locate(d, &counts, objects, file_name))
+        .collect()
+}
+
 /// Which object a loader diagnostic is in: `contacts[3].webhook` with two
 /// contacts in the file is the second API-made contact's `webhook`.
 fn locate(

@@ -610,3 +610,41 @@ async fn the_built_in_defaults_take_changes_one_after_another_and_keep_them() {
     assert_eq!(subs["subscriptions"][0]["provisioned"], false, "{subs}");
     server.shutdown().await;
 }
+
+/// The API refuses what `tocsin check` calls certain to fail, in the object
+/// sent: a contact on a literal private address while
+/// `delivery.allow_private_networks` is false, a WeCom contact on a Lark
+/// URL. (Validation only: nothing connects to those addresses.)
+#[tokio::test]
+async fn the_api_refuses_contacts_that_check_calls_certain_failures() {
+    let h = Harness::start("server:\n  listen: 127.0.0.1:0\n").await;
+    for (body, needle) in [
+        (
+            json!({"name": "private", "channel": "lark", "webhook": "http://10.0.0.5/open-apis/bot/v2/hook/x"}),
+            "allow_private_networks",
+        ),
+        (
+            json!({"name": "mixed", "channel": "wecom", "webhook": "https://open.feishu.cn/open-apis/bot/v2/hook/x"}),
+            "lark",
+        ),
+    ] {
+        let (s, _, v) = send(
+            &h,
+            reqwest::Method::POST,
+            "/api/v1/contacts",
+            Some(body),
+            None,
+        )
+        .await;
+        assert_eq!(s, 422, "{v}");
+        let problems = v["problems"].as_array().unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p["path"] == "webhook" && p["message"].as_str().unwrap().contains(needle)),
+            "{v}"
+        );
+    }
+    let (_, _, v) = send(&h, reqwest::Method::GET, "/api/v1/contacts", None, None).await;
+    assert_eq!(v["contacts"].as_array().unwrap().len(), 0, "{v}");
+}
