@@ -16,7 +16,11 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_env_filter(filter);
     match std::env::var("TOCSIN_LOG_FORMAT").as_deref() {
-        Ok("json") => builder.json().with_current_span(false).init(),
+        Ok("json") => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
         Ok("text") | Ok("") | Err(_) => builder.with_ansi(std::io::stderr().is_terminal()).init(),
         Ok(other) => {
             builder.with_ansi(false).init();

@@ -304,6 +304,23 @@ async fn serve_connection(
     }
 }
 
+const REQUEST_ID: &str = "x-request-id";
+
+/// The request's id for its log lines and its answer's `X-Request-Id`: the
+/// one a proxy in front sent (when it is a plain token of at most 64
+/// characters, so a client cannot forge log lines with it), else a new one.
+fn request_id<B>(req: &hyper::Request<B>) -> String {
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        })
+        .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_string)
+}
+
 /// Serves the requests of one connection (plain or TLS) under its deadlines.
 async fn serve_requests<I>(
     io: I,
@@ -325,6 +342,13 @@ async fn serve_requests<I>(
         if let Some(client) = &client {
             req.extensions_mut().insert(client.clone());
         }
+        let request_id = request_id(&req);
+        let span = tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            method = %req.method(),
+            path = %req.uri().path(),
+        );
         let req = req.map(|body| {
             Body::new(DeadlineBody {
                 inner: body,
@@ -334,12 +358,15 @@ async fn serve_requests<I>(
                 cut: cut.clone(),
             })
         });
-        async move {
+        let answered = async move {
             let _busy = busy;
-            let resp = match router.call(req).await {
+            let mut resp = match router.call(req).await {
                 Ok(resp) => resp,
                 Err(never) => match never {},
             };
+            if let Ok(v) = axum::http::HeaderValue::from_str(&request_id) {
+                resp.headers_mut().insert(REQUEST_ID, v);
+            }
             // A handler that read the body through an extractor answers its
             // own error; the client should learn the body was too slow.
             if cut.load(Ordering::SeqCst)
@@ -352,7 +379,8 @@ async fn serve_requests<I>(
                 );
             }
             Ok(resp)
-        }
+        };
+        tracing::Instrument::instrument(answered, span)
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder

@@ -513,9 +513,43 @@ fn json_logs_on_request() {
         .unwrap();
     let mut child = Child(child);
     wait_ready(&base);
+    // A request with a proxy's id: echoed on the answer, and on the log
+    // line the request made (the quarantine's), as `span.request_id`.
+    let ask = |head: &str| {
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        conn.write_all(
+            format!("POST /api/v1/events HTTP/1.1\r\nHost: t\r\n{head}Content-Length: 8\r\nConnection: close\r\n\r\nnot json")
+                .as_bytes(),
+        )
+        .unwrap();
+        let mut answer = String::new();
+        std::io::Read::read_to_string(&mut conn, &mut answer).unwrap();
+        answer
+    };
+    let answer = ask("X-Request-Id: probe-42\r\n");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("x-request-id: probe-42\r\n"), "{answer}");
+    // An id that is not a plain token is replaced by a new one.
+    let answer = ask("X-Request-Id: a b\r\n");
+    let id = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .expect("an id");
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{answer}"
+    );
     signal(child.0.id(), "TERM");
     assert_eq!(child.0.wait().unwrap().code(), Some(0));
     let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logs.lines().any(|l| {
+            serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| {
+                v["span"]["request_id"] == "probe-42" && v["span"]["path"] == "/api/v1/events"
+            })
+        }),
+        "{logs}"
+    );
     let mut lines = 0;
     for line in logs.lines().filter(|l| l.starts_with('{')) {
         let v: serde_json::Value =
