@@ -332,6 +332,17 @@ impl App {
                 }
             }
         };
+        let mut effective = new.clone();
+        apply_overrides(&mut effective, &self.options);
+        if let Some(why) = effective.server.unguarded_exposure() {
+            return Err(vec![Diagnostic {
+                file: path.display().to_string(),
+                line: 0,
+                path: "server.api_token".into(),
+                message: why,
+                warning: false,
+            }]);
+        }
         let version = self.install(new).await;
         tracing::info!(version = %short(&version), "configuration reloaded");
         Ok(version)

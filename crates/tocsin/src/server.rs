@@ -148,6 +148,18 @@ impl Server {
             }
         }
         apply_overrides(&mut config, &options);
+        if let Some(why) = config.server.unguarded_exposure() {
+            anyhow::bail!(why);
+        }
+        if config.server.allow_unauthenticated
+            && config.server.api_token.is_empty()
+            && !crate::config::listens_on_loopback(&config.server.listen)
+        {
+            tracing::warn!(
+                listen = %config.server.listen,
+                "server.allow_unauthenticated is true: the API is open to anyone who can reach this address"
+            );
+        }
         let listen = config.server.listen.clone();
         let clock = options.clock();
         let snapshot = Arc::new(Snapshot::new(config));

@@ -119,6 +119,40 @@ pub struct ServerConfig {
     pub max_concurrent_ingest: u32,
     /// `server.tls`: None serves plain HTTP.
     pub tls: Option<crate::tls::TlsSettings>,
+    /// Serve on a non-loopback address without `api_token` all the same.
+    pub allow_unauthenticated: bool,
+}
+
+impl ServerConfig {
+    /// Why this server must not start (or reload) as configured: it would
+    /// listen beyond loopback with nothing guarding the API, so anyone who
+    /// reaches the port could read the history and change the
+    /// configuration. None when loopback, guarded, or explicitly allowed.
+    pub fn unguarded_exposure(&self) -> Option<String> {
+        if !self.api_token.is_empty()
+            || self.allow_unauthenticated
+            || listens_on_loopback(&self.listen)
+        {
+            return None;
+        }
+        Some(format!(
+            "refusing to serve on {} without authentication: anyone who can reach that address could read \
+             the event history and change the configuration. Set server.api_token (for example \
+             `api_token: ${{TOCSIN_API_TOKEN}}`), listen on 127.0.0.1 behind a proxy that authenticates, \
+             or set server.allow_unauthenticated: true to accept the risk",
+            self.listen
+        ))
+    }
+}
+
+/// `127.0.0.1:9750`, `[::1]:9750`, `localhost:9750`: only this machine can connect.
+pub fn listens_on_loopback(listen: &str) -> bool {
+    if let Ok(addr) = listen.parse::<std::net::SocketAddr>() {
+        return addr.ip().is_loopback();
+    }
+    listen
+        .rsplit_once(':')
+        .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost"))
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -468,6 +502,7 @@ impl Config {
                 max_connections: None,
                 max_concurrent_ingest: 64,
                 tls: None,
+                allow_unauthenticated: false,
             },
             store: StoreConfig {
                 retention: Duration::from_secs(30 * 86_400),

@@ -1006,3 +1006,46 @@ async fn health_exit_codes_follow_readyz() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// `serve` beyond loopback with nothing guarding the API refuses to start
+/// (before it binds anything) and says what to do; an API token, or
+/// `server.allow_unauthenticated: true`, lets it start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_beyond_loopback_needs_a_token_or_an_explicit_opt_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = tocsin()
+        .args(["serve", "--listen", &format!("0.0.0.0:{port}"), "--data"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "refusing to serve on 0.0.0.0:{port} without authentication"
+        )) && err.contains("server.api_token")
+            && err.contains("server.allow_unauthenticated: true"),
+        "{err}"
+    );
+
+    use tocsin::server::{ServeOptions, Server};
+    for yaml in [
+        "server:\n  api_token: t0ken\n",
+        "server:\n  allow_unauthenticated: true\n",
+    ] {
+        let config = config(yaml, &[]);
+        let server = Server::start_with(
+            config,
+            ServeOptions {
+                config_path: None,
+                listen: Some("0.0.0.0:0".into()),
+                data_dir: Some(dir.path().join(format!("d{}", yaml.len()))),
+                clock: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{yaml}: {e:#}"));
+        server.shutdown().await;
+    }
+}

@@ -17,6 +17,7 @@ impl Cx<'_> {
             "max_connections",
             "max_concurrent_ingest",
             "tls",
+            "allow_unauthenticated",
         ];
         let Some(entries) = self.map(node, "server", &keys) else {
             return;
@@ -86,6 +87,11 @@ impl Cx<'_> {
                     }
                 }
                 "tls" => s.tls = self.tls(v, &p, k.line),
+                "allow_unauthenticated" => {
+                    if let Some(b) = self.boolean(v, &p) {
+                        s.allow_unauthenticated = b;
+                    }
+                }
                 "public_url" => {
                     if let Some(u) = self.opt_string(v, &p) {
                         if u.is_empty() {
