@@ -56,6 +56,27 @@ pub fn message_note(n: &MessageNote) -> String {
             "Held outside the active hours of notification policy {policy}; sent when they opened at {}",
             rfc3339(*opens_ms)
         ),
+        MessageNote::Resolved {
+            firing_ms,
+            resolved_ms,
+        } => format!(
+            "Resolved after {} (firing since {})",
+            span(resolved_ms.saturating_sub(*firing_ms)),
+            rfc3339(*firing_ms)
+        ),
+    }
+}
+
+/// A span of time as people say it: `3h 12m`, `5m 3s`, `2d 4h`, `40s`.
+pub fn span(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{sec}s"),
+        (0, 0, _) if sec > 0 => format!("{m}m {sec}s"),
+        (0, 0, _) => format!("{m}m"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
     }
 }
 

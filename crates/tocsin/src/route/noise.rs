@@ -87,6 +87,17 @@ pub fn identity(e: &Event, keys: &[String]) -> (String, String) {
     (hex::encode(&h.finalize()[..16]), text)
 }
 
+/// The identity a resolve is matched to its firing alert by: the producer's
+/// own key for the alert (Alertmanager's fingerprint) when the event has
+/// one, else the merge identity under the default keys ([`identity`], the
+/// same function noise windows key by).
+pub fn alert_identity(e: &Event) -> String {
+    match e.identity_key.as_deref().filter(|k| !k.is_empty()) {
+        Some(key) => format!("key:{key}"),
+        None => format!("merge:{}", identity(e, &[]).0),
+    }
+}
+
 pub use crate::domain::{NoiseDecision, NoticeReason, Window};
 
 /// Decides what to do with one occurrence at `at_ms`, given the window (if
