@@ -148,6 +148,31 @@ mod tests {
     }
 
     #[test]
+    fn resolve_notes_say_how_long_the_alert_fired() {
+        let h = 3_600_000;
+        let note = message_note(&MessageNote::Resolved {
+            firing_ms: 1_764_900_000_000,
+            resolved_ms: 1_764_900_000_000 + 3 * h + 12 * 60_000,
+        });
+        assert!(
+            note.starts_with("Resolved after 3h 12m (firing since "),
+            "{note}"
+        );
+        assert_eq!(span(0), "0s");
+        assert_eq!(span(40_000), "40s");
+        assert_eq!(span(5 * 60_000 + 3_000), "5m 3s");
+        assert_eq!(span(30 * 60_000), "30m");
+        assert_eq!(span(2 * 24 * h + 4 * h + 59_000), "2d 4h");
+        assert_eq!(span(-5), "0s");
+        let code = serde_json::to_string(&MessageNote::Resolved {
+            firing_ms: 1,
+            resolved_ms: 2,
+        })
+        .unwrap();
+        assert_eq!(code, r#"{"code":"resolved","firing_ms":1,"resolved_ms":2}"#);
+    }
+
+    #[test]
     fn stored_codes_are_json_with_a_code() {
         let r = NoticeReason::InsideSilence { silence_ms: 5 };
         let text = serde_json::to_string(&r).unwrap();

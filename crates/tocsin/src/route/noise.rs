@@ -167,6 +167,25 @@ mod tests {
     }
 
     #[test]
+    fn alert_identity_is_the_producer_key_else_the_default_merge_identity() {
+        use crate::domain::Level;
+        let mut e = Event::minimal("e1", "Sas", "Suspicious:UnusualLogon", Level::Warn);
+        e.resource = Some("i-1".into());
+        let mut again = e.clone();
+        again.id = "e2".into();
+        again.level = Level::Critical;
+        assert_eq!(alert_identity(&e), alert_identity(&again));
+        assert_eq!(alert_identity(&e), format!("merge:{}", identity(&e, &[]).0));
+        again.resource = Some("i-2".into());
+        assert_ne!(alert_identity(&e), alert_identity(&again));
+        // The producer's key wins over every field.
+        e.identity_key = Some("alertmanager:5f3c".into());
+        again.identity_key = Some("alertmanager:5f3c".into());
+        assert_eq!(alert_identity(&e), alert_identity(&again));
+        assert_eq!(alert_identity(&e), "key:alertmanager:5f3c");
+    }
+
+    #[test]
     fn merge_window_boundaries() {
         let p = policy(60_000, 0, 1);
         let (d, w) = decide(None, &p, 1_000);

@@ -295,3 +295,47 @@ async fn lark_shows_a_green_resolved_card_with_its_keyword() {
     assert!(text.contains("Resolved after 3h 12m"), "{text}");
     assert!(text.contains("sec-feed · alert"), "keyword kept: {text}");
 }
+
+#[tokio::test]
+async fn a_contact_whose_firing_message_failed_gets_no_resolve() {
+    let rx = WebhookReceiver::start().await;
+    let refusing = WebhookReceiver::start().await;
+    refusing.script([Reply::Status(400)]);
+    let yaml = contacts(&rx, "a, b", "").replace(&rx.url("/b"), &refusing.url("/b"));
+    let h = Harness::start(&yaml).await;
+    accepted(&h, &alert("x-1", "firing", "2026-11-29T02:00:00Z")).await;
+    h.wait_status("x-1", "a", "delivered").await;
+    h.wait_status("x-1", "b", "failed").await;
+    accepted(&h, &alert("x-r", "resolved", "2026-11-29T02:30:00Z")).await;
+    let e = h.wait_status("x-r", "a", "delivered").await;
+    let told: Vec<&str> = e["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["contact"].as_str().unwrap())
+        .collect();
+    assert_eq!(told, ["a"], "{e:#}");
+    idle(&h).await;
+    assert_eq!(refusing.count(), 1, "only the failed firing message");
+}
+
+#[tokio::test]
+async fn a_resolve_of_an_alert_waiting_in_a_digest_reaches_its_contact() {
+    let rx = WebhookReceiver::start().await;
+    let h = Harness::start_manual(&contacts(
+        &rx,
+        "a",
+        ", digest: { schedule: \"0 10 * * 4\", timezone: Asia/Shanghai }",
+    ))
+    .await;
+    accepted(&h, &alert("d-1", "firing", "2026-11-29T02:00:00Z")).await;
+    let f = h.event("d-1").await;
+    assert_eq!(f["deliveries"][0]["status"], "pending", "{f:#}");
+    assert_eq!(f["deliveries"][0]["message_kind"], "digest", "{f:#}");
+    accepted(&h, &alert("d-r", "resolved", "2026-11-29T02:45:00Z")).await;
+    let e = h.wait_status("d-r", "a", "delivered").await;
+    assert_eq!(e["resolves"], json!(["d-1"]), "{e:#}");
+    let got = resolved_bodies(&rx);
+    assert_eq!(paths(&got), ["/a"]);
+    assert_eq!(rx.count(), 1, "the digest still waits for its time");
+}

@@ -760,6 +760,12 @@ fn prune(c: &Connection, before_ms: i64) -> rusqlite::Result<u64> {
         "DELETE FROM events WHERE received_ms < ?1 AND id NOT IN (SELECT event_id FROM notices)",
         [before_ms],
     )?;
+    // A link whose firing event is gone links nothing; one whose firing
+    // event stays keeps it resolved.
+    c.execute(
+        "DELETE FROM resolutions WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = resolutions.firing_id)",
+        [],
+    )?;
     Ok(n as u64)
 }
 
