@@ -86,6 +86,7 @@ pub fn ingest_item(
         })
         .collect();
     IngestItem {
+        alert_identity: Some(crate::route::noise::alert_identity(&event)),
         content_json: event.content.to_string(),
         raw_json: event.raw.to_string(),
         outcome: route.outcome.as_str(),
@@ -210,7 +211,13 @@ impl App {
         let events = ingest::decode_request(format, body, meta, &ctx)?;
         let mut items = Vec::with_capacity(events.len());
         for event in events {
-            let route = snap.routing.route(&snap.config, &event);
+            // A resolve is not routed as a new alert: the store sends it to
+            // the contacts told of its firing alert.
+            let route = if event.state == crate::event::EventState::Resolved {
+                crate::route::RouteResult::resolve()
+            } else {
+                snap.routing.route(&snap.config, &event)
+            };
             let messages = route
                 .notices
                 .iter()

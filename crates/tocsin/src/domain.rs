@@ -44,6 +44,8 @@ pub enum MessageKind {
     Test,
     /// Tells a contact group that a message to another contact failed for good.
     FailureReport,
+    /// Tells a contact that an alert it was told of has been resolved.
+    Resolved,
 }
 
 impl MessageKind {
@@ -54,6 +56,7 @@ impl MessageKind {
             MessageKind::Digest => "digest",
             MessageKind::Test => "test",
             MessageKind::FailureReport => "failure_report",
+            MessageKind::Resolved => "resolved",
         }
     }
     pub fn parse(s: &str) -> Option<MessageKind> {
@@ -63,6 +66,7 @@ impl MessageKind {
             "digest" => MessageKind::Digest,
             "test" => MessageKind::Test,
             "failure_report" => MessageKind::FailureReport,
+            "resolved" => MessageKind::Resolved,
             _ => return None,
         })
     }
@@ -140,4 +144,7 @@ pub enum MessageNote {
     ScheduledDigest { subscription: String, at_ms: i64 },
     /// What `policy` held outside its active hours, sent when they open at `opens_ms`.
     Held { policy: String, opens_ms: i64 },
+    /// A resolve of the alert that first fired at `firing_ms`, resolved at
+    /// `resolved_ms` (the resolve's own time).
+    Resolved { firing_ms: i64, resolved_ms: i64 },
 }

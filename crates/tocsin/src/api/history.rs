@@ -258,6 +258,11 @@ pub fn detail_json(d: &EventDetail) -> Map<String, Value> {
         })
         .collect();
     v.insert("deliveries".into(), Value::Array(deliveries));
+    if d.stored.event.state == crate::event::EventState::Resolved {
+        v.insert("resolves".into(), json!(d.resolves));
+    } else if !d.resolved_by.is_empty() {
+        v.insert("resolved_by".into(), json!(d.resolved_by));
+    }
     v.insert("raw".into(), d.stored.event.raw.clone());
     v
 }

@@ -301,6 +301,10 @@ pub fn explain(d: &EventDetail) -> Vec<Step> {
             &s.config_version[..s.config_version.len().min(12)]
         ),
     )];
+    if e.state == crate::event::EventState::Resolved {
+        resolve_steps(d, &decisions, &mut steps);
+        return steps;
+    }
     if let (Some(item), Some(kind)) = (&s.switch_item, &s.switch_kind) {
         let source = s.switch_source.as_deref().unwrap_or("?");
         steps.push(
@@ -401,6 +405,49 @@ pub fn explain(d: &EventDetail) -> Vec<Step> {
     steps
 }
 
+/// A resolved event is not routed: it is matched to its firing alert and
+/// goes to the contacts that were told of it.
+fn resolve_steps(d: &EventDetail, decisions: &[crate::route::Decision], steps: &mut Vec<Step>) {
+    let firing = if d.resolves.is_empty() {
+        "no firing event still open".to_string()
+    } else {
+        format!("firing event(s) {}", d.resolves.join(", "))
+    };
+    if d.deliveries.is_empty() {
+        steps.push(
+            Step::new(
+                "resolve_unmatched",
+                format!(
+                    "A resolve of {firing}: it matched no contact that was told of the alert, so nothing is sent (resolve_no_told_contact)."
+                ),
+            )
+            .fix("a resolve goes only to contacts told of the firing event: check the firing event's deliveries, and that the resolve carries the same identity (fingerprint, or product, event type, name and resource)"),
+        );
+    } else {
+        let subs: Vec<&str> = decisions
+            .iter()
+            .filter(|x| x.code == "resolve")
+            .map(|x| x.subscription.as_str())
+            .collect();
+        let contacts: Vec<&str> = d.deliveries.iter().map(|x| x.contact.as_str()).collect();
+        steps.push(Step::new(
+            "resolve",
+            format!(
+                "A resolve of {firing}: a resolved message goes to the contacts told of it ({}), through subscription(s) {} (resolve).",
+                contacts.join(", "),
+                subs.join(", ")
+            ),
+        ));
+    }
+    for del in &d.deliveries {
+        delivery_steps(del, steps);
+    }
+    steps.push(Step::new(
+        "outcome",
+        format!("Outcome: {}.", d.stored.outcome),
+    ));
+}
+
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
@@ -460,6 +507,8 @@ mod tests {
                 ),
             ],
             deliveries: vec![],
+            resolves: vec![],
+            resolved_by: vec![],
         };
         let got: Vec<(String, bool, &str, String)> = decisions(&d)
             .into_iter()
@@ -583,6 +632,8 @@ mod tests {
                 pending_reason: None,
                 attempts,
             }],
+            resolves: vec![],
+            resolved_by: vec![],
         };
         let steps = explain(&d);
         let attempts: Vec<&str> = steps

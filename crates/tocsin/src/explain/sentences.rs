@@ -56,6 +56,27 @@ pub fn message_note(n: &MessageNote) -> String {
             "Held outside the active hours of notification policy {policy}; sent when they opened at {}",
             rfc3339(*opens_ms)
         ),
+        MessageNote::Resolved {
+            firing_ms,
+            resolved_ms,
+        } => format!(
+            "Resolved after {} (firing since {})",
+            span(resolved_ms.saturating_sub(*firing_ms)),
+            rfc3339(*firing_ms)
+        ),
+    }
+}
+
+/// A span of time as people say it: `3h 12m`, `5m 3s`, `2d 4h`, `40s`.
+pub fn span(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{sec}s"),
+        (0, 0, _) if sec > 0 => format!("{m}m {sec}s"),
+        (0, 0, _) => format!("{m}m"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
     }
 }
 
@@ -124,6 +145,31 @@ mod tests {
             }),
             "Held outside the active hours of notification policy p; sent when they opened at 2025-12-04T00:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn resolve_notes_say_how_long_the_alert_fired() {
+        let h = 3_600_000;
+        let note = message_note(&MessageNote::Resolved {
+            firing_ms: 1_764_900_000_000,
+            resolved_ms: 1_764_900_000_000 + 3 * h + 12 * 60_000,
+        });
+        assert!(
+            note.starts_with("Resolved after 3h 12m (firing since "),
+            "{note}"
+        );
+        assert_eq!(span(0), "0s");
+        assert_eq!(span(40_000), "40s");
+        assert_eq!(span(5 * 60_000 + 3_000), "5m 3s");
+        assert_eq!(span(30 * 60_000), "30m");
+        assert_eq!(span(2 * 24 * h + 4 * h + 59_000), "2d 4h");
+        assert_eq!(span(-5), "0s");
+        let code = serde_json::to_string(&MessageNote::Resolved {
+            firing_ms: 1,
+            resolved_ms: 2,
+        })
+        .unwrap();
+        assert_eq!(code, r#"{"code":"resolved","firing_ms":1,"resolved_ms":2}"#);
     }
 
     #[test]

@@ -160,7 +160,7 @@ fn body(doc: &Doc, msg: &MessageView<'_>) -> Value {
     let p = parts(doc);
     let mut embed = json!({
         "title": cut_chars(&p.title, TITLE_MAX),
-        "color": colour(doc.level),
+        "color": if doc.resolved { 0x2E_A0_43 } else { colour(doc.level) },
     });
     if let Some(url) = &p.url {
         embed["url"] = json!(url);

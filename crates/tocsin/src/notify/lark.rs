@@ -100,7 +100,7 @@ fn card(doc: &Doc, msg: &MessageView<'_>) -> Value {
         .push(json!({"tag": "note", "elements": [{"tag": "plain_text", "content": render::footer(doc, neutral)}]}));
     json!({
         "config": {"wide_screen_mode": true},
-        "header": {"title": {"tag": "plain_text", "content": neutral(&doc.title)}, "template": template(doc.level)},
+        "header": {"title": {"tag": "plain_text", "content": neutral(&doc.title)}, "template": if doc.resolved { "green" } else { template(doc.level) }},
         "elements": elements,
     })
 }

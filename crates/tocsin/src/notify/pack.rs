@@ -395,4 +395,56 @@ mod tests {
             prop_assert_eq!(seen, want);
         }
     }
+
+    /// Every platform shows a resolve as one: the title prefix, the
+    /// "resolved after" line, green where it has colours, the keyword kept.
+    #[test]
+    fn every_platform_renders_a_resolve() {
+        let e = event(1, "Suspicious:UnusualLogon", Level::Critical, "web-01");
+        let events = [e];
+        let subs = vec!["sec-feed".to_string()];
+        for channel in [
+            "lark", "wecom", "dingtalk", "slack", "discord", "teams", "telegram", "webhook",
+        ] {
+            let c = contact(channel, ", keywords: [alert]");
+            let view = MessageView {
+                id: "r",
+                kind: MessageKind::Resolved,
+                contact: &c,
+                subscriptions: &subs,
+                events: &events,
+                public_url: None,
+                note: Some("Resolved after 3h 12m (firing since 2026-11-29T02:00:00.000Z)"),
+                template: None,
+            };
+            let doc = render::document(&view);
+            assert!(doc.resolved);
+            let out = notifier_for(c.channel).render(&view, 0).unwrap().out;
+            let body = String::from_utf8(out.body).unwrap();
+            assert!(body.contains("Resolved after 3h 12m"), "{channel}: {body}");
+            if channel == "webhook" {
+                assert!(body.contains(r#""kind":"resolved""#), "{body}");
+                continue;
+            }
+            assert!(
+                doc.title.starts_with("[RESOLVED] Suspicious:UnusualLogon"),
+                "{channel}"
+            );
+            assert!(body.contains("RESOLVED"), "{channel}: {body}");
+            assert!(
+                body.contains("alert"),
+                "{channel} keeps the keyword: {body}"
+            );
+            let green = match channel {
+                "lark" => r#""template":"green""#,
+                "discord" => "\"color\":3055683",
+                "teams" => r#""color":"good""#,
+                "slack" => ":large_green_circle:",
+                "telegram" => "🟢",
+                "wecom" => r#"<font color=\"info\">"#,
+                _ => "",
+            };
+            assert!(body.contains(green), "{channel}: {body}");
+        }
+    }
 }

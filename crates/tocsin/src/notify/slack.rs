@@ -36,6 +36,7 @@ fn section(text: String) -> Value {
 
 fn body(doc: &Doc, msg: &MessageView<'_>) -> Value {
     let emoji = match doc.level {
+        _ if doc.resolved => ":large_green_circle:",
         crate::config::Level::Critical => ":red_circle:",
         crate::config::Level::Warn => ":large_orange_circle:",
         crate::config::Level::Info => ":large_blue_circle:",

@@ -98,7 +98,7 @@ fn card(doc: &Doc, msg: &MessageView<'_>) -> Value {
         "text": render::cut(&escape(&doc.title), TITLE_MAX),
         "size": "Large",
         "weight": "Bolder",
-        "color": colour(doc.level),
+        "color": if doc.resolved { "good" } else { colour(doc.level) },
         "wrap": true,
         "style": "heading",
     })];

@@ -208,7 +208,11 @@ fn mentions(msg: &MessageView<'_>, level: Level) -> Option<String> {
 fn html(doc: &Doc, msg: &MessageView<'_>) -> String {
     let mut lines: Vec<String> = vec![format!(
         "{} <b>{}</b>",
-        emoji(doc.level),
+        if doc.resolved {
+            "🟢"
+        } else {
+            emoji(doc.level)
+        },
         escape(&doc.title)
     )];
     // The contact's template: its HTML, event values escaped.

@@ -40,7 +40,11 @@ fn colour(level: Level) -> &'static str {
 fn markdown(doc: &Doc, msg: &MessageView<'_>) -> String {
     let mut out = format!(
         "## <font color=\"{}\">{}</font>\n",
-        colour(doc.level),
+        if doc.resolved {
+            "info"
+        } else {
+            colour(doc.level)
+        },
         escape(&doc.title)
     );
     let view = render::labels(doc.lang).view;

@@ -94,6 +94,20 @@ pub struct RouteResult {
     pub notices: Vec<NoticePlan>,
 }
 
+impl RouteResult {
+    /// What routing decides for a resolved event: nothing. It is matched to
+    /// its firing alert (by [`noise::alert_identity`]) where the store
+    /// decides, and goes to the contacts that were told of it.
+    pub fn resolve() -> RouteResult {
+        RouteResult {
+            outcome: Outcome::Unmatched,
+            switch: None,
+            decisions: Vec::new(),
+            notices: Vec::new(),
+        }
+    }
+}
+
 struct CompiledSubscription {
     name: std::sync::Arc<str>,
     /// Its levels, as the `level_not_matched` sentence lists them.
@@ -622,6 +636,14 @@ impl RouteDecision {
                 event.level.as_str(),
                 self.arg.as_deref().unwrap_or("?")
             ),
+            "resolve" => format!(
+                "resolves {}: sent to the contacts {sub} told of it",
+                self.arg.as_deref().unwrap_or("?")
+            ),
+            "resolve_no_told_contact" => match self.arg.as_deref().filter(|a| !a.is_empty()) {
+                Some(ids) => format!("resolves {ids}, but no contact was told of it: nothing sent"),
+                None => "resolves no firing alert still open: nothing sent".to_string(),
+            },
             other => format!("{other} ({sub})"),
         }
     }
@@ -640,7 +662,7 @@ fn content_text(content: &serde_json::Value) -> std::borrow::Cow<'_, str> {
 mod tests;
 
 /// Every decision code routing can record (the store keeps them as text).
-pub const DECISION_CODES: [&str; 11] = [
+pub const DECISION_CODES: [&str; 13] = [
     "matched",
     "name_not_matched",
     "level_not_matched",
@@ -652,6 +674,8 @@ pub const DECISION_CODES: [&str; 11] = [
     "denied",
     "excluded",
     "silenced",
+    "resolve",
+    "resolve_no_told_contact",
 ];
 
 /// The static code for a stored code string (unknown ones read as `denied`

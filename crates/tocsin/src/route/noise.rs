@@ -87,6 +87,17 @@ pub fn identity(e: &Event, keys: &[String]) -> (String, String) {
     (hex::encode(&h.finalize()[..16]), text)
 }
 
+/// The identity a resolve is matched to its firing alert by: the producer's
+/// own key for the alert (Alertmanager's fingerprint) when the event has
+/// one, else the merge identity under the default keys ([`identity`], the
+/// same function noise windows key by).
+pub fn alert_identity(e: &Event) -> String {
+    match e.identity_key.as_deref().filter(|k| !k.is_empty()) {
+        Some(key) => format!("key:{key}"),
+        None => format!("merge:{}", identity(e, &[]).0),
+    }
+}
+
 pub use crate::domain::{NoiseDecision, NoticeReason, Window};
 
 /// Decides what to do with one occurrence at `at_ms`, given the window (if
@@ -153,6 +164,25 @@ mod tests {
             identity: "x".into(),
             identity_text: "x".into(),
         }
+    }
+
+    #[test]
+    fn alert_identity_is_the_producer_key_else_the_default_merge_identity() {
+        use crate::domain::Level;
+        let mut e = Event::minimal("e1", "Sas", "Suspicious:UnusualLogon", Level::Warn);
+        e.resource = Some("i-1".into());
+        let mut again = e.clone();
+        again.id = "e2".into();
+        again.level = Level::Critical;
+        assert_eq!(alert_identity(&e), alert_identity(&again));
+        assert_eq!(alert_identity(&e), format!("merge:{}", identity(&e, &[]).0));
+        again.resource = Some("i-2".into());
+        assert_ne!(alert_identity(&e), alert_identity(&again));
+        // The producer's key wins over every field.
+        e.identity_key = Some("alertmanager:5f3c".into());
+        again.identity_key = Some("alertmanager:5f3c".into());
+        assert_eq!(alert_identity(&e), alert_identity(&again));
+        assert_eq!(alert_identity(&e), "key:alertmanager:5f3c");
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub struct IngestItem {
     /// [`pack_verdicts`] and `sqlite/schema4.sql`); `None` when no
     /// subscription covered the event.
     pub verdicts_json: Option<String>,
+    /// The identity a resolve of this alert is matched by (see
+    /// `route::noise::alert_identity`): kept with a firing event, looked up
+    /// with a resolved one.
+    pub alert_identity: Option<String>,
 }
 
 /// The push switch that stopped an event, as the store keeps it.
@@ -336,6 +340,10 @@ pub struct EventDetail {
     pub stored: StoredEvent,
     pub decisions: Vec<RecordedDecision>,
     pub deliveries: Vec<DeliveryRecord>,
+    /// A resolved event: the firing events it resolved.
+    pub resolves: Vec<String>,
+    /// A firing event: the resolved event(s) that resolved it.
+    pub resolved_by: Vec<String>,
 }
 
 /// What the ingest did with one item.

@@ -23,6 +23,7 @@ mod platforms;
 mod quarantine;
 mod reload;
 mod rendering;
+mod resolves;
 mod robustness;
 mod routing;
 mod sandbox;

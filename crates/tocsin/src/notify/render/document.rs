@@ -181,6 +181,7 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
         keyword,
         body: None,
         lang: c.lang,
+        resolved: msg.kind == MessageKind::Resolved,
     };
     match (msg.kind, msg.events) {
         (MessageKind::Test, _) => {
@@ -222,7 +223,11 @@ pub fn document(msg: &MessageView<'_>) -> Doc {
             });
         }
         (_, [e]) if msg.kind != MessageKind::Digest => {
-            doc.title = format!("[{}] {}", level_word(e.level, c.lang), e.name);
+            doc.title = if msg.kind == MessageKind::Resolved {
+                format!("[{}] {}", labels::resolved_word(c.lang), e.name)
+            } else {
+                format!("[{}] {}", level_word(e.level, c.lang), e.name)
+            };
             let mut fields = vec![
                 (l.level.to_string(), level_word(e.level, c.lang).to_string()),
                 (l.event.to_string(), e.name.clone()),

@@ -61,6 +61,14 @@ pub fn level_word(level: Level, lang: Lang) -> &'static str {
     }
 }
 
+/// The title prefix of a resolve.
+pub fn resolved_word(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "RESOLVED",
+        Lang::Zh => "已恢复",
+    }
+}
+
 /// The footer's fixed words (a bot keyword found here needs no addition).
 pub fn brand(lang: Lang) -> &'static str {
     match lang {

@@ -36,6 +36,8 @@ pub struct Doc {
     pub body: Option<String>,
     /// Labels in the contact's language.
     pub lang: Lang,
+    /// A resolve: platforms with colours show it green whatever its level.
+    pub resolved: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// The schema this build writes; a store with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema6.sql"),
     include_str!("schema7.sql"),
     include_str!("schema8.sql"),
+    include_str!("schema9.sql"),
 ];
 const READERS: usize = 4;
 /// How often the checkpointer copies the WAL into the database file.

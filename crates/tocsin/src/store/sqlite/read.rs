@@ -324,10 +324,25 @@ pub fn get_event(c: &Connection, id: &str) -> rusqlite::Result<Option<EventDetai
                 .collect::<Result<_, _>>()?;
         }
     }
+    let linked = |sql: &str| -> rusqlite::Result<Vec<String>> {
+        c.prepare_cached(sql)?
+            .query_map([id], |r| r.get(0))?
+            .collect()
+    };
+    let resolves = linked(
+        "SELECT firing_id FROM resolutions r JOIN events e ON e.id = r.firing_id \
+         WHERE r.resolved_id = ?1 ORDER BY e.seq",
+    )?;
+    let resolved_by = linked(
+        "SELECT resolved_id FROM resolutions r JOIN events e ON e.id = r.resolved_id \
+         WHERE r.firing_id = ?1 ORDER BY e.seq",
+    )?;
     Ok(Some(EventDetail {
         stored,
         decisions,
         deliveries,
+        resolves,
+        resolved_by,
     }))
 }
 

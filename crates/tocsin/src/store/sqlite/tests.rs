@@ -52,6 +52,7 @@ fn routed(id: &str, received_ms: i64, message_id: &str) -> IngestItem {
             hold: None,
         }],
         verdicts_json: Some(verdict("s", "matched")),
+        alert_identity: None,
         config_version: "v1".into(),
         messages: vec![NewMessage {
             id: message_id.into(),

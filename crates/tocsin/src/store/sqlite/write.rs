@@ -273,9 +273,9 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
     let mut insert_event = c.prepare_cached(
         "INSERT INTO events (id, format, product, event_type, name, level, severity, status, resource, \
          instance, region, grp, time_ms, received_ms, content, raw, outcome, switch_source, switch_item, \
-         switch_kind, config_version, verdicts, state, identity_key) \
+         switch_kind, config_version, verdicts, state, identity_key, alert_identity) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, \
-         ?23, ?24) \
+         ?23, ?24, ?25) \
          ON CONFLICT (id) DO NOTHING",
     )?;
     let mut insert_message = c.prepare_cached(
@@ -310,6 +310,7 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
             item.verdicts_json,
             e.state.as_str(),
             e.identity_key,
+            item.alert_identity,
         ])?;
         if inserted == 0 {
             out.push(IngestOutcome::default());
@@ -317,6 +318,15 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
         }
         let mut created = Vec::new();
         let mut notes = std::collections::HashMap::new();
+        if e.state == crate::event::EventState::Resolved {
+            resolve(c, item, &mut created, &mut notes)?;
+            out.push(IngestOutcome {
+                new: true,
+                messages: created,
+                notes,
+            });
+            continue;
+        }
         for plan in &item.notices {
             let Some(planned) = item.messages.iter().find(|m| m.contact == plan.contact) else {
                 continue;
@@ -405,6 +415,128 @@ fn ingest(c: &Connection, items: &[IngestItem]) -> rusqlite::Result<IngestResult
         });
     }
     Ok(out)
+}
+
+/// A resolved event: matched by its alert identity to the firing events of
+/// that alert not yet resolved, and sent, as one `resolved` message each, to
+/// the contacts that were told of them (a notice pending, held, merged or
+/// delivered; not failed nor suppressed). All read from the store, inside
+/// the ingest transaction, so a restart or a silence begun since changes
+/// nothing. The verdict records `resolve` (per subscription that told a
+/// contact) or `resolve_no_told_contact`, with the firing ids as argument.
+fn resolve(
+    c: &Connection,
+    item: &IngestItem,
+    created: &mut Vec<NewMessage>,
+    notes: &mut std::collections::HashMap<String, MessageNote>,
+) -> rusqlite::Result<()> {
+    let e = &item.event;
+    let firing: Vec<(String, i64)> = match &item.alert_identity {
+        None => Vec::new(),
+        Some(identity) => c
+            .prepare_cached(
+                "SELECT id, time_ms FROM events WHERE alert_identity = ?1 AND state = 'firing' \
+                 AND id NOT IN (SELECT firing_id FROM resolutions) ORDER BY seq",
+            )?
+            .query_map([identity], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?,
+    };
+    let firing_ids: Vec<String> = firing.iter().map(|(id, _)| id.clone()).collect();
+    let ids_json = json_list(&firing_ids);
+    for id in &firing_ids {
+        c.prepare_cached(
+            "INSERT INTO resolutions (resolved_id, firing_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![e.id, id])?;
+    }
+    // contact → the subscriptions that led to it, in first-told order.
+    let mut told: Vec<(String, Vec<String>)> = Vec::new();
+    let mut rows = c.prepare_cached(
+        "SELECT n.contact, n.subscriptions FROM notices n JOIN events e ON e.id = n.event_id \
+         WHERE n.event_id IN (SELECT value FROM json_each(?1)) \
+         AND n.status IN ('pending', 'held', 'merged', 'delivered') ORDER BY e.seq, n.rowid",
+    )?;
+    let found = rows.query_map([&ids_json], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    for row in found {
+        let (contact, subs) = row?;
+        let subs: Vec<String> = serde_json::from_str(&subs).unwrap_or_default();
+        match told.iter_mut().find(|(c, _)| *c == contact) {
+            Some((_, known)) => {
+                for s in subs {
+                    if !known.contains(&s) {
+                        known.push(s);
+                    }
+                }
+            }
+            None => told.push((contact, subs)),
+        }
+    }
+    let firing_ms = firing.iter().map(|(_, t)| *t).min().unwrap_or(e.time_ms);
+    let note = MessageNote::Resolved {
+        firing_ms,
+        resolved_ms: e.time_ms,
+    };
+    let note_json = code_json(&note)?;
+    for (contact, subs) in &told {
+        let m = NewMessage {
+            id: uuid::Uuid::now_v7().to_string(),
+            contact: contact.clone(),
+            kind: MessageKind::Resolved,
+            subscriptions: subs.clone(),
+            event_ids: vec![e.id.clone()],
+            created_ms: e.received_ms,
+            note: None,
+            not_before_ms: None,
+        };
+        c.prepare_cached(
+            "INSERT INTO messages (id, contact, kind, status, subscriptions, created_ms, next_attempt_ms, note_code) \
+             VALUES (?1, ?2, 'resolved', 'pending', ?3, ?4, ?4, ?5)",
+        )?
+        .execute(params![m.id, m.contact, json_list(&m.subscriptions), m.created_ms, note_json])?;
+        c.prepare_cached(
+            "INSERT INTO notices (event_id, contact, status, subscriptions, message_id) \
+             VALUES (?1, ?2, 'pending', ?3, ?4) ON CONFLICT (event_id, contact) DO NOTHING",
+        )?
+        .execute(params![e.id, m.contact, json_list(&m.subscriptions), m.id])?;
+        notes.insert(m.id.clone(), note.clone());
+        created.push(m);
+    }
+    let arg = firing_ids.join(", ");
+    let mut verdicts: Vec<crate::store::Verdict<'_>> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (_, subs) in &told {
+        for s in subs {
+            if !seen.contains(&s.as_str()) {
+                seen.push(s);
+                verdicts.push(crate::store::Verdict {
+                    subscription: s,
+                    code: "resolve",
+                    arg: Some(&arg),
+                });
+            }
+        }
+    }
+    if verdicts.is_empty() {
+        verdicts.push(crate::store::Verdict {
+            subscription: "",
+            code: "resolve_no_told_contact",
+            arg: Some(&arg),
+        });
+    }
+    let outcome = if told.is_empty() {
+        "unmatched"
+    } else {
+        "routed"
+    };
+    c.prepare_cached("UPDATE events SET outcome = ?2, verdicts = ?3 WHERE id = ?1")?
+        .execute(params![
+            e.id,
+            outcome,
+            crate::store::pack_verdicts(verdicts)
+        ])?;
+    Ok(())
 }
 
 /// Reads the (contact, identity) window, runs the rule's decision on it, and
@@ -627,6 +759,12 @@ fn prune(c: &Connection, before_ms: i64) -> rusqlite::Result<u64> {
     let n = c.execute(
         "DELETE FROM events WHERE received_ms < ?1 AND id NOT IN (SELECT event_id FROM notices)",
         [before_ms],
+    )?;
+    // A link whose firing event is gone links nothing; one whose firing
+    // event stays keeps it resolved.
+    c.execute(
+        "DELETE FROM resolutions WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = resolutions.firing_id)",
+        [],
     )?;
     Ok(n as u64)
 }
