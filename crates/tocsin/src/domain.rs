@@ -44,6 +44,9 @@ pub enum MessageKind {
     Test,
     /// Tells a contact group that a message to another contact failed for good.
     FailureReport,
+    /// The alert a contact was told of is resolved (an event with `state:
+    /// resolved`): PagerDuty resolves the incident of the same `dedup_key`.
+    Resolved,
 }
 
 impl MessageKind {
@@ -54,6 +57,7 @@ impl MessageKind {
             MessageKind::Digest => "digest",
             MessageKind::Test => "test",
             MessageKind::FailureReport => "failure_report",
+            MessageKind::Resolved => "resolved",
         }
     }
     pub fn parse(s: &str) -> Option<MessageKind> {
@@ -63,6 +67,7 @@ impl MessageKind {
             "digest" => MessageKind::Digest,
             "test" => MessageKind::Test,
             "failure_report" => MessageKind::FailureReport,
+            "resolved" => MessageKind::Resolved,
             _ => return None,
         })
     }

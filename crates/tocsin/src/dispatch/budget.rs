@@ -31,6 +31,20 @@ pub fn bot_key(webhook: &str) -> String {
     }
 }
 
+/// The budget key of a contact's bot. Most platforms limit a bot by its
+/// webhook URL; PagerDuty limits each routing key, and every PagerDuty
+/// contact posts to the same URL, so its key adds a hash of the routing key
+/// (the key itself never sits in the map).
+pub fn contact_bot_key(c: &crate::config::Contact) -> String {
+    let url = bot_key(&c.webhook);
+    if c.channel != crate::config::Channel::Pagerduty {
+        return url;
+    }
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(c.secret.as_bytes());
+    format!("{url}#routing-key-{}", hex::encode(&h[..8]))
+}
+
 /// How long to wait before one more send fits every limit; 0 when it fits now.
 pub fn wait_ms(log: &VecDeque<i64>, limits: &[RateLimit], now_ms: i64) -> i64 {
     let mut wait = 0;
