@@ -84,7 +84,7 @@ pub fn describe(sandbox: &Sandbox) -> String {
                 sandbox.url(b.platform, b.token)
             ));
             out.push_str(&format!(
-                "    page:        {}   (incidents: trigger opens, resolve closes)\n",
+                "    page:        {}\n",
                 sandbox.page_url(b.platform)
             ));
             continue;
