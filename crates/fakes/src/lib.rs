@@ -8,13 +8,14 @@
 //! - [`cutter`]: a front for a receiver that closes the first connections
 //!   without answering.
 //! - [`lark`], [`wecom`], [`dingtalk`], [`slack`], [`discord`], [`teams`], [`telegram`]: faithful fakes of the chat
-//!   platforms' incoming webhooks (checks, codes and limits of
+//!   platforms' incoming webhooks; [`pagerduty`]: PagerDuty's Events API v2 (checks, codes and limits of
 //!   `docs/channels.md`), all served by one [`FakeBot`] type.
 
 pub mod cutter;
 pub mod dingtalk;
 pub mod discord;
 pub mod lark;
+pub mod pagerduty;
 pub mod platform;
 pub mod reading;
 pub mod slack;
@@ -25,7 +26,7 @@ pub mod wecom;
 
 pub use cutter::ConnectionCutter;
 pub use platform::{
-    BotSettings, DEFAULT_SANDBOX_LISTEN, Delivery, FakeBot, Platform, SANDBOX_BOTS, Sandbox,
-    SandboxBot, ScriptedAnswer, sandbox_page,
+    BotSettings, DEFAULT_SANDBOX_LISTEN, Delivery, FakeBot, Platform, SANDBOX_BOTS,
+    SANDBOX_PAGERDUTY_KEY, Sandbox, SandboxBot, ScriptedAnswer, sandbox_page,
 };
 pub use webhook::{Received, Reply, WebhookReceiver};

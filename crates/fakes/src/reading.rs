@@ -94,6 +94,18 @@ pub fn links(platform: Platform, body: &Value) -> Vec<String> {
             let text = crate::telegram::render(body);
             bare_urls(&text, &mut out);
         }
+        Platform::PagerDuty => {
+            // `links[].href`, `client_url`, and what the web app links in
+            // the summary and the custom details' text.
+            out.extend(crate::pagerduty::hrefs(body));
+            let mut texts = Vec::new();
+            if let Some(p) = body.get("payload") {
+                crate::platform::strings(p, &|_| false, &mut texts);
+            }
+            for t in texts {
+                bare_urls(t, &mut out);
+            }
+        }
     }
     let mut seen = std::collections::HashSet::new();
     out.retain(|l| seen.insert(l.clone()));
@@ -210,6 +222,9 @@ pub fn mentions(platform: Platform, body: &Value) -> Vec<String> {
             }
         }
         Platform::Telegram => out.extend(crate::telegram::notified(body)),
+        // An incident notifies the service's on-call people, never anyone
+        // its text names.
+        Platform::PagerDuty => {}
     }
     out
 }

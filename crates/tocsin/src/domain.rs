@@ -44,7 +44,9 @@ pub enum MessageKind {
     Test,
     /// Tells a contact group that a message to another contact failed for good.
     FailureReport,
-    /// Tells a contact that an alert it was told of has been resolved.
+    /// Tells a contact that an alert it was told of has been resolved (an
+    /// event with `state: resolved`); PagerDuty resolves the incident of the
+    /// same `dedup_key`.
     Resolved,
 }
 

@@ -2,6 +2,7 @@
 
 use crate::domain::Level;
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 
 /// The wire format an event arrived in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -222,4 +223,61 @@ pub fn event_link(public_url: Option<&str>, e: &Event) -> Option<String> {
         let id: String = url::form_urlencoded::byte_serialize(e.id.as_bytes()).collect();
         format!("{}/api/v1/events/{id}", u.trim_end_matches('/'))
     })
+}
+
+/// The default identity keys of "the same event".
+pub const DEFAULT_KEYS: [&str; 4] = ["product", "event_type", "name", "alarmUniqueInfo|resource"];
+
+fn field(e: &Event, key: &str) -> String {
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    match key {
+        "product" => crate::catalog::canonical_product(&e.product).to_string(),
+        "event_type" => e.event_type.clone(),
+        "name" => e.name.clone(),
+        "level" => e.level.as_str().to_string(),
+        "resource" => s(&e.resource),
+        "instance" => s(&e.instance),
+        "region" => s(&e.region),
+        "group" => s(&e.group),
+        "status" => s(&e.status),
+        "alarmUniqueInfo|resource" => {
+            match e.content.get("alarmUniqueInfo").and_then(Value::as_str) {
+                Some(u) if !u.is_empty() => u.to_string(),
+                _ => s(&e.resource),
+            }
+        }
+        other => match other.strip_prefix("content.") {
+            Some(path) => {
+                let mut v = &e.content;
+                for seg in path.split('.') {
+                    match v.get(seg) {
+                        Some(x) => v = x,
+                        None => return String::new(),
+                    }
+                }
+                match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }
+            }
+            None => String::new(),
+        },
+    }
+}
+
+/// The identity of an event under `keys` (the default keys when empty):
+/// a hash, and the values joined for people.
+pub fn identity(e: &Event, keys: &[String]) -> (String, String) {
+    let values: Vec<String> = if keys.is_empty() {
+        DEFAULT_KEYS.iter().map(|k| field(e, k)).collect()
+    } else {
+        keys.iter().map(|k| field(e, k)).collect()
+    };
+    let text = values.join(" | ");
+    let mut h = Sha256::new();
+    for v in &values {
+        h.update(v.len().to_le_bytes());
+        h.update(v.as_bytes());
+    }
+    (hex::encode(&h.finalize()[..16]), text)
 }

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-use crate::{dingtalk, discord, lark, slack, teams, telegram, wecom};
+use crate::{dingtalk, discord, lark, pagerduty, slack, teams, telegram, wecom};
 
 mod helpers;
 mod page;
@@ -28,7 +28,9 @@ mod server;
 
 pub(crate) use helpers::*;
 use sandbox::sandbox_section;
-pub use sandbox::{DEFAULT_SANDBOX_LISTEN, SANDBOX_BOTS, Sandbox, SandboxBot, sandbox_page};
+pub use sandbox::{
+    DEFAULT_SANDBOX_LISTEN, SANDBOX_BOTS, SANDBOX_PAGERDUTY_KEY, Sandbox, SandboxBot, sandbox_page,
+};
 pub use server::FakeBot;
 
 /// Which platform a [`FakeBot`] server imitates.
@@ -41,6 +43,7 @@ pub enum Platform {
     Discord,
     Teams,
     Telegram,
+    PagerDuty,
 }
 
 impl Platform {
@@ -53,6 +56,7 @@ impl Platform {
             Platform::Discord => "Discord",
             Platform::Teams => "Teams",
             Platform::Telegram => "Telegram",
+            Platform::PagerDuty => "PagerDuty",
         }
     }
 
@@ -71,6 +75,8 @@ impl Platform {
             // Per chat about 1 a second, 20 a minute in a group (a bot's
             // chats share one budget here).
             Platform::Telegram => vec![(1, Duration::from_secs(1)), (20, Duration::from_secs(60))],
+            // Per routing key.
+            Platform::PagerDuty => vec![(pagerduty::PER_MINUTE, Duration::from_secs(60))],
         }
     }
 
@@ -83,6 +89,8 @@ impl Platform {
             Platform::Discord => format!("/api/webhooks/{token}"),
             Platform::Teams => teams::url_path(token),
             Platform::Telegram => format!("/bot{token}/sendMessage"),
+            // The routing key travels in the body.
+            Platform::PagerDuty => pagerduty::PATH.to_string(),
         }
     }
 
@@ -95,6 +103,7 @@ impl Platform {
             Platform::Discord => discord::handle(ctx, req),
             Platform::Teams => teams::handle(ctx, req),
             Platform::Telegram => telegram::handle(ctx, req),
+            Platform::PagerDuty => pagerduty::handle(ctx, req),
         }
     }
 
@@ -110,6 +119,8 @@ impl Platform {
             Platform::Discord => discord::token_of(path),
             Platform::Teams => teams::token_of(path, query),
             Platform::Telegram => telegram::token_of(path),
+            // Read from the body ([`pagerduty::token_of_body`]).
+            Platform::PagerDuty => None,
         }
     }
 
@@ -129,6 +140,7 @@ impl Platform {
             Platform::Discord => discord::error(discord::status_of(code), code, msg),
             Platform::Teams => teams::code_answer(code, msg),
             Platform::Telegram => telegram::error(code, msg),
+            Platform::PagerDuty => pagerduty::code_answer(code, msg),
         }
     }
 
@@ -141,6 +153,7 @@ impl Platform {
             Platform::Discord => discord::rate_limited(Duration::from_millis(500)),
             Platform::Teams => teams::rate_limited(Duration::from_secs(1)),
             Platform::Telegram => telegram::rate_limited(Duration::from_secs(1)),
+            Platform::PagerDuty => pagerduty::rate_limited(),
         }
     }
 
@@ -153,6 +166,7 @@ impl Platform {
             Platform::Discord => discord::render(body),
             Platform::Teams => teams::render(body),
             Platform::Telegram => telegram::render(body),
+            Platform::PagerDuty => pagerduty::render(body),
         }
     }
 }
@@ -269,6 +283,11 @@ impl Delivery {
             Platform::Slack => self.http_status == 200 && self.answer == "ok",
             Platform::Discord => matches!(self.http_status, 200 | 204),
             Platform::Teams => self.http_status == 202,
+            Platform::PagerDuty => {
+                self.http_status == 202
+                    && serde_json::from_str::<serde_json::Value>(&self.answer)
+                        .is_ok_and(|v| v["status"] == "success")
+            }
             Platform::Telegram => {
                 self.http_status == 200
                     && serde_json::from_str::<serde_json::Value>(&self.answer)
@@ -349,6 +368,8 @@ pub(crate) struct BotState {
     sent: VecDeque<Instant>,
     /// DingTalk's 10-minute throttle after exceeding the rate.
     pub blocked_until: Option<Instant>,
+    /// PagerDuty: the service's incidents, oldest first.
+    pub incidents: Vec<pagerduty::Incident>,
 }
 
 impl BotState {

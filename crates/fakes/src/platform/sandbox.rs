@@ -1,4 +1,4 @@
-//! The sandbox: the seven platform fakes on one fixed port, each on its real
+//! The sandbox: the eight platform fakes on one fixed port, each on its real
 //! webhook path (they do not collide), with fixed, documented bots, and the
 //! pages showing what each bot got; plus the plain-text page the tests read.
 
@@ -22,7 +22,7 @@ pub struct SandboxBot {
 }
 
 /// The fixed bots every sandbox serves (documented in the README).
-pub const SANDBOX_BOTS: [SandboxBot; 7] = [
+pub const SANDBOX_BOTS: [SandboxBot; 8] = [
     SandboxBot {
         platform: Platform::Lark,
         channel: "lark",
@@ -73,7 +73,19 @@ pub const SANDBOX_BOTS: [SandboxBot; 7] = [
         secret: None,
         keyword: None,
     },
+    // PagerDuty: a service's Events API v2 routing key (in the body; the
+    // URL is /v2/enqueue).
+    SandboxBot {
+        platform: Platform::PagerDuty,
+        channel: "pagerduty",
+        token: SANDBOX_PAGERDUTY_KEY,
+        secret: None,
+        keyword: None,
+    },
 ];
+
+/// The sandbox service's routing key (32 characters, as PagerDuty's are).
+pub const SANDBOX_PAGERDUTY_KEY: &str = "sandboxpagerdutyroutingkey000001";
 
 impl SandboxBot {
     pub fn settings(&self) -> BotSettings {
@@ -86,7 +98,7 @@ impl SandboxBot {
     }
 }
 
-const PLATFORMS: [Platform; 7] = [
+const PLATFORMS: [Platform; 8] = [
     Platform::Lark,
     Platform::WeCom,
     Platform::DingTalk,
@@ -94,16 +106,18 @@ const PLATFORMS: [Platform; 7] = [
     Platform::Discord,
     Platform::Teams,
     Platform::Telegram,
+    Platform::PagerDuty,
 ];
 
-/// The seven platform fakes on one address. `GET /` lists the bots,
+/// The eight platform fakes on one address. `GET /` lists the bots,
 /// `GET /lark`, `/wecom`, `/dingtalk`, `/slack`, `/discord`, `/teams`, `/telegram` show what their bots got
 /// (HTML, as the platform renders it), `GET /_sandbox` the same as plain
 /// text, `GET /_sandbox/requests` every request as it arrived (JSON); webhook requests go to the platform their path belongs to:
 /// `/open-apis/…` Lark, `/cgi-bin/…` WeCom, `/robot/…` DingTalk,
 /// `/services/…` Slack, `/api/webhooks/…` (and `/api/v{n}/webhooks/…`)
 /// Discord, `/workflows/…` (and `/powerautomate/…/workflows/…`) Teams,
-/// `/bot<token>/…` Telegram. Dropping it stops the server.
+/// `/bot<token>/…` Telegram, `/v2/enqueue` PagerDuty (its page `/pagerduty`
+/// lists each service's incidents). Dropping it stops the server.
 pub struct Sandbox {
     addr: SocketAddr,
     bots: Vec<FakeBot>,
@@ -117,7 +131,7 @@ impl Drop for Sandbox {
 }
 
 impl Sandbox {
-    /// Binds `listen` and serves the seven platforms with [`SANDBOX_BOTS`].
+    /// Binds `listen` and serves the eight platforms with [`SANDBOX_BOTS`].
     pub async fn start(listen: &str) -> std::io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -276,6 +290,8 @@ fn platform_of(path: &str) -> Option<Platform> {
         Some(Platform::Teams)
     } else if path.starts_with("/bot") {
         Some(Platform::Telegram)
+    } else if path.trim_end_matches('/') == crate::pagerduty::PATH {
+        Some(Platform::PagerDuty)
     } else {
         None
     }

@@ -46,6 +46,21 @@ impl FakeBot {
     pub async fn telegram() -> FakeBot {
         Self::start(Platform::Telegram).await
     }
+    /// Services are registered by routing key (32 characters).
+    pub async fn pagerduty() -> FakeBot {
+        Self::start(Platform::PagerDuty).await
+    }
+
+    /// PagerDuty: the incidents of the service behind `routing_key`,
+    /// oldest first.
+    pub fn incidents(&self, routing_key: &str) -> Vec<crate::pagerduty::Incident> {
+        self.core
+            .lock()
+            .bots
+            .get(routing_key)
+            .map(|b| b.incidents.clone())
+            .unwrap_or_default()
+    }
 
     /// Starts a fake of `platform` on 127.0.0.1 with an ephemeral port.
     pub async fn start(platform: Platform) -> FakeBot {
@@ -107,6 +122,7 @@ impl FakeBot {
                 settings,
                 sent: VecDeque::new(),
                 blocked_until: None,
+                incidents: Vec::new(),
             },
         );
     }
@@ -253,7 +269,10 @@ pub(super) async fn serve_request(
     let path = uri.path().to_string();
     let query = uri.query().map(str::to_string);
     let platform = core.platform;
-    let token = platform.token_of(&path, query.as_deref());
+    let token = match platform {
+        Platform::PagerDuty => crate::pagerduty::token_of_body(&body),
+        _ => platform.token_of(&path, query.as_deref()),
+    };
     let script_key = token.clone().unwrap_or_default();
 
     // Scripted answers first; a Delay just postpones the normal handling.

@@ -1,5 +1,5 @@
 //! `tocsin demo`: the whole flow with no bot of your own. A local sandbox of
-//! the seven chat platforms (the faithful fakes, on loopback), the server with
+//! the seven chat platforms and PagerDuty (the faithful fakes, on loopback), the server with
 //! contacts and subscriptions pointing at them, and a stream of realistic
 //! security events posted through the real ingest API.
 
@@ -14,6 +14,8 @@ const DEMO_DISCORD: &str = "1100000000000000002/demo-discord";
 /// The demo's Teams flow (`{workflow id}/{sig}`).
 const DEMO_TEAMS: &str = "5a4db0c0ffee4e11a0de000000000002/demo-teams-sig";
 const DEMO_TELEGRAM: &str = "7000000002:demo-telegram";
+/// The demo's PagerDuty service (a routing key of 32 characters).
+const DEMO_PAGERDUTY: &str = "demopagerdutyroutingkey000000002";
 
 const ITEMS: [(&str, &str, &[&str]); 8] = [
     ("Incident", "Incident:BruteForce", &["critical", "warn"]),
@@ -108,6 +110,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     teams.add_bot(DEMO_TEAMS, BotSettings::default());
     let telegram = sandbox.bot(Platform::Telegram);
     telegram.add_bot(DEMO_TELEGRAM, BotSettings::default());
+    let pagerduty = sandbox.bot(Platform::PagerDuty);
+    pagerduty.add_bot(DEMO_PAGERDUTY, BotSettings::default());
     let chat = super::sandbox::TELEGRAM_CHAT;
     let sandbox_addr = sandbox.addr();
     let siem = WebhookReceiver::start().await;
@@ -124,13 +128,16 @@ contacts:
   - {{ name: discord-bot, channel: discord, webhook: "{}" }}
   - {{ name: teams-bot, channel: teams, webhook: "{}" }}
   - {{ name: telegram-bot, channel: telegram, bot_token: "{DEMO_TELEGRAM}", chat_id: {chat}, api_base: "http://{sandbox_addr}" }}
+  - {{ name: pagerduty-oncall, channel: pagerduty, routing_key: {DEMO_PAGERDUTY}, url: "{}" }}
   - {{ name: siem-hook, channel: webhook, webhook: "{}", secret: demo-hmac }}
 contact_groups:
   - {{ name: chat, contacts: [lark-bot, wecom-bot, dingtalk-bot, slack-bot, discord-bot, teams-bot, telegram-bot] }}
   - {{ name: siem, contacts: [siem-hook] }}
+  - {{ name: oncall, contacts: [pagerduty-oncall] }}
 notification_policies:
   - {{ name: to-chat, contact_groups: [chat] }}
   - {{ name: to-siem, contact_groups: [siem] }}
+  - {{ name: page-oncall, contact_groups: [oncall] }}
 sources:
   - name: security-center
     items:
@@ -138,6 +145,7 @@ sources:
 subscriptions:
   - {{ name: critical-and-warn, products: [Sas], levels: [critical, warn], notification_policy: to-chat }}
   - {{ name: everything-to-siem, notification_policy: to-siem }}
+  - {{ name: critical-pages-oncall, levels: [critical], notification_policy: page-oncall }}
 "#,
         lark.url("demo-lark"),
         wecom.url("demo-wecom"),
@@ -145,6 +153,7 @@ subscriptions:
         slack.url("T000/B000/DEMO"),
         discord.url(DEMO_DISCORD),
         teams.url(DEMO_TEAMS),
+        pagerduty.url(DEMO_PAGERDUTY),
         siem.url("/siem")
     );
     let loaded = load_str(&yaml, "demo.yaml", &|_| None);
@@ -196,6 +205,7 @@ subscriptions:
         Platform::Discord,
         Platform::Teams,
         Platform::Telegram,
+        Platform::PagerDuty,
     ] {
         println!("    {:<14} {}", p.name(), sandbox.page_url(p));
     }
@@ -239,7 +249,7 @@ subscriptions:
             }
         }
     }
-    let shown: Vec<String> = [lark, wecom, dingtalk, slack, discord, teams]
+    let shown: Vec<String> = [lark, wecom, dingtalk, slack, discord, teams, pagerduty]
         .iter()
         .map(|b| {
             let all = b.received().len();

@@ -62,7 +62,7 @@ async fn who_holds(listen: &str) -> String {
 /// page, and a contacts snippet for the user's config.
 pub fn describe(sandbox: &Sandbox) -> String {
     let mut out = format!(
-        "Tocsin sandbox on http://{} (Ctrl-C to stop): the seven platforms on their real webhook paths.\n",
+        "Tocsin sandbox on http://{} (Ctrl-C to stop): the eight platforms on their real webhook paths.\n",
         sandbox.addr()
     );
     for b in SANDBOX_BOTS {
@@ -73,6 +73,18 @@ pub fn describe(sandbox: &Sandbox) -> String {
             out.push_str(&format!("    api_base:  http://{}\n", sandbox.addr()));
             out.push_str(&format!(
                 "    page:      {}\n",
+                sandbox.page_url(b.platform)
+            ));
+            continue;
+        }
+        if b.platform == Platform::PagerDuty {
+            out.push_str(&format!("    routing_key: {}\n", b.token));
+            out.push_str(&format!(
+                "    url:         {}\n",
+                sandbox.url(b.platform, b.token)
+            ));
+            out.push_str(&format!(
+                "    page:        {}\n",
                 sandbox.page_url(b.platform)
             ));
             continue;
@@ -94,6 +106,14 @@ pub fn describe(sandbox: &Sandbox) -> String {
                 "  - {{ name: sandbox-telegram, channel: telegram, bot_token: \"{}\", chat_id: {TELEGRAM_CHAT}, api_base: \"http://{}\" }}\n",
                 b.token,
                 sandbox.addr()
+            ));
+            continue;
+        }
+        if b.platform == Platform::PagerDuty {
+            out.push_str(&format!(
+                "  - {{ name: sandbox-pagerduty, channel: pagerduty, routing_key: {}, url: \"{}\" }}\n",
+                b.token,
+                sandbox.url(b.platform, b.token)
             ));
             continue;
         }

@@ -219,13 +219,15 @@ pub struct Contact {
     pub channel: Channel,
     /// Where messages go. Telegram: `{api_base}/bot{bot_token}/sendMessage`,
     /// built from the contact's keys (the token sits in the path: shown and
-    /// logged only redacted, like every webhook URL).
+    /// logged only redacted, like every webhook URL). PagerDuty: its `url`
+    /// (default `https://events.pagerduty.com/v2/enqueue`).
     pub webhook: String,
     /// Telegram's `chat_id` (a number, or `@channelusername`); empty for
     /// the other channels.
     pub chat_id: String,
     pub headers: Vec<(String, String)>,
-    /// "" = unsigned. Telegram: the bot token (redacted like a secret).
+    /// "" = unsigned. Telegram: the bot token; PagerDuty: the routing key
+    /// (both redacted like a secret).
     pub secret: String,
     pub concurrency: usize,
     /// How long the bot rests after the platform says it is over its rate
@@ -253,6 +255,9 @@ pub struct Contact {
 /// file (`tocsin check`, `doctor`). Empty for objects not read from a file.
 pub type KeyLines = BTreeMap<String, usize>;
 
+/// PagerDuty's Events API v2 endpoint, a PagerDuty contact's default `url`.
+pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Channel {
     Webhook,
@@ -263,10 +268,11 @@ pub enum Channel {
     Discord,
     Teams,
     Telegram,
+    Pagerduty,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 8] = [
+    pub const ALL: [Channel; 9] = [
         Channel::Webhook,
         Channel::Lark,
         Channel::Wecom,
@@ -275,6 +281,7 @@ impl Channel {
         Channel::Discord,
         Channel::Teams,
         Channel::Telegram,
+        Channel::Pagerduty,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -286,6 +293,7 @@ impl Channel {
             Channel::Discord => "discord",
             Channel::Teams => "teams",
             Channel::Telegram => "telegram",
+            Channel::Pagerduty => "pagerduty",
         }
     }
     /// `feishu` is Lark's name in mainland China (open.feishu.cn; Lark's

@@ -31,6 +31,20 @@ pub fn bot_key(webhook: &str) -> String {
     }
 }
 
+/// The budget key of a contact's bot. Most platforms limit a bot by its
+/// webhook URL; PagerDuty limits each routing key, and every PagerDuty
+/// contact posts to the same URL, so its key adds a hash of the routing key
+/// (the key itself never sits in the map).
+pub fn contact_bot_key(c: &crate::config::Contact) -> String {
+    let url = bot_key(&c.webhook);
+    if c.channel != crate::config::Channel::Pagerduty {
+        return url;
+    }
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(c.secret.as_bytes());
+    format!("{url}#routing-key-{}", hex::encode(&h[..8]))
+}
+
 /// How long to wait before one more send fits every limit; 0 when it fits now.
 pub fn wait_ms(log: &VecDeque<i64>, limits: &[RateLimit], now_ms: i64) -> i64 {
     let mut wait = 0;
@@ -189,5 +203,52 @@ mod tests {
             bot_key("HTTPS://Example.COM:443/hook?k=1#x"),
             "https://example.com/hook?k=1"
         );
+    }
+
+    fn pagerduty(name: &str, key: &str) -> crate::config::Contact {
+        let yaml =
+            format!("contacts:\n  - {{ name: {name}, channel: pagerduty, routing_key: {key} }}\n");
+        let loaded = crate::config::load_str(&yaml, "t", &|_| None);
+        loaded.config.expect("loads").contacts[0].clone()
+    }
+
+    /// PagerDuty limits each routing key, and every PagerDuty contact posts
+    /// to the same URL: the budget is per routing key, without the key in it.
+    #[test]
+    fn pagerduty_budgets_are_per_routing_key() {
+        let a = "R0UT1NGKEYA000000000000000000001";
+        let b = "R0UT1NGKEYB000000000000000000001";
+        let k1 = contact_bot_key(&pagerduty("one", a));
+        let k2 = contact_bot_key(&pagerduty("two", a));
+        let k3 = contact_bot_key(&pagerduty("three", b));
+        assert_eq!(k1, k2);
+        assert_ne!(k1, k3);
+        assert!(k1.starts_with("https://events.pagerduty.com/v2/enqueue#routing-key-"));
+        assert!(!k1.contains(a) && !k3.contains(b));
+    }
+
+    /// A burst held to PagerDuty's budget (120 a minute per key, with the
+    /// margin) never puts more than 120 events in any 60 s window, however
+    /// the sends are timed.
+    #[test]
+    fn a_pagerduty_burst_never_exceeds_120_a_minute() {
+        let c = pagerduty("p", "R0UT1NGKEYC000000000000000000001");
+        let limits = crate::notify::effective_rate(&c);
+        let budgets = Budgets::default();
+        let bot = contact_bot_key(&c);
+        let mut sent = Vec::new();
+        let mut now = 0i64;
+        // Ten minutes of a sender retrying every 37 ms.
+        while now < 600_000 {
+            if budgets.try_take(&bot, &limits, now).is_ok() {
+                sent.push(now);
+            }
+            now += 37;
+        }
+        assert!(sent.len() > 900, "{}", sent.len());
+        for (i, t) in sent.iter().enumerate() {
+            let in_window = sent[i..].iter().take_while(|x| **x < t + 60_000).count();
+            assert!(in_window <= 120, "{in_window} sends in the minute from {t}");
+        }
     }
 }

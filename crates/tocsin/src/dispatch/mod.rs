@@ -207,7 +207,7 @@ impl Dispatcher {
             for (contact, at) in sends {
                 if let Some(c) = snapshot.contact(&contact) {
                     by_bot
-                        .entry(budget::bot_key(&c.webhook))
+                        .entry(budget::contact_bot_key(c))
                         .or_default()
                         .push(at);
                 }

@@ -153,7 +153,7 @@ pub(super) async fn run(
             limits_of = None;
         }
         let (_, bot, limits) = limits_of.get_or_insert_with(|| {
-            let bot = super::budget::bot_key(&c.webhook);
+            let bot = super::budget::contact_bot_key(c);
             (snapshot.clone(), bot, notify::effective_rate(c))
         });
         // A backlog: more ready than the budget lets out now. Its foldable
@@ -562,7 +562,7 @@ async fn attempt(shared: Arc<Shared>, mut m: OutboxMessage) -> Option<OutboxMess
                 .or(*retry_after)
                 .unwrap_or(RATE_LIMIT_REST);
             shared.budgets.block(
-                &super::budget::bot_key(&contact.webhook),
+                &super::budget::contact_bot_key(contact),
                 now.saturating_add(crate::duration_ms(rest)),
             );
             retry(Some(rest))

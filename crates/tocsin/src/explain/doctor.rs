@@ -292,6 +292,7 @@ fn platform_host(host: &str) -> Option<Channel> {
             Some(Channel::Discord)
         }
         "api.telegram.org" => Some(Channel::Telegram),
+        "events.pagerduty.com" | "events.eu.pagerduty.com" => Some(Channel::Pagerduty),
         _ => None,
     }
 }
@@ -397,6 +398,8 @@ fn webhook_shape(channel: Channel, u: &url::Url) -> Option<&'static str> {
         Channel::Discord => discord_webhook_path(path),
         Channel::Teams => teams_workflow_path(path) && query.contains("sig="),
         Channel::Telegram => telegram_path(path),
+        // The Events API v2 endpoint (its path is the same under a relay).
+        Channel::Pagerduty => path.trim_end_matches('/').ends_with("/v2/enqueue"),
     };
     (!ok).then_some(match channel {
         Channel::Lark => "https://open.feishu.cn/open-apis/bot/v2/hook/<hook id>",
@@ -408,6 +411,7 @@ fn webhook_shape(channel: Channel, u: &url::Url) -> Option<&'static str> {
             "https://<region>.logic.azure.com/workflows/<id>/triggers/manual/paths/invoke?api-version=2016-06-01&sp=…&sv=1.0&sig=<signature>"
         }
         Channel::Telegram => "https://api.telegram.org/bot<token>/sendMessage",
+        Channel::Pagerduty => "https://events.pagerduty.com/v2/enqueue",
         Channel::Webhook => "",
     })
 }
@@ -457,11 +461,12 @@ fn check_contact(c: &Config, i: usize, contact: &Contact, out: &mut Vec<Finding>
         }
     };
     let ch = contact.channel.as_str();
-    // Telegram's URL is built from `api_base` (and the token).
-    let url_key = if contact.channel == Channel::Telegram {
-        "api_base"
-    } else {
-        "webhook"
+    // Telegram's URL is built from `api_base` (and the token); PagerDuty's
+    // is its `url`.
+    let url_key = match contact.channel {
+        Channel::Telegram => "api_base",
+        Channel::Pagerduty => "url",
+        _ => "webhook",
     };
     if let Ok(u) = url::Url::parse(&contact.webhook) {
         if let Some(why) = refused_address(c, &u) {

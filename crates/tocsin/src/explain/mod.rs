@@ -76,7 +76,18 @@ pub const STEP_CODES: [&str; 20] = [
 pub fn advice(platform_code: Option<&str>, reason: &str) -> Option<String> {
     let r = reason.to_lowercase();
     let code = platform_code.unwrap_or("");
-    let fix = if r.starts_with("teams workflows refused the webhook's signature") {
+    let fix = if r.starts_with("pagerduty refused the event") && r.contains("routing") {
+        "PagerDuty does not take the routing key: copy the Integration Key of the service's Events API v2 integration (Service → Integrations → Events API V2) into the contact's `routing_key` (32 characters)"
+    } else if r.starts_with("pagerduty refused the event") {
+        "PagerDuty refused a field of the event (the reason names it); if the contact's `url` points at a relay, check that it forwards Events API v2 bodies unchanged to https://events.pagerduty.com/v2/enqueue"
+    } else if r.starts_with("pagerduty is rate limiting") {
+        "PagerDuty takes about 120 events a minute per routing key: send this service fewer events (merge windows, digests), or spread them over several integration keys"
+    } else if r.starts_with("pagerduty")
+        && matches!(code, "" | "invalid event")
+        && r.contains("`url`")
+    {
+        "the contact's `url` is not PagerDuty's Events API v2 endpoint: remove `url` (the default is https://events.pagerduty.com/v2/enqueue) or point it at a relay that forwards there"
+    } else if r.starts_with("teams workflows refused the webhook's signature") {
         "Teams Workflows refused the URL's `sig`: copy the flow's HTTP POST URL again (Teams → the channel's Workflows → the flow; it changes when the flow is re-created) into the contact's `webhook`"
     } else if r.starts_with("teams workflows does not know this flow") {
         "Teams Workflows does not know this flow: it was deleted or turned off; create a \"Post to a channel when a webhook request is received\" workflow in the channel and copy its URL into the contact's `webhook`"
@@ -585,6 +596,33 @@ mod tests {
                 r#"{"error":{"code":"InvalidAdaptiveCard","message":"x"}}"#,
                 "refused the card's shape",
             ),
+        ] {
+            let v = n.classify(status, &h, body.as_bytes());
+            let fix = advice(v.platform_code.as_deref(), &v.reason).unwrap_or_default();
+            assert!(fix.contains(words), "{status}: {fix}");
+            assert!(!fix.contains("signing secret"), "{status}: {fix}");
+        }
+    }
+
+    /// PagerDuty's verdicts get PagerDuty's fixes, each naming the key to change.
+    #[test]
+    fn pagerduty_failures_get_pagerduty_advice() {
+        use crate::notify::Notifier;
+        let n = crate::notify::pagerduty::PagerdutyNotifier;
+        let h = reqwest::header::HeaderMap::new();
+        for (status, body, words) in [
+            (
+                400,
+                r#"{"status":"invalid event","message":"Event object is invalid","errors":["Invalid routing key"]}"#,
+                "`routing_key` (32 characters)",
+            ),
+            (
+                400,
+                r#"{"status":"invalid event","message":"Event object is invalid","errors":["'payload.summary' is missing or blank"]}"#,
+                "the reason names it",
+            ),
+            (429, "", "120 events a minute per routing key"),
+            (404, "Not Found", "remove `url`"),
         ] {
             let v = n.classify(status, &h, body.as_bytes());
             let fix = advice(v.platform_code.as_deref(), &v.reason).unwrap_or_default();

@@ -11,6 +11,7 @@ pub mod http;
 pub mod lark;
 pub mod markup;
 pub mod pack;
+pub mod pagerduty;
 pub mod render;
 pub mod slack;
 pub mod teams;
@@ -177,6 +178,7 @@ pub fn notifier_for(channel: Channel) -> &'static dyn Notifier {
         Channel::Discord => &discord::DiscordNotifier,
         Channel::Teams => &teams::TeamsNotifier,
         Channel::Telegram => &telegram::TelegramNotifier,
+        Channel::Pagerduty => &pagerduty::PagerdutyNotifier,
     }
 }
 
@@ -330,7 +332,15 @@ pub async fn test_contact(
         template: None,
     };
     match notifier.render(&view, now) {
-        Ok(r) => send(http, notifier, r.out, delivery.timeout).await,
+        Ok(r) => {
+            let mut v = send(http, notifier, r.out, delivery.timeout).await;
+            if contact.channel == Channel::Pagerduty && v.disposition == Disposition::Delivered {
+                v.reason.push_str(
+                    "; the test was a resolve for a dedup_key no incident has: PagerDuty checked the routing key and no one was paged",
+                );
+            }
+            v
+        }
         Err(e) => Verdict::permanent(format!("the test message could not be rendered: {e}")),
     }
 }

@@ -32,6 +32,8 @@ pub fn escaper(channel: Channel) -> fn(&str) -> String {
         Channel::Teams => super::markup::teams,
         Channel::Telegram => super::markup::telegram,
         Channel::Webhook => str::to_string,
+        // PagerDuty contacts take no template (refused at load).
+        Channel::Pagerduty => super::markup::neutral,
     }
 }
 

@@ -5,10 +5,6 @@
 //! and restarts see one consistent history. Decisions are codes with their
 //! parameters ([`NoticeReason`]); explain writes the sentences.
 
-use crate::event::Event;
-use serde_json::Value;
-use sha2::{Digest, Sha256};
-
 /// The noise rules that apply to one contact for one event: the smallest of
 /// the rules of every subscription that led there.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,62 +26,11 @@ pub fn has_rules(window_ms: i64, silence_ms: i64, min_occurrences: u32) -> bool 
     window_ms > 0 || silence_ms > 0 || min_occurrences > 1
 }
 
-/// The default identity keys of "the same event".
-pub const DEFAULT_KEYS: [&str; 4] = ["product", "event_type", "name", "alarmUniqueInfo|resource"];
-
-fn field(e: &Event, key: &str) -> String {
-    let s = |v: &Option<String>| v.clone().unwrap_or_default();
-    match key {
-        "product" => crate::catalog::canonical_product(&e.product).to_string(),
-        "event_type" => e.event_type.clone(),
-        "name" => e.name.clone(),
-        "level" => e.level.as_str().to_string(),
-        "resource" => s(&e.resource),
-        "instance" => s(&e.instance),
-        "region" => s(&e.region),
-        "group" => s(&e.group),
-        "status" => s(&e.status),
-        "alarmUniqueInfo|resource" => {
-            match e.content.get("alarmUniqueInfo").and_then(Value::as_str) {
-                Some(u) if !u.is_empty() => u.to_string(),
-                _ => s(&e.resource),
-            }
-        }
-        other => match other.strip_prefix("content.") {
-            Some(path) => {
-                let mut v = &e.content;
-                for seg in path.split('.') {
-                    match v.get(seg) {
-                        Some(x) => v = x,
-                        None => return String::new(),
-                    }
-                }
-                match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                }
-            }
-            None => String::new(),
-        },
-    }
-}
-
-/// The identity of an event under `keys` (the default keys when empty):
-/// a hash, and the values joined for people.
-pub fn identity(e: &Event, keys: &[String]) -> (String, String) {
-    let values: Vec<String> = if keys.is_empty() {
-        DEFAULT_KEYS.iter().map(|k| field(e, k)).collect()
-    } else {
-        keys.iter().map(|k| field(e, k)).collect()
-    };
-    let text = values.join(" | ");
-    let mut h = Sha256::new();
-    for v in &values {
-        h.update(v.len().to_le_bytes());
-        h.update(v.as_bytes());
-    }
-    (hex::encode(&h.finalize()[..16]), text)
-}
+// The identity of "the same event" lives beside the event: PagerDuty's
+// `dedup_key` (notify) is built from it too, and route and notify share
+// only domain types.
+use crate::event::Event;
+pub use crate::event::{DEFAULT_KEYS, identity};
 
 /// The identity a resolve is matched to its firing alert by: the producer's
 /// own key for the alert (Alertmanager's fingerprint) when the event has
@@ -155,6 +100,7 @@ pub fn decide(window: Option<&Window>, p: &NoisePolicy, at_ms: i64) -> (NoiseDec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Event;
 
     fn policy(window: i64, silence: i64, min: u32) -> NoisePolicy {
         NoisePolicy {

@@ -864,6 +864,14 @@ fn the_demo_has_a_discord_and_a_teams_bot_in_its_chat_group() {
         ),
         "{yaml}"
     );
+    // A PagerDuty service on the same sandbox, paged for critical alerts.
+    assert!(
+        yaml.contains(&format!(
+            "  - {{ name: pagerduty-oncall, channel: pagerduty, routing_key: demopagerdutyroutingkey000000002, url: \"{sandbox}/v2/enqueue\" }}\n"
+        )),
+        "{yaml}"
+    );
+    assert!(summary.contains(", PagerDuty "), "{summary}");
     // And a Telegram bot on the same sandbox: its API base, its own token.
     assert!(
         yaml.contains(&format!(

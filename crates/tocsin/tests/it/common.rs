@@ -206,6 +206,9 @@ pub const TELEGRAM_CHAT: i64 = -1_001_234_567_890;
 
 /// A config with one chat-platform contact `bot` (`channel` at `url`, plus
 /// `extra` contact keys), one group, one policy and one subscription to everything.
+/// The routing key of the PagerDuty fake's service in the tests.
+pub const PAGERDUTY_KEY: &str = "R0UT1NGKEYTESTS00000000000000001";
+
 pub fn platform_config(channel: &str, url: &str, extra: &str) -> String {
     // Telegram has no webhook URL: its fake's bot URL
     // `{api_base}/bot{token}/sendMessage` becomes the contact's keys.
@@ -217,6 +220,8 @@ pub fn platform_config(channel: &str, url: &str, extra: &str) -> String {
                 "bot_token: \"{token}\"\n    chat_id: {TELEGRAM_CHAT}\n    api_base: \"{base}\""
             )
         }
+        // PagerDuty: the routing key in the body, the fake's URL as `url`.
+        "pagerduty" => format!("routing_key: {PAGERDUTY_KEY}\n    url: \"{url}\""),
         _ => format!("webhook: \"{url}\""),
     };
     format!(

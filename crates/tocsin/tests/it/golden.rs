@@ -77,6 +77,7 @@ contacts:
   - { name: discord, channel: discord, webhook: "https://discord.com/api/webhooks/123456789012345678/tok", mentions: { users: ["80351110224678912"] } }
   - { name: teams, channel: teams, webhook: "https://prod-01.westus.logic.azure.com:443/workflows/0f1e2d3c4b5a/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=golden-sig", mentions: { users: ["alice@contoso.com"] } }
   - { name: telegram, channel: telegram, bot_token: "123456789:AAHgolden", chat_id: -1001234567890, mentions: { users: ["42:Alice"] } }
+  - { name: pagerduty, channel: pagerduty, routing_key: R0UT1NGKEYG0LDEN0000000000000001 }
 "#;
 
 fn check(name: &str, actual: &str) {
@@ -103,7 +104,12 @@ fn every_platform_payload_is_exactly_the_golden_one() {
             ("links", links(), None),
             ("template", links(), Some(TEMPLATE)),
         ] {
-            if template.is_some() && contact.channel == tocsin::config::Channel::Webhook {
+            if template.is_some()
+                && matches!(
+                    contact.channel,
+                    tocsin::config::Channel::Webhook | tocsin::config::Channel::Pagerduty
+                )
+            {
                 // Templates are for chat platforms; the webhook sends data.
                 continue;
             }
@@ -160,6 +166,11 @@ fn every_platform_payload_is_exactly_the_golden_one() {
                     tocsin_fakes::telegram::visible(&pieces)
                         .encode_utf16()
                         .count()
+                }
+                tocsin::config::Channel::Pagerduty => {
+                    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    pagerduty_checks(&v, case);
+                    body.len()
                 }
                 _ => body.len(),
             };
@@ -299,4 +310,30 @@ fn telegram_checks(v: &serde_json::Value, case: &str) {
             .all(|l| l.starts_with("https://tocsin.example.com/api/v1/events/golden-")),
         "{case}: {links:?}"
     );
+}
+
+/// What PagerDuty's event promises: a summary within 1024 characters, a
+/// known severity, the only link Tocsin's own, no live URL or line break
+/// from the event anywhere in the payload.
+fn pagerduty_checks(v: &serde_json::Value, case: &str) {
+    let p = &v["payload"];
+    let summary = p["summary"].as_str().unwrap();
+    assert!(summary.chars().count() <= 1024, "{case}");
+    assert_eq!(p["severity"], "critical", "{case}");
+    assert_eq!(v["event_action"], "trigger", "{case}");
+    assert!(
+        v["dedup_key"].as_str().unwrap().starts_with("tocsin-"),
+        "{case}"
+    );
+    let links = tocsin_fakes::pagerduty::hrefs(v);
+    assert!(
+        links
+            .iter()
+            .all(|l| l.starts_with("https://tocsin.example.com")),
+        "{case}: {links:?}"
+    );
+    let text = p.to_string();
+    for bad in ["http://evil", "https://evil", "www.evil", "\\n"] {
+        assert!(!text.contains(bad), "{case}: {bad} in {text}");
+    }
 }

@@ -1134,3 +1134,183 @@ async fn telegram_unparsable_entities_fail_at_once_with_advice() {
     assert!(all.contains("b, i, u, s, a href"), "{explain:#}");
     assert!(!all.contains(TELEGRAM_BOT), "{explain:#}");
 }
+
+#[tokio::test]
+async fn pagerduty_trigger_then_resolve_with_the_same_dedup_key() {
+    let pd = FakeBot::pagerduty().await;
+    pd.add_bot(PAGERDUTY_KEY, BotSettings::default());
+    let yaml = platform_config("pagerduty", &pd.url(PAGERDUTY_KEY), "");
+    let h = Harness::start(&yaml).await;
+    let (ev, d) = deliver_one(&h, &pd, "pd-1", &hostile_event("pd-1")).await;
+    assert_eq!(d.http_status, 202, "{}", d.answer);
+    assert_eq!(d.path, "/v2/enqueue");
+    assert_eq!(d.header("content-type"), Some("application/json"));
+    let body = d.json();
+    assert_eq!(body["routing_key"], PAGERDUTY_KEY);
+    assert_eq!(body["event_action"], "trigger");
+    assert_eq!(body["payload"]["severity"], "critical");
+    assert_eq!(body["payload"]["source"], "web-<at id=all></at>");
+    assert_eq!(body["client"], "Tocsin");
+    // Nothing from the event links or mentions anyone; the only link is ours.
+    assert_eq!(
+        d.links(),
+        [
+            "https://tocsin.example.com/api/v1/events/pd-1",
+            "https://tocsin.example.com"
+        ]
+    );
+    assert!(d.mentions().is_empty());
+    let key = body["dedup_key"].as_str().unwrap().to_string();
+    assert!(key.starts_with("tocsin-"), "{key}");
+    let a = &ev["deliveries"][0]["attempts"][0];
+    assert_eq!(a["http_status"], 202);
+    assert_eq!(a["platform_code"], "success");
+    assert_eq!(
+        a["reason"],
+        format!("delivered (PagerDuty answered HTTP 202, Event processed, dedup_key {key})")
+    );
+    let incidents = pd.incidents(PAGERDUTY_KEY);
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(
+        (
+            incidents[0].status.as_str(),
+            incidents[0].dedup_key.as_str()
+        ),
+        ("triggered", key.as_str())
+    );
+    // The resolve of the same alert (another occurrence, as a resolved
+    // event is) closes that incident: the same dedup_key, nothing else.
+    let loaded = tocsin::config::load_str(&yaml, "t.yaml", &|_| None);
+    let config = loaded.config.unwrap();
+    let event: tocsin::event::Event = {
+        let map = tocsin::config::default_severity_map();
+        let ctx = tocsin::ingest::DecodeContext {
+            severity_map: &map,
+            received_ms: 0,
+        };
+        tocsin::ingest::decode(
+            tocsin::event::Format::Native,
+            hostile_event("pd-1-resolved").as_bytes(),
+            &ctx,
+        )
+        .unwrap()
+        .remove(0)
+    };
+    let events = [std::sync::Arc::new(event)];
+    let view = tocsin::notify::MessageView {
+        id: "resolve-1",
+        kind: tocsin::store::MessageKind::Resolved,
+        contact: &config.contacts[0],
+        subscriptions: &[],
+        events: &events,
+        public_url: None,
+        note: None,
+        template: None,
+    };
+    let n = tocsin::notify::notifier_for(config.contacts[0].channel);
+    let r = n.render(&view, 0).unwrap();
+    let answer = client()
+        .post(&r.out.url)
+        .header("content-type", "application/json")
+        .body(r.out.body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    let sent = pd.received().last().unwrap().json();
+    assert_eq!(
+        sent,
+        json!({"routing_key": PAGERDUTY_KEY, "event_action": "resolve", "dedup_key": key})
+    );
+    let incidents = pd.incidents(PAGERDUTY_KEY);
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(incidents[0].status, "resolved");
+}
+
+#[tokio::test]
+async fn pagerduty_429_backs_off_then_delivers() {
+    let pd = FakeBot::pagerduty().await;
+    pd.add_bot(PAGERDUTY_KEY, BotSettings::default());
+    pd.script(PAGERDUTY_KEY, [ScriptedAnswer::RateLimited]);
+    let h = Harness::start(&platform_config(
+        "pagerduty",
+        &pd.url(PAGERDUTY_KEY),
+        "    rate_limit_rest: 1s\n",
+    ))
+    .await;
+    h.post("/api/v1/events", &native("pd-rl", "Incident:X", "critical"))
+        .await;
+    let ev = h.wait_status("pd-rl", "bot", "delivered").await;
+    let attempts = ev["deliveries"][0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{ev:#}");
+    assert_eq!(attempts[0]["http_status"], 429);
+    assert_eq!(attempts[0]["outcome"], "retry");
+    let reason = attempts[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("PagerDuty is rate limiting this routing key"),
+        "{reason}"
+    );
+    assert_eq!(attempts[1]["http_status"], 202);
+}
+
+#[tokio::test]
+async fn pagerduty_test_contact_speaks_pagerdutys_terms_and_never_shows_the_key() {
+    let pd = FakeBot::pagerduty().await;
+    pd.add_bot(PAGERDUTY_KEY, BotSettings::default());
+    let url = pd.url(PAGERDUTY_KEY);
+    let unknown = "R0UT1NGKEYUNKNOWN000000000000009";
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("t.yaml");
+    let yaml = format!(
+        "delivery:\n  allow_private_networks: true\ncontacts:\n  - {{ name: good, channel: pagerduty, routing_key: {PAGERDUTY_KEY}, url: \"{url}\" }}\n  - {{ name: unknown, channel: pagerduty, routing_key: {unknown}, url: \"{url}\" }}\n"
+    );
+    std::fs::write(&cfg, &yaml).unwrap();
+    let run = |name: &'static str| {
+        let cfg = cfg.clone();
+        async move {
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+                .args(["test-contact", "--config"])
+                .arg(&cfg)
+                .arg(name)
+                .output()
+                .await
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr),
+            )
+        }
+    };
+    let (code, text) = run("good").await;
+    assert_eq!((code, text.as_str()), (Some(0), "ok\n"));
+    // The test is a resolve for a key no incident has: no one is paged.
+    let test = pd.accepted()[0].json();
+    assert_eq!(test["event_action"], "resolve");
+    assert!(pd.incidents(PAGERDUTY_KEY).is_empty());
+    let (code, text) = run("unknown").await;
+    assert_eq!(code, Some(1));
+    assert!(
+        text.contains("HTTP 400")
+            && text.contains("Invalid routing key")
+            && text.contains("Integration Key"),
+        "{text}"
+    );
+    assert!(!text.contains("R0UT1NGKEY"), "{text}");
+    // Over the API too; the contact list shows no key.
+    let h = Harness::start(&yaml).await;
+    let (s, v) = h.post("/api/v1/contacts/good/test", "").await;
+    assert_eq!(
+        (s, v["ok"].clone(), v["http_status"].clone()),
+        (200, json!(true), json!(202))
+    );
+    assert!(
+        v["reason"].as_str().unwrap().contains("no one was paged"),
+        "{v}"
+    );
+    let (_, v) = h.post("/api/v1/contacts/unknown/test", "").await;
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["platform_code"], "invalid event");
+    let (_, contacts) = h.get("/api/v1/contacts").await;
+    assert!(!contacts.to_string().contains("R0UT1NGKEY"), "{contacts}");
+}

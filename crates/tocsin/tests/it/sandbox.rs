@@ -35,7 +35,7 @@ fn start() -> (Sandbox, Vec<String>) {
         let mut line = String::new();
         assert!(sandbox.out.read_line(&mut line).unwrap() > 0, "{lines:#?}");
         let line = line.trim_end().to_string();
-        let last = line.starts_with("  - { name: sandbox-telegram,");
+        let last = line.starts_with("  - { name: sandbox-pagerduty,");
         lines.push(line);
         if last {
             return (sandbox, lines);
@@ -138,6 +138,15 @@ async fn the_sandbox_serves_the_seven_platforms_on_its_documented_paths() {
         printed(&lines, "Telegram", "page:"),
         format!("{base}/telegram")
     );
+    // PagerDuty: a routing key and the Events API URL.
+    assert_eq!(
+        printed(&lines, "PagerDuty", "routing_key:"),
+        "sandboxpagerdutyroutingkey000001"
+    );
+    assert_eq!(
+        printed(&lines, "PagerDuty", "url:"),
+        format!("{base}/v2/enqueue")
+    );
     for (platform, path, secret, keyword, page) in expect {
         assert_eq!(
             printed(&lines, platform, "webhook:"),
@@ -151,7 +160,7 @@ async fn the_sandbox_serves_the_seven_platforms_on_its_documented_paths() {
     // The printed snippet, pasted into a config as is.
     let snippet_at = lines.iter().position(|l| l == "delivery:").unwrap();
     let yaml = format!(
-        "{}\ncontact_groups:\n  - {{ name: chat, contacts: [sandbox-lark, sandbox-wecom, sandbox-dingtalk, sandbox-slack, sandbox-discord, sandbox-teams, sandbox-telegram] }}\n\
+        "{}\ncontact_groups:\n  - {{ name: chat, contacts: [sandbox-lark, sandbox-wecom, sandbox-dingtalk, sandbox-slack, sandbox-discord, sandbox-teams, sandbox-telegram, sandbox-pagerduty] }}\n\
          notification_policies:\n  - {{ name: p, contact_groups: [chat] }}\n\
          subscriptions:\n  - {{ name: all, notification_policy: p }}\n",
         lines[snippet_at..].join("\n")
@@ -165,6 +174,7 @@ async fn the_sandbox_serves_the_seven_platforms_on_its_documented_paths() {
         "sandbox-discord",
         "sandbox-teams",
         "sandbox-telegram",
+        "sandbox-pagerduty",
     ];
     let (s, v) = h
         .post(
@@ -208,6 +218,7 @@ async fn the_sandbox_serves_the_seven_platforms_on_its_documented_paths() {
         "1100000000000000001/sandbox-discord",
         "5a4db0c0ffee4e11a0de000000000001/sandbox-teams-sig",
         "7000000001:sandbox-telegram",
+        "sandboxpagerdutyroutingkey000001",
     ] {
         assert!(
             text.contains(&format!(
@@ -233,6 +244,7 @@ async fn the_sandbox_serves_the_seven_platforms_on_its_documented_paths() {
             "Teams",
             "<div class=\"teams-msg\"><div class=\"teams-card\"><p class=\"c-red\"",
         ),
+        ("PagerDuty", "<table class=\"pd-incidents\">"),
     ] {
         let html = page(&printed(&lines, platform, "page:")).await;
         assert!(html.contains("<meta http-equiv=\"refresh\""), "{platform}");

@@ -8,6 +8,7 @@ mod dingtalk;
 mod discord;
 mod lark;
 pub(crate) mod markup;
+mod pagerduty;
 mod slack;
 mod teams;
 mod telegram;
@@ -26,6 +27,7 @@ pub(crate) fn page_path(platform: Platform) -> &'static str {
         Platform::Discord => "/discord",
         Platform::Teams => "/teams",
         Platform::Telegram => "/telegram",
+        Platform::PagerDuty => "/pagerduty",
     }
 }
 
@@ -39,6 +41,7 @@ pub(crate) fn message_html(platform: Platform, body: &serde_json::Value) -> Stri
         Platform::Discord => discord::render(body),
         Platform::Teams => teams::render(body),
         Platform::Telegram => telegram::render(body),
+        Platform::PagerDuty => pagerduty::render(body),
     }
 }
 
@@ -72,6 +75,7 @@ h1,h2,h3,h4,h5,h6{margin:4px 0}.mention{color:#3370ff;font-weight:500}a{color:#3
 .teams-msg{font-family:'Segoe UI',sans-serif}.teams-card{border:1px solid #e1dfdd;border-left:4px solid #6264a7;border-radius:4px;padding:8px 12px}\
 .telegram-msg{background:#effdde;border-radius:10px;padding:6px 10px;white-space:normal}.telegram-msg .mention{color:#168acd}\
 .spoiler{background:#c8c8c8;color:transparent}\
+.pd-triggered{color:#d83931;font-weight:600}.pd-acknowledged{color:#dc9b04}.pd-resolved{color:#05a357}\
 table{border-collapse:collapse}td{padding:2px 12px 2px 0;vertical-align:top}";
 
 fn document(title: &str, body: &str) -> String {
@@ -83,6 +87,7 @@ fn document(title: &str, body: &str) -> String {
         Platform::Discord,
         Platform::Teams,
         Platform::Telegram,
+        Platform::PagerDuty,
     ]
     .iter()
     .map(|p| format!("<a href=\"{}\">{}</a>", page_path(*p), esc(p.name())))
@@ -127,6 +132,11 @@ pub(crate) fn platform_page(core: &Core) -> String {
             mine.len() - accepted,
             id = esc(token)
         ));
+        if platform == Platform::PagerDuty
+            && let Some(b) = inner.bots.get(token)
+        {
+            body.push_str(&pagerduty::incidents(&b.incidents));
+        }
         for d in mine.iter().rev() {
             if d.accepted() {
                 body.push_str(&format!(

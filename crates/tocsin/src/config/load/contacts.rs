@@ -23,6 +23,8 @@ impl Cx<'_> {
             "bot_token",
             "chat_id",
             "api_base",
+            "routing_key",
+            "url",
         ];
         for (i, item) in self.list_items(node, "contacts").into_iter().enumerate() {
             let p = format!("contacts[{i}]");
@@ -59,6 +61,9 @@ impl Cx<'_> {
             let mut bot_token: Option<(usize, String)> = None;
             let mut chat_id: Option<(usize, String)> = None;
             let mut api_base: Option<(usize, String)> = None;
+            // PagerDuty's keys: (line, value).
+            let mut routing_key: Option<(usize, String)> = None;
+            let mut pd_url: Option<(usize, String)> = None;
             for (k, v) in &entries {
                 let kp = join(&p, &k.text);
                 match k.text.as_str() {
@@ -70,7 +75,7 @@ impl Cx<'_> {
                                 None => self.error(
                                     v.line,
                                     &kp,
-                                    format!("unknown channel `{ch}`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord, teams, telegram"),
+                                    format!("unknown channel `{ch}`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord, teams, telegram, pagerduty"),
                                 ),
                             }
                         }
@@ -89,6 +94,23 @@ impl Cx<'_> {
                         }
                     }
                     "secret" => c.secret = self.opt_string(v, &kp).unwrap_or_default(),
+                    "routing_key" => {
+                        if let Some(t) = self.string(v, &kp) {
+                            routing_key = Some((v.line, t.trim().to_string()));
+                        }
+                    }
+                    "url" => {
+                        if let Some(u) = self.string(v, &kp) {
+                            match http_url(&u) {
+                                Some(_) => pd_url = Some((v.line, u.trim().to_string())),
+                                None => self.error(
+                                    v.line,
+                                    &kp,
+                                    "must be an http:// or https:// URL with a host (default https://events.pagerduty.com/v2/enqueue)",
+                                ),
+                            }
+                        }
+                    }
                     "bot_token" => {
                         if let Some(t) = self.string(v, &kp) {
                             bot_token = Some((v.line, t));
@@ -287,10 +309,41 @@ impl Cx<'_> {
                 self.error(
                     item.line,
                     &p,
-                    "`channel` is required (webhook, lark (or feishu), wecom, dingtalk, slack, discord, teams, telegram)",
+                    "`channel` is required (webhook, lark (or feishu), wecom, dingtalk, slack, discord, teams, telegram, pagerduty)",
                 );
             }
-            if c.channel == Channel::Telegram {
+            if c.channel != Channel::Pagerduty {
+                for (key, given) in [
+                    ("routing_key", routing_key.is_some()),
+                    ("url", pd_url.is_some()),
+                ] {
+                    if given {
+                        let line = c.lines.get(key).copied().unwrap_or(item.line);
+                        self.error(
+                            line,
+                            &join(&p, key),
+                            format!("`{key}` belongs to `channel: pagerduty` contacts"),
+                        );
+                    }
+                }
+            }
+            if c.channel == Channel::Pagerduty {
+                self.pagerduty(&mut c, &p, item.line, has_webhook, routing_key, pd_url);
+                for (key, given) in [
+                    ("bot_token", bot_token.is_some()),
+                    ("chat_id", chat_id.is_some()),
+                    ("api_base", api_base.is_some()),
+                ] {
+                    if given {
+                        let line = c.lines.get(key).copied().unwrap_or(item.line);
+                        self.error(
+                            line,
+                            &join(&p, key),
+                            format!("`{key}` belongs to `channel: telegram` contacts"),
+                        );
+                    }
+                }
+            } else if c.channel == Channel::Telegram {
                 self.telegram(
                     &mut c,
                     &p,
@@ -512,6 +565,81 @@ impl Cx<'_> {
                 );
             }
         }
+    }
+
+    /// A PagerDuty contact: `routing_key` required (an Events API v2
+    /// integration key: 32 characters), `url` optional (default
+    /// <https://events.pagerduty.com/v2/enqueue>). The key goes in every
+    /// event's body, so it is kept as the contact's secret (redacted wherever
+    /// secrets are) and never echoed in a finding. An incident carries no
+    /// chat markup, mentions or keywords: those keys are refused.
+    fn pagerduty(
+        &mut self,
+        c: &mut Contact,
+        p: &str,
+        line: usize,
+        has_webhook: bool,
+        routing_key: Option<(usize, String)>,
+        url: Option<(usize, String)>,
+    ) {
+        if has_webhook {
+            let l = c.lines.get("webhook").copied().unwrap_or(line);
+            self.error(
+                l,
+                &join(p, "webhook"),
+                "PagerDuty contacts take `routing_key` (and `url` to change the Events API endpoint), not `webhook`",
+            );
+        }
+        if !c.secret.is_empty() {
+            let l = c.lines.get("secret").copied().unwrap_or(line);
+            self.error(
+                l,
+                &join(p, "secret"),
+                "PagerDuty events are not signed: the service's integration key goes in `routing_key`",
+            );
+            c.secret.clear();
+        }
+        match &routing_key {
+            None => self.error(
+                line,
+                p,
+                "`routing_key` is required (the Integration Key of the service's Events API v2 integration: 32 characters)",
+            ),
+            Some((l, k)) => {
+                if k.len() == 32 && k.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    c.secret = k.clone();
+                } else {
+                    // Never echo the key.
+                    self.error(
+                        *l,
+                        &join(p, "routing_key"),
+                        format!(
+                            "not a PagerDuty routing key: an Events API v2 integration key is 32 letters and digits (this one has {} characters); copy it from the service's Integrations tab",
+                            k.chars().count()
+                        ),
+                    );
+                }
+            }
+        }
+        c.webhook = url
+            .map(|(_, u)| u)
+            .unwrap_or_else(|| PAGERDUTY_URL.to_string());
+        for (key, refused) in [
+            ("mentions", c.mentions != Mentions::default()),
+            ("keywords", !c.keywords.is_empty()),
+            ("template", c.template.is_some()),
+            ("headers", !c.headers.is_empty()),
+        ] {
+            if refused {
+                let l = c.lines.get(key).copied().unwrap_or(line);
+                self.error(
+                    l,
+                    &join(p, key),
+                    format!("PagerDuty contacts take no `{key}`: the incident's responders are the service's escalation policy, and Tocsin writes the event's summary and details itself"),
+                );
+            }
+        }
+        c.template = None;
     }
 
     /// Checks a contact's template: chat platforms only, compiles, renders

@@ -364,7 +364,7 @@ fn channels() {
     assert_eq!(c.contacts[0].channel, Channel::Lark);
     let e = errors("contacts:\n  - { name: l, channel: fax, webhook: \"https://a/x\" }\n");
     assert!(e[0].ends_with(
-        "unknown channel `fax`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord, teams, telegram"
+        "unknown channel `fax`; expected one of webhook, lark (or feishu), wecom, dingtalk, slack, discord, teams, telegram, pagerduty"
     ));
     let e = errors("contacts:\n  - { name: l, webhook: \"https://a/x\" }\n");
     assert!(e[0].contains("`channel` is required"), "{e:?}");
@@ -1131,4 +1131,42 @@ fn tls_files_are_read_at_load_and_each_problem_names_its_key() {
         bad_ca[0].starts_with("t.yaml:5: server.tls.client_ca: "),
         "{bad_ca:?}"
     );
+}
+
+#[test]
+fn pagerduty_takes_a_routing_key_never_echoing_it() {
+    let key = "R0UT1NGKEY0000000000000000000001";
+    let c = load(&format!("contacts:\n  - {{ name: p, channel: pagerduty, routing_key: {key} }}\n  - {{ name: q, channel: pagerduty, routing_key: {key}, url: \"https://relay.example.com/v2/enqueue\" }}\n"))
+        .config
+        .unwrap();
+    assert_eq!(c.contacts[0].channel, Channel::Pagerduty);
+    assert_eq!(
+        c.contacts[0].webhook,
+        "https://events.pagerduty.com/v2/enqueue"
+    );
+    assert_eq!(c.contacts[0].secret, key);
+    assert_eq!(
+        c.contacts[1].webhook,
+        "https://relay.example.com/v2/enqueue"
+    );
+    // The API's view and the stored config never show the key.
+    let shown = crate::api::objects::redacted_config(&c).to_string();
+    assert!(!shown.contains(key), "{shown}");
+    let secret_key = "NOTAKEY-but-secret-123";
+    let e = errors(&format!(
+        "contacts:\n  - {{ name: p, channel: pagerduty, routing_key: \"{secret_key}\", webhook: \"https://a/x\", mentions: {{ users: [u1] }}, keywords: [alert] }}\n  - {{ name: r, channel: pagerduty }}\n  - {{ name: s, channel: slack, webhook: \"https://a/x\", routing_key: {key}, url: \"https://a/y\" }}\n"
+    ));
+    let all = e.join("\n");
+    assert!(!all.contains(secret_key) && !all.contains(key), "{all}");
+    for words in [
+        "contacts[0].routing_key: not a PagerDuty routing key",
+        "contacts[0].webhook: PagerDuty contacts take `routing_key`",
+        "contacts[0].mentions: PagerDuty contacts take no `mentions`",
+        "contacts[0].keywords: PagerDuty contacts take no `keywords`",
+        "contacts[1]: `routing_key` is required",
+        "contacts[2].routing_key: `routing_key` belongs to `channel: pagerduty` contacts",
+        "contacts[2].url: `url` belongs to `channel: pagerduty` contacts",
+    ] {
+        assert!(all.contains(words), "{words}: {all}");
+    }
 }
