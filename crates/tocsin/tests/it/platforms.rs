@@ -1314,3 +1314,42 @@ async fn pagerduty_test_contact_speaks_pagerdutys_terms_and_never_shows_the_key(
     let (_, contacts) = h.get("/api/v1/contacts").await;
     assert!(!contacts.to_string().contains("R0UT1NGKEY"), "{contacts}");
 }
+
+/// End to end through ingest: a firing alert opens a PagerDuty incident, the
+/// same alert posted with `state: resolved` (issue 12's resolves) closes it
+/// with the same `dedup_key`, and the history links the two.
+#[tokio::test]
+async fn pagerduty_incident_opened_by_a_firing_alert_is_closed_by_its_resolve() {
+    let pd = FakeBot::pagerduty().await;
+    pd.add_bot(PAGERDUTY_KEY, BotSettings::default());
+    let h = Harness::start(&platform_config("pagerduty", &pd.url(PAGERDUTY_KEY), "")).await;
+    let alert = |id: &str, state: &str| {
+        json!({"id": id, "product": "Sas", "event_type": "Incident", "name": "Incident:BruteForce",
+               "level": "critical", "resource": "i-bp1", "state": state})
+        .to_string()
+    };
+    let (s, v) = h.post("/api/v1/events", &alert("pd-fire", "firing")).await;
+    assert_eq!(s, 202, "{v}");
+    h.wait_status("pd-fire", "bot", "delivered").await;
+    let (s, v) = h
+        .post("/api/v1/events", &alert("pd-resolve", "resolved"))
+        .await;
+    assert_eq!(s, 202, "{v}");
+    h.wait_status("pd-resolve", "bot", "delivered").await;
+    let sent: Vec<Value> = pd.received().iter().map(|d| d.json()).collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[0]["event_action"], "trigger");
+    assert_eq!(
+        sent[1],
+        json!({"routing_key": PAGERDUTY_KEY, "event_action": "resolve", "dedup_key": sent[0]["dedup_key"]})
+    );
+    let incidents = pd.incidents(PAGERDUTY_KEY);
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(incidents[0].status, "resolved");
+    let resolve = h.event("pd-resolve").await;
+    assert_eq!(resolve["resolves"], json!(["pd-fire"]), "{resolve:#}");
+    assert_eq!(
+        resolve["deliveries"][0]["message_kind"], "resolved",
+        "{resolve:#}"
+    );
+}
