@@ -113,15 +113,7 @@ async fn metrics_count_events_messages_and_attempts() {
         .await;
     h.wait_status(v["ids"][0].as_str().unwrap(), "hook", "delivered")
         .await;
-    let text = h
-        .client
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = h.metrics_text().await;
     assert!(
         text.contains(r#"tocsin_events_received_total{format="native",outcome="routed"} 1"#),
         "{text}"
@@ -176,15 +168,7 @@ async fn metrics_show_each_contacts_backlog_and_its_age() {
     let ev = h.event("bk-1").await;
     assert_eq!(ev["deliveries"].as_array().unwrap().len(), 2, "{ev:#}");
     h.clock().advance(std::time::Duration::from_secs(90));
-    let text = h
-        .client
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = h.metrics_text().await;
     assert!(
         text.contains(r#"tocsin_contact_pending_messages{contact="down"} 1"#),
         "{text}"

@@ -158,7 +158,7 @@ async fn a_burst_of_3000_to_lark_arrives_in_full_packed_digests_and_a_later_crit
     // The contact's metrics tell the same story: every message the bot
     // accepted counted as delivered, the backlog folded, the budget waited
     // on, and nothing left pending (the per-contact gauges drop out).
-    let text = metrics_text(&h).await;
+    let text = h.metrics_text().await;
     let folded = metric(
         &text,
         r#"tocsin_contact_folded_messages_total{contact="bot",channel="lark"}"#,
@@ -180,17 +180,6 @@ async fn a_burst_of_3000_to_lark_arrives_in_full_packed_digests_and_a_later_crit
         sent
     );
     assert!(!text.contains("tocsin_contact_pending_messages{"), "{text}");
-}
-
-async fn metrics_text(h: &Harness) -> String {
-    h.client
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 /// The value of one series in Prometheus' text format (0 when absent).

@@ -119,6 +119,18 @@ impl Harness {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET /metrics` as text (Prometheus' format).
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.get_with(path, None).await
     }

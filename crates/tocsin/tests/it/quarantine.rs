@@ -299,15 +299,7 @@ async fn the_size_bound_drops_the_oldest_first() {
     let (s, v) = h.post("/api/v1/events", &big).await;
     assert_eq!((s, v["field"].as_str()), (400, Some("name")));
     assert_eq!(v.get("quarantine_id"), None);
-    let metrics = h
-        .client
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics_text().await;
     assert!(
         metrics.contains("tocsin_quarantine_dropped_total 3\n"),
         "{metrics}"
@@ -365,15 +357,7 @@ async fn unauthorized_and_oversized_requests_are_counted_not_kept() {
     let (s, list) = h.get_with("/api/v1/quarantine", Some("t0ken")).await;
     assert_eq!(s, 200);
     assert_eq!(list["requests"], json!([]));
-    let metrics = h
-        .client
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics_text().await;
     assert!(
         metrics.contains("tocsin_ingest_requests_total{status=\"401\"} 2\n"),
         "{metrics}"
